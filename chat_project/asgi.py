@@ -1,0 +1,9 @@
+"""ASGI entry point: `uvicorn chat_project.asgi:application`."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chat_project.settings")
+
+application = get_asgi_application()

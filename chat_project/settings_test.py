@@ -1,0 +1,14 @@
+"""Settings for the test suite: the production settings with a throwaway key.
+
+Tests speak plain HTTP through the test client, so the HTTPS redirect is off; the fast
+password hasher keeps user factories cheap. Everything else is exactly production.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-key-" + "x" * 50)
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+
+from chat_project.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,59 @@
+"""Fixtures shared by every app's tests: API clients and the people in the stories."""
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from threads.tests.factories import ThreadFactory
+from users.tests.factories import UserFactory
+
+
+def client_for(user) -> APIClient:
+    """An API client that sends `user`'s access token, as a real client would."""
+    client = APIClient()
+    if user is not None:
+        token = RefreshToken.for_user(user).access_token
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def alice(db):
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def bob(db):
+    return UserFactory(username="bob")
+
+
+@pytest.fixture
+def mallory(db):
+    """Someone who takes part in none of alice and bob's threads."""
+    return UserFactory(username="mallory")
+
+
+@pytest.fixture
+def alice_client(alice) -> APIClient:
+    return client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob) -> APIClient:
+    return client_for(bob)
+
+
+@pytest.fixture
+def mallory_client(mallory) -> APIClient:
+    return client_for(mallory)
+
+
+@pytest.fixture
+def thread(alice, bob):
+    """The thread between alice and bob."""
+    return ThreadFactory(participants=[alice, bob])

@@ -1,0 +1,60 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Thread(models.Model):
+    """A private conversation between exactly two users.
+
+    `pair_key` names the pair independently of order ("<low id>:<high id>"); its unique index
+    is what guarantees one thread per pair, even when both users create it at the same time.
+    Threads are created only through `threads.services.thread_get_or_create`, which sets the
+    key and the two participants together.
+    """
+
+    participants = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="threads")
+    pair_key = models.CharField(max_length=41, unique=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    # Last activity: creation, then every posted message moves it forward.
+    updated = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-updated", "-id"]
+        indexes = [models.Index(fields=["-updated", "-id"], name="thread_activity_idx")]
+
+    def __str__(self) -> str:
+        return f"Thread {self.pk} ({self.pair_key})"
+
+    @staticmethod
+    def pair_key_for(user_id: int, other_user_id: int) -> str:
+        low, high = sorted((user_id, other_user_id))
+        return f"{low}:{high}"
+
+
+class Message(models.Model):
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sent_messages"
+    )
+    text = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+    is_read = models.BooleanField(default=False)
+
+    class Meta:
+        # Ids only grow, so id order is posting order and a stable tie-breaker for `created`.
+        ordering = ["-id"]
+        indexes = [
+            # A thread's messages, newest first (the message list and the last message).
+            models.Index(fields=["thread", "-id"], name="message_thread_recent_idx"),
+            # Unread counting and mark-read touch only unread rows. A partial index serves
+            # them directly; Django writes `is_read=False` as `NOT is_read`, which a plain
+            # (thread, is_read) index would not match.
+            models.Index(
+                fields=["thread", "sender"],
+                condition=Q(is_read=False),
+                name="message_unread_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Message {self.pk} in thread {self.thread_id} from user {self.sender_id}"

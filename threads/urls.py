@@ -1,0 +1,21 @@
+from rest_framework.routers import DefaultRouter
+
+from threads.views import ThreadViewSet
+
+
+class OptionalSlashRouter(DefaultRouter):
+    """The original README wrote some paths with a trailing slash and some without
+    (`.../messages`, `.../mark_read`); clients use both, so every route accepts both
+    instead of redirecting (a redirected POST or PATCH loses its body)."""
+
+    include_format_suffixes = False  # JSON only; `threads/1.json` would be noise
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
+router.register("threads", ThreadViewSet, basename="thread")
+
+urlpatterns = router.urls

@@ -1,0 +1,27 @@
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+
+class RegistrationSerializer(serializers.ModelSerializer):
+    """Validates a sign-up: the model's username rules (unique, allowed characters, length)
+    and Django's password validators. The password is write-only, never echoed."""
+
+    password = serializers.CharField(
+        write_only=True, trim_whitespace=False, max_length=128, style={"input_type": "password"}
+    )
+
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username", "password"]
+        read_only_fields = ["id"]
+
+    def validate(self, attrs: dict) -> dict:
+        # Password validators compare against the username, so they see an unsaved user.
+        candidate = get_user_model()(username=attrs["username"])
+        try:
+            validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"password": list(error.messages)}) from None
+        return attrs

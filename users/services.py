@@ -1,0 +1,21 @@
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from rest_framework.exceptions import ValidationError
+
+
+@transaction.atomic
+def user_create(*, username: str, password: str) -> AbstractBaseUser:
+    """Register a user with a hashed password.
+
+    The unique index on username is the final word: a concurrent registration of the same
+    name that slipped past validation becomes the same 400 as a taken name, not a 500.
+    """
+    user_model = get_user_model()
+    try:
+        with transaction.atomic():
+            return user_model.objects.create_user(username=username, password=password)
+    except IntegrityError:
+        raise ValidationError(
+            {"username": ["A user with that username already exists."]}, code="unique"
+        ) from None
