@@ -12,3 +12,8 @@ os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
 from chat_project.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not SQLite's shared in-memory database: concurrency tests need the same
+    # locking (WAL, busy timeout, IMMEDIATE transactions) that production gets.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}  # noqa: F405

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Thread(models.Model):
@@ -14,9 +15,9 @@ class Thread(models.Model):
 
     participants = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="threads")
     pair_key = models.CharField(max_length=41, unique=True, editable=False)
-    created = models.DateTimeField(auto_now_add=True)
-    # Last activity: creation, then every posted message moves it forward.
-    updated = models.DateTimeField(auto_now_add=True)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    # Last activity: equal to `created` at first, then every posted message moves it forward.
+    updated = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["-updated", "-id"]

@@ -34,11 +34,9 @@ def thread_list_for(user: AbstractBaseUser) -> QuerySet[Thread]:
     )
     return (
         threads_of(user)
-        .annotate(
-            unread_count=Coalesce(Subquery(unread_in_thread, output_field=IntegerField()), 0)
-        )
+        .annotate(unread_count=Coalesce(Subquery(unread_in_thread, output_field=IntegerField()), 0))
         .prefetch_related(
-            Prefetch("participants", queryset=get_user_model().objects.order_by("pk")),
+            Prefetch("participants", queryset=get_user_model().objects.only("pk").order_by("pk")),
             # A sliced Prefetch fetches each thread's newest message in one query.
             Prefetch("messages", queryset=Message.objects.order_by("-id")[:1], to_attr="latest"),
         )

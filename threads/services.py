@@ -5,6 +5,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Value
 from django.db.models.functions import Greatest
+from django.utils import timezone
 
 from threads.models import Message, Thread
 
@@ -27,7 +28,8 @@ def thread_get_or_create(
         return existing, False
     try:
         with transaction.atomic():
-            thread = Thread.objects.create(pair_key=pair_key)
+            now = timezone.now()
+            thread = Thread.objects.create(pair_key=pair_key, created=now, updated=now)
     except IntegrityError:
         return Thread.objects.get(pair_key=pair_key), False
     thread.participants.add(requester, other)
@@ -47,9 +49,7 @@ def message_send(*, thread: Thread, sender: AbstractBaseUser, text: str) -> Mess
     # A queryset update, not thread.save(), so it cannot overwrite fields changed
     # concurrently; GREATEST keeps the activity time from moving backwards when two posts
     # commit out of order.
-    Thread.objects.filter(pk=thread.pk).update(
-        updated=Greatest("updated", Value(message.created))
-    )
+    Thread.objects.filter(pk=thread.pk).update(updated=Greatest("updated", Value(message.created)))
     return message
 
 

@@ -29,7 +29,8 @@ def test_registered_user_can_log_in(anon_client):
 
 def test_register_without_trailing_slash(anon_client):
     response = anon_client.post(
-        "/api/user/register", {"username": "tester", "password": "superstrongpassword"},
+        "/api/user/register",
+        {"username": "tester", "password": "superstrongpassword"},
         format="json",
     )
 

@@ -1,0 +1,71 @@
+"""Concurrent requests: nothing duplicated, nothing lost, no 500s.
+
+These use real database transactions from several threads at once (transactional_db),
+so the database's own locking and unique constraints are what is being tested.
+"""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connections
+
+from conftest import client_for
+from threads.models import Message, Thread
+
+WORKERS = 8
+
+
+def run_concurrently(calls):
+    """Start every call at the same moment (a barrier), each on its own DB connection."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        try:
+            barrier.wait()
+            return call()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_of_the_same_pair_make_one_thread(alice, bob):
+    clients = [client_for(alice if i % 2 else bob) for i in range(WORKERS)]
+    others = [bob if i % 2 else alice for i in range(WORKERS)]
+
+    responses = run_concurrently(
+        [
+            lambda c=client, o=other: c.post("/api/threads/", {"participants": [o.pk]})
+            for client, other in zip(clients, others, strict=True)
+        ]
+    )
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * (WORKERS - 1) + [201]
+    assert len({r.data["id"] for r in responses}) == 1
+    assert Thread.objects.count() == 1
+    assert Thread.objects.get().participants.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_posts_are_all_kept(alice, bob):
+    thread_id = client_for(alice).post("/api/threads/", {"participants": [bob.pk]}).data["id"]
+    url = f"/api/threads/{thread_id}/messages"
+    senders = [alice if i % 2 else bob for i in range(WORKERS)]
+
+    responses = run_concurrently(
+        [
+            lambda user=user, i=i: client_for(user).post(url, {"text": f"message {i}"})
+            for i, user in enumerate(senders)
+        ]
+    )
+
+    assert [r.status_code for r in responses] == [201] * WORKERS
+    assert sorted(Message.objects.values_list("text", flat=True)) == sorted(
+        f"message {i}" for i in range(WORKERS)
+    )
+    latest = Message.objects.order_by("-created").first()
+    assert Thread.objects.get().updated == latest.created

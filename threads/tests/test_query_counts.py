@@ -1,0 +1,75 @@
+"""Every endpoint answers in a constant number of SQL queries, whatever the data size.
+
+Each test runs at a small and a large size with the same ceiling, so a query per row
+(an N+1) fails the large case. The ceiling counts the auth lookup of the requester.
+"""
+
+import pytest
+
+from threads.tests.factories import MessageFactory, ThreadFactory
+from users.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice_with_threads(alice):
+    def make(count):
+        threads = []
+        for _ in range(count):
+            other = UserFactory()
+            thread = ThreadFactory(participants=[alice, other])
+            MessageFactory(thread=thread, sender=other)
+            MessageFactory(thread=thread, sender=alice)
+            threads.append(thread)
+        return threads
+
+    return make
+
+
+@pytest.mark.parametrize("count", [1, 50])
+def test_thread_list(alice_client, alice_with_threads, django_assert_max_num_queries, count):
+    alice_with_threads(count)
+
+    with django_assert_max_num_queries(5):
+        response = alice_client.get("/api/threads/", {"limit": 100})
+
+    assert len(response.data["results"]) == count
+    assert all(row["last_message"] and row["unread_count"] == 1 for row in response.data["results"])
+
+
+@pytest.mark.parametrize("count", [1, 50])
+def test_thread_detail_and_sub_resources(
+    alice_client, alice_with_threads, django_assert_max_num_queries, count
+):
+    thread = alice_with_threads(count)[-1]
+    for _ in range(count):
+        MessageFactory(thread=thread, sender=thread.participants.last())
+
+    for method, path, ceiling in [
+        ("get", f"/api/threads/{thread.pk}/", 4),
+        ("get", f"/api/threads/{thread.pk}/messages/?limit=100", 4),
+        ("get", f"/api/threads/{thread.pk}/unread_count", 3),
+        ("get", "/api/threads/unread_count/", 2),
+        ("patch", f"/api/threads/{thread.pk}/mark_read", 5),
+        ("post", f"/api/threads/{thread.pk}/messages", 6),
+        ("delete", f"/api/threads/{thread.pk}/", 10),
+    ]:
+        with django_assert_max_num_queries(ceiling):
+            response = getattr(alice_client, method)(path, {"text": "hi"})
+        assert response.status_code < 300, (method, path, response.data)
+
+
+@pytest.mark.parametrize("count", [1, 50])
+def test_thread_create_or_get(
+    alice_client, alice_with_threads, django_assert_max_num_queries, count
+):
+    alice_with_threads(count)
+    other = UserFactory()
+
+    with django_assert_max_num_queries(12):
+        created = alice_client.post("/api/threads/", {"participants": [other.pk]})
+    with django_assert_max_num_queries(8):
+        existing = alice_client.post("/api/threads/", {"participants": [other.pk]})
+
+    assert (created.status_code, existing.status_code) == (201, 200)
