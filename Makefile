@@ -1,0 +1,50 @@
+# The whole set-up on a fresh machine with Python 3.11: `make run`, `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help install run migrate test test-postgres lint format check superuser clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the pins change.
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed  ## Create .venv and install the pinned requirements
+
+migrate: install  ## Apply database migrations (debug settings)
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+
+run: migrate  ## Serve the API with debug on at http://127.0.0.1:8000
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: install  ## Run the test suite (SQLite, or DATABASE_URL if set)
+	$(BIN)/python -m pytest
+
+test-postgres: install  ## Run the test suite against PostgreSQL at 127.0.0.1:5432
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chat} $(BIN)/python -m pytest
+
+lint: install  ## ruff lint and format check, migrations up to date
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+format: install  ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+superuser: migrate  ## Create an admin account for /admin/
+	DJANGO_DEBUG=1 $(BIN)/python manage.py createsuperuser
+
+clean:  ## Remove the virtualenv and caches (keeps db.sqlite3)
+	rm -rf $(VENV) .pytest_cache .ruff_cache
