@@ -15,5 +15,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not SQLite's shared in-memory database: concurrency tests need the same
-    # locking (WAL, busy timeout, IMMEDIATE transactions) that production gets.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}  # noqa: F405
+    # locking (WAL, busy timeout, IMMEDIATE transactions) that production gets. One file per
+    # test process, so two runs side by side cannot destroy each other's database.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")  # noqa: F405
+    }
