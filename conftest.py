@@ -57,3 +57,11 @@ def mallory_client(mallory) -> APIClient:
 def thread(alice, bob):
     """The thread between alice and bob."""
     return ThreadFactory(participants=[alice, bob])
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters():
+    """Rate-limit counters live in the cache; each test starts with none spent."""
+    from django.core.cache import cache
+
+    cache.clear()

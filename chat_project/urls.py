@@ -1,8 +1,28 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from chat_project.routers import OptionalSlashRouter
+from threads.views import MessageSearchViewSet, ThreadViewSet
+from users.views import BlockViewSet, UserViewSet
+
+router = OptionalSlashRouter()
+router.register("threads", ThreadViewSet, basename="thread")
+router.register("messages", MessageSearchViewSet, basename="message")
+router.register("users", UserViewSet, basename="user")
+router.register("user/blocks", BlockViewSet, basename="block")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/", include("threads.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/", include(router.urls)),
     path("", include("users.urls")),
 ]
+
+# Errors outside DRF views (unknown URLs, bad Host headers, crashes) answer JSON too.
+handler400 = "chat_project.errors.bad_request"
+handler403 = "chat_project.errors.permission_denied"
+handler404 = "chat_project.errors.not_found"
+handler500 = "chat_project.errors.server_error"

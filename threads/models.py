@@ -40,6 +40,10 @@ class Message(models.Model):
     text = models.TextField()
     created = models.DateTimeField(auto_now_add=True)
     is_read = models.BooleanField(default=False)
+    # Set when the sender edits the text.
+    edited = models.DateTimeField(null=True, blank=True)
+    # Soft delete: the row stays so the conversation keeps its shape, the text is emptied.
+    deleted = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         # Ids only grow, so id order is posting order and a stable tie-breaker for `created`.

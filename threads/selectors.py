@@ -1,6 +1,8 @@
 """Reads. One function per read shape; each owns the joins and annotations its shape needs,
 so a serializer never has to query per row. Every function is scoped to the requester."""
 
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
@@ -16,16 +18,18 @@ def threads_of(user: AbstractBaseUser) -> QuerySet[Thread]:
 
 
 def unread_messages_for(user: AbstractBaseUser) -> QuerySet[Message]:
-    """Messages waiting for `user`: unread, in the user's threads, sent by the other person
-    (a sender's own messages are read or unread for the other participant only)."""
-    return Message.objects.filter(thread__participants=user, is_read=False).exclude(sender=user)
+    """Messages waiting for `user`: unread, not deleted, in the user's threads, sent by the
+    other person (a sender's own messages are read or unread for the other participant)."""
+    return Message.objects.filter(
+        thread__participants=user, is_read=False, deleted__isnull=True
+    ).exclude(sender=user)
 
 
 def thread_list_for(user: AbstractBaseUser) -> QuerySet[Thread]:
     """The thread list row: participants, last message and the requester's unread count,
     most recent activity first, in a constant number of queries whatever the page size."""
     unread_in_thread = (
-        Message.objects.filter(thread=OuterRef("pk"), is_read=False)
+        Message.objects.filter(thread=OuterRef("pk"), is_read=False, deleted__isnull=True)
         .exclude(sender=user)
         .order_by()
         .values("thread")
@@ -36,7 +40,10 @@ def thread_list_for(user: AbstractBaseUser) -> QuerySet[Thread]:
         threads_of(user)
         .annotate(unread_count=Coalesce(Subquery(unread_in_thread, output_field=IntegerField()), 0))
         .prefetch_related(
-            Prefetch("participants", queryset=get_user_model().objects.only("pk").order_by("pk")),
+            Prefetch(
+                "participants",
+                queryset=get_user_model().objects.only("pk", "username").order_by("pk"),
+            ),
             # A sliced Prefetch fetches each thread's newest message in one query.
             Prefetch("messages", queryset=Message.objects.order_by("-id")[:1], to_attr="latest"),
         )
@@ -44,7 +51,82 @@ def thread_list_for(user: AbstractBaseUser) -> QuerySet[Thread]:
     )
 
 
-def message_list_for(thread: Thread) -> QuerySet[Message]:
-    """A thread's messages, newest first. The caller has already scoped `thread` to the
-    requester (see `threads_of`)."""
-    return Message.objects.filter(thread=thread).order_by("-id")
+def message_list_for(thread: Thread, *, search: str = "") -> QuerySet[Message]:
+    """A thread's messages, newest first, optionally only those whose text contains
+    `search`. The caller has already scoped `thread` to the requester (see `threads_of`)."""
+    messages = Message.objects.filter(thread=thread)
+    if search:
+        messages = messages.filter(text__icontains=search, deleted__isnull=True)
+    return messages.order_by("-id")
+
+
+def message_search_for(user: AbstractBaseUser, *, search: str = "") -> QuerySet[Message]:
+    """Messages across all of `user`'s threads, newest first, optionally matching `search`."""
+    messages = Message.objects.filter(thread__participants=user)
+    if search:
+        messages = messages.filter(text__icontains=search, deleted__isnull=True)
+    return messages.order_by("-id")
+
+
+def first_unread_id(thread: Thread, reader: AbstractBaseUser) -> int | None:
+    """Id of the oldest message in `thread` that `reader` has not read yet."""
+    return (
+        Message.objects.filter(thread=thread, is_read=False, deleted__isnull=True)
+        .exclude(sender=reader)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class MessageWindow:
+    """One page of a thread's history around a cursor, newest first."""
+
+    results: list[Message]
+    has_more_before: bool
+    has_more_after: bool
+
+
+def message_window(
+    messages: QuerySet[Message],
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    around: int | None = None,
+    limit: int,
+) -> MessageWindow:
+    """Keyset paging by message id (ids only grow, so id order is posting order).
+
+    `before`: the `limit` newest messages older than that id. `after`: the `limit` oldest
+    messages newer than it (a client catching up reads forward without gaps). `around`:
+    that message and the ones just before and after it. No cursor: the newest page.
+    Costs at most three indexed queries, however deep in the history the page is.
+    """
+    newest_first = messages.order_by("-id")
+    oldest_first = messages.order_by("id")
+    if after is not None:
+        rows = list(oldest_first.filter(id__gt=after)[: limit + 1])
+        has_more_after = len(rows) > limit
+        rows = rows[:limit]
+        oldest = rows[0].id if rows else after + 1
+        has_more_before = newest_first.filter(id__lt=oldest).exists()
+        return MessageWindow(rows[::-1], has_more_before, has_more_after)
+    if around is not None:
+        older_count = limit // 2
+        newer = list(oldest_first.filter(id__gte=around)[: limit - older_count + 1])
+        older = list(newest_first.filter(id__lt=around)[: older_count + 1])
+        has_more_after = len(newer) > limit - older_count
+        has_more_before = len(older) > older_count
+        rows = newer[: limit - older_count][::-1] + older[:older_count]
+        return MessageWindow(rows, has_more_before, has_more_after)
+    page = newest_first if before is None else newest_first.filter(id__lt=before)
+    rows = list(page[: limit + 1])
+    has_more_before = len(rows) > limit
+    rows = rows[:limit]
+    if before is None:
+        has_more_after = False
+    else:
+        newest = rows[0].id if rows else before - 1
+        has_more_after = newest_first.filter(id__gt=newest).exists()
+    return MessageWindow(rows, has_more_before, has_more_after)

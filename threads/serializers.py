@@ -3,46 +3,71 @@ shows comes from the selectors' annotations and prefetches."""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from threads.models import Message, Thread
+from users.serializers import UserSerializer
 
-# The largest id a database integer key can hold; larger numbers cannot name a user.
+# The largest id a database integer key can hold; larger numbers cannot name anything.
 MAX_ID = 2**63 - 1
 
 
-class MessageSerializer(serializers.ModelSerializer):
-    """A message as every endpoint returns it. Only `text` is ever written by a client."""
+class MessageTextField(serializers.CharField):
+    """Message text: required, not blank (whitespace alone is blank), at most
+    CHAT_MESSAGE_MAX_LENGTH characters, stored exactly as sent (no trimming)."""
 
-    text = serializers.CharField(
-        max_length=settings.CHAT_MESSAGE_MAX_LENGTH,
-        # Text is stored exactly as sent; a message of nothing but whitespace is still blank.
-        trim_whitespace=False,
-    )
+    def __init__(self, **kwargs) -> None:
+        super().__init__(
+            max_length=settings.CHAT_MESSAGE_MAX_LENGTH, trim_whitespace=False, **kwargs
+        )
+
+    def to_internal_value(self, data) -> str:
+        value = super().to_internal_value(data)
+        if not value.strip():
+            self.fail("blank")
+        return value
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    """A message as every endpoint returns it. A deleted message keeps its place with empty
+    `text` and a `deleted` time."""
 
     class Meta:
         model = Message
-        fields = ["id", "thread", "sender", "text", "created", "is_read"]
-        read_only_fields = ["id", "thread", "sender", "created", "is_read"]
+        fields = ["id", "thread", "sender", "text", "created", "is_read", "edited", "deleted"]
+        read_only_fields = fields
 
-    def validate_text(self, value: str) -> str:
-        if not value.strip():
-            raise serializers.ValidationError("This field may not be blank.", code="blank")
-        return value
+
+class MessageWriteSerializer(serializers.Serializer):
+    """What a client may write in a message: its text, and nothing else (sender, thread,
+    read state and times are the server's)."""
+
+    text = MessageTextField()
 
 
 class ThreadSerializer(serializers.ModelSerializer):
     """A row of the thread list, for the requester (see `selectors.thread_list_for`)."""
 
     participants = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    participants_detail = UserSerializer(source="participants", many=True, read_only=True)
     last_message = serializers.SerializerMethodField()
     unread_count = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = Thread
-        fields = ["id", "participants", "created", "updated", "last_message", "unread_count"]
+        fields = [
+            "id",
+            "participants",
+            "participants_detail",
+            "created",
+            "updated",
+            "last_message",
+            "unread_count",
+        ]
         read_only_fields = fields
 
+    @extend_schema_field(MessageSerializer(allow_null=True))
     def get_last_message(self, thread: Thread) -> dict | None:
         latest = thread.latest  # prefetched by the selector
         return MessageSerializer(latest[0]).data if latest else None
@@ -58,6 +83,7 @@ class ThreadCreateSerializer(serializers.Serializer):
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         allow_empty=False,
         max_length=2,
+        help_text="Your id and the other person's, or just the other person's.",
     )
 
     def validate_participants(self, ids: list[int]) -> list[int]:
@@ -81,3 +107,55 @@ class ThreadCreateSerializer(serializers.Serializer):
             )
         attrs["other"] = other
         return attrs
+
+
+class MarkReadSerializer(serializers.Serializer):
+    up_to = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="Mark read only messages up to this message id (what the reader has seen). "
+        "Omit to mark everything read.",
+    )
+
+
+class MarkReadResultSerializer(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="How many messages became read.")
+
+
+class UnreadCountSerializer(serializers.Serializer):
+    unread_count = serializers.IntegerField()
+
+
+class MessageListQuerySerializer(serializers.Serializer):
+    """Query parameters of a thread's message list. With `before`, `after` or `around` the
+    list pages by message id (keyset); otherwise by `limit` and `offset`."""
+
+    before = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Messages older than this id."
+    )
+    after = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Messages newer than this id."
+    )
+    around = serializers.RegexField(
+        r"^(first_unread|[1-9][0-9]{0,17})$",
+        required=False,
+        help_text="`first_unread`, or a message id: a page centred on that message.",
+    )
+    search = serializers.CharField(required=False, max_length=200, help_text="Text to find.")
+
+    def validate(self, attrs: dict) -> dict:
+        cursors = [name for name in ("before", "after", "around") if name in attrs]
+        if len(cursors) > 1:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Use only one of before, after and around."]}
+            )
+        return attrs
+
+
+class MessageWindowSerializer(serializers.Serializer):
+    """A keyset page: newest first, and whether there is more on either side."""
+
+    has_more_before = serializers.BooleanField(help_text="Older messages exist.")
+    has_more_after = serializers.BooleanField(help_text="Newer messages exist.")
+    results = MessageSerializer(many=True)

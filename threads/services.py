@@ -2,12 +2,18 @@
 threads (REST today, the admin and WebSocket later) behaves the same."""
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from threads.models import Message, Thread
+from users.models import Block
+
+
+class MessageDeleted(Exception):
+    """The message was deleted; it can no longer be edited."""
 
 
 @transaction.atomic
@@ -18,7 +24,9 @@ def thread_get_or_create(
 
     Returns `(thread, created)`. Two concurrent calls for the same pair race on the unique
     `pair_key`; the loser's insert fails inside a savepoint and it returns the winner's
-    thread, so callers never see two threads or an IntegrityError.
+    thread, so callers never see two threads or an IntegrityError. Someone `other` has
+    blocked cannot start a thread with them (PermissionDenied); an existing thread is still
+    theirs to read.
     """
     if requester.pk == other.pk:
         raise ValueError("A thread needs two distinct participants.")
@@ -26,6 +34,8 @@ def thread_get_or_create(
     existing = Thread.objects.filter(pair_key=pair_key).first()
     if existing is not None:
         return existing, False
+    if Block.objects.filter(blocker=other, blocked=requester).exists():
+        raise PermissionDenied("You cannot start a thread with this user: they have blocked you.")
     try:
         with transaction.atomic():
             now = timezone.now()
@@ -44,7 +54,14 @@ def thread_delete(*, thread: Thread) -> None:
 
 @transaction.atomic
 def message_send(*, thread: Thread, sender: AbstractBaseUser, text: str) -> Message:
-    """Post `text` from `sender` into `thread` and move the thread's last activity."""
+    """Post `text` from `sender` into `thread` and move the thread's last activity.
+
+    Refused (PermissionDenied) when the other participant has blocked the sender.
+    """
+    if Block.objects.filter(blocked=sender, blocker__threads=thread).exists():
+        raise PermissionDenied(
+            "You cannot post in this thread: the other participant has blocked you."
+        )
     message = Message.objects.create(thread=thread, sender=sender, text=text)
     # A queryset update, not thread.save(), so it cannot overwrite fields changed
     # concurrently; GREATEST keeps the activity time from moving backwards when two posts
@@ -53,12 +70,41 @@ def message_send(*, thread: Thread, sender: AbstractBaseUser, text: str) -> Mess
     return message
 
 
+def _check_sender(*, message: Message, editor: AbstractBaseUser) -> None:
+    if message.sender_id != editor.pk:
+        raise PermissionDenied("You can only change your own messages.")
+
+
 @transaction.atomic
-def thread_mark_read(*, thread: Thread, reader: AbstractBaseUser) -> int:
-    """Mark read every message in `thread` that `reader` has not read and did not send.
+def message_edit(*, message: Message, editor: AbstractBaseUser, text: str) -> Message:
+    """The sender replaces the text of their message; `edited` records when."""
+    _check_sender(message=message, editor=editor)
+    if message.deleted is not None:
+        raise MessageDeleted
+    message.text = text
+    message.edited = timezone.now()
+    message.save(update_fields=["text", "edited"])
+    return message
+
+
+@transaction.atomic
+def message_delete(*, message: Message, editor: AbstractBaseUser) -> Message:
+    """The sender removes their message. The row stays, as deleted and without its text, so
+    the conversation keeps its shape; deleting again changes nothing."""
+    _check_sender(message=message, editor=editor)
+    if message.deleted is None:
+        message.text = ""
+        message.deleted = timezone.now()
+        message.save(update_fields=["text", "deleted"])
+    return message
+
+
+@transaction.atomic
+def thread_mark_read(*, thread: Thread, reader: AbstractBaseUser, up_to: int | None = None) -> int:
+    """Mark read the messages in `thread` that `reader` received and has not read, all of
+    them or only those up to message id `up_to` (what the reader has actually seen).
     Returns how many messages changed."""
-    return (
-        Message.objects.filter(thread=thread, is_read=False)
-        .exclude(sender=reader)
-        .update(is_read=True)
-    )
+    unread = Message.objects.filter(thread=thread, is_read=False).exclude(sender=reader)
+    if up_to is not None:
+        unread = unread.filter(id__lte=up_to)
+    return unread.update(is_read=True)

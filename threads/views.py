@@ -1,11 +1,48 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from threads.selectors import message_list_for, thread_list_for, threads_of, unread_messages_for
-from threads.serializers import MessageSerializer, ThreadCreateSerializer, ThreadSerializer
-from threads.services import message_send, thread_delete, thread_get_or_create, thread_mark_read
+from chat_project.throttling import MessagePostThrottle
+from threads.models import Message
+from threads.selectors import (
+    first_unread_id,
+    message_list_for,
+    message_search_for,
+    message_window,
+    thread_list_for,
+    threads_of,
+    unread_messages_for,
+)
+from threads.serializers import (
+    MarkReadResultSerializer,
+    MarkReadSerializer,
+    MessageListQuerySerializer,
+    MessageSerializer,
+    MessageWindowSerializer,
+    MessageWriteSerializer,
+    ThreadCreateSerializer,
+    ThreadSerializer,
+    UnreadCountSerializer,
+)
+from threads.services import (
+    MessageDeleted,
+    message_delete,
+    message_edit,
+    message_send,
+    thread_delete,
+    thread_get_or_create,
+    thread_mark_read,
+)
+
+
+class MessageDeletedConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This message was deleted and can no longer be edited."
+    default_code = "message_deleted"
 
 
 class ThreadViewSet(
@@ -29,6 +66,10 @@ class ThreadViewSet(
         # Writes and sub-resources need only the scoped thread, not the list annotations.
         return threads_of(self.request.user)
 
+    @extend_schema(
+        request=ThreadCreateSerializer,
+        responses={201: ThreadSerializer, 200: ThreadSerializer},
+    )
     def create(self, request: Request) -> Response:
         """Create the thread with another user, or return the one that already exists."""
         serializer = ThreadCreateSerializer(data=request.data, context={"request": request})
@@ -45,26 +86,103 @@ class ThreadViewSet(
     def perform_destroy(self, instance) -> None:
         thread_delete(thread=instance)
 
-    @action(detail=True, methods=["get", "post"], serializer_class=MessageSerializer)
+    @extend_schema(
+        methods=["GET"],
+        operation_id="threads_messages_list",
+        parameters=[MessageListQuerySerializer],
+        responses={200: MessageWindowSerializer},
+    )
+    @extend_schema(
+        methods=["POST"],
+        operation_id="threads_messages_create",
+        request=MessageWriteSerializer,
+        responses={201: MessageSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        serializer_class=MessageSerializer,
+        throttle_classes=[MessagePostThrottle],
+    )
     def messages(self, request: Request, pk: str | None = None) -> Response:
-        """GET: the thread's messages, newest first, paginated. POST: send a message."""
+        """GET: the thread's messages, newest first. POST: send a message."""
         thread = self.get_object()
         if request.method == "POST":
-            serializer = MessageSerializer(data=request.data)
+            serializer = MessageWriteSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             message = message_send(
                 thread=thread, sender=request.user, text=serializer.validated_data["text"]
             )
             return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
-        page = self.paginate_queryset(message_list_for(thread))
-        return self.get_paginated_response(MessageSerializer(page, many=True).data)
 
+        query = MessageListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        messages = message_list_for(thread, search=params.get("search", ""))
+        if not {"before", "after", "around"} & params.keys():
+            page = self.paginate_queryset(messages)
+            return self.get_paginated_response(MessageSerializer(page, many=True).data)
+
+        around = params.get("around")
+        if around == "first_unread":
+            around = first_unread_id(thread, request.user)
+            if around is None:  # nothing unread: the reader is at the newest page
+                params = {}
+        window = message_window(
+            messages,
+            before=params.get("before"),
+            after=params.get("after"),
+            around=int(around) if around else None,
+            limit=self.paginator.get_limit(request),
+        )
+        return Response(MessageWindowSerializer(window).data)
+
+    @extend_schema(methods=["GET"], operation_id="threads_message_retrieve")
+    @extend_schema(
+        methods=["PATCH"],
+        operation_id="threads_message_edit",
+        request=MessageWriteSerializer,
+        responses={200: MessageSerializer},
+    )
+    @extend_schema(methods=["DELETE"], operation_id="threads_message_delete", responses={204: None})
+    @action(
+        detail=True,
+        methods=["get", "patch", "delete"],
+        url_path=r"messages/(?P<message_id>[0-9]+)",
+        serializer_class=MessageSerializer,
+    )
+    def message(self, request: Request, pk: str | None = None, message_id: str = "") -> Response:
+        """One message. Its sender may edit its text (PATCH) or delete it (DELETE); the
+        other participant may only read it (403 otherwise)."""
+        message = get_object_or_404(Message, thread=self.get_object(), pk=message_id)
+        if request.method == "PATCH":
+            serializer = MessageWriteSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            try:
+                message = message_edit(
+                    message=message, editor=request.user, text=serializer.validated_data["text"]
+                )
+            except MessageDeleted:
+                raise MessageDeletedConflict from None
+        elif request.method == "DELETE":
+            message_delete(message=message, editor=request.user)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(MessageSerializer(message).data)
+
+    @extend_schema(request=MarkReadSerializer, responses={200: MarkReadResultSerializer})
     @action(detail=True, methods=["patch"])
     def mark_read(self, request: Request, pk: str | None = None) -> Response:
-        """Mark read every message in the thread that the requester received."""
-        marked = thread_mark_read(thread=self.get_object(), reader=request.user)
+        """Mark read the messages the requester received in this thread: all of them, or
+        those up to `up_to`."""
+        thread = self.get_object()
+        serializer = MarkReadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        marked = thread_mark_read(
+            thread=thread, reader=request.user, up_to=serializer.validated_data.get("up_to")
+        )
         return Response({"marked": marked})
 
+    @extend_schema(operation_id="threads_unread_count", responses={200: UnreadCountSerializer})
     @action(detail=True, methods=["get"])
     def unread_count(self, request: Request, pk: str | None = None) -> Response:
         """How many messages in this thread wait for the requester."""
@@ -72,7 +190,23 @@ class ThreadViewSet(
         count = unread_messages_for(request.user).filter(thread=thread).count()
         return Response({"unread_count": count})
 
+    @extend_schema(operation_id="threads_unread_total", responses={200: UnreadCountSerializer})
     @action(detail=False, methods=["get"], url_path="unread_count", url_name="unread-total")
     def unread_total(self, request: Request) -> Response:
         """How many messages wait for the requester across all their threads."""
         return Response({"unread_count": unread_messages_for(request.user).count()})
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("search", str, description="Text to find in messages.")]
+    )
+)
+class MessageSearchViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Messages across all the requester's threads, newest first; `?search=` filters by text."""
+
+    serializer_class = MessageSerializer
+
+    def get_queryset(self):
+        search = self.request.query_params.get("search", "")[:200]
+        return message_search_for(self.request.user, search=search)

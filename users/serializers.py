@@ -3,6 +3,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from users.models import Block
+
 
 class RegistrationSerializer(serializers.ModelSerializer):
     """Validates a sign-up: the model's username rules (unique, allowed characters, length)
@@ -25,3 +27,39 @@ class RegistrationSerializer(serializers.ModelSerializer):
         except DjangoValidationError as error:
             raise serializers.ValidationError({"password": list(error.messages)}) from None
         return attrs
+
+
+class UserSerializer(serializers.ModelSerializer):
+    """How the API names a person everywhere: id and username."""
+
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username"]
+        read_only_fields = fields
+
+
+class MeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username", "date_joined"]
+        read_only_fields = fields
+
+
+class LogoutSerializer(serializers.Serializer):
+    refresh = serializers.CharField(help_text="The refresh token to revoke.")
+
+
+class BlockSerializer(serializers.ModelSerializer):
+    user = UserSerializer(source="blocked", read_only=True)
+
+    class Meta:
+        model = Block
+        fields = ["user", "created"]
+        read_only_fields = fields
+
+
+class BlockCreateSerializer(serializers.Serializer):
+    user = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True),
+        help_text="Id of the user to block.",
+    )

@@ -3,6 +3,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from rest_framework.exceptions import ValidationError
 
+from users.models import Block
+
 
 @transaction.atomic
 def user_create(*, username: str, password: str) -> AbstractBaseUser:
@@ -19,3 +21,18 @@ def user_create(*, username: str, password: str) -> AbstractBaseUser:
         raise ValidationError(
             {"username": ["A user with that username already exists."]}, code="unique"
         ) from None
+
+
+@transaction.atomic
+def block_create(*, blocker: AbstractBaseUser, blocked: AbstractBaseUser) -> tuple[Block, bool]:
+    """`blocker` blocks `blocked`. Blocking twice is harmless: returns `(block, created)`."""
+    if blocker.pk == blocked.pk:
+        raise ValidationError({"user": ["You cannot block yourself."]}, code="block_self")
+    return Block.objects.get_or_create(blocker=blocker, blocked=blocked)
+
+
+@transaction.atomic
+def block_delete(*, blocker: AbstractBaseUser, blocked_id: int) -> bool:
+    """Lift a block. Returns whether there was one."""
+    deleted, _ = Block.objects.filter(blocker=blocker, blocked_id=blocked_id).delete()
+    return bool(deleted)

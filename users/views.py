@@ -1,17 +1,29 @@
 from collections.abc import Mapping
 
-from rest_framework import permissions, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.generics import RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.serializers import (
+    TokenBlacklistSerializer,
     TokenObtainPairSerializer,
     TokenRefreshSerializer,
 )
-from rest_framework_simplejwt.views import TokenViewBase
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenViewBase
 
-from users.serializers import RegistrationSerializer
-from users.services import user_create
+from chat_project.throttling import AuthRateThrottle
+from users.selectors import blocks_made_by, user_directory
+from users.serializers import (
+    BlockCreateSerializer,
+    BlockSerializer,
+    LogoutSerializer,
+    MeSerializer,
+    RegistrationSerializer,
+    UserSerializer,
+)
+from users.services import block_create, block_delete, user_create
 
 
 class RegistrationView(APIView):
@@ -20,7 +32,9 @@ class RegistrationView(APIView):
     # Anyone may register; a stale Authorization header must not turn sign-up into a 401.
     authentication_classes = ()
     permission_classes = (permissions.AllowAny,)
+    throttle_classes = (AuthRateThrottle,)
 
+    @extend_schema(request=RegistrationSerializer, responses={201: RegistrationSerializer})
     def post(self, request: Request) -> Response:
         serializer = RegistrationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -29,6 +43,19 @@ class RegistrationView(APIView):
             password=serializer.validated_data["password"],
         )
         return Response(RegistrationSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class LoginView(TokenObtainPairView):
+    """`POST {username, password}` answers a token pair `{access, refresh}`."""
+
+    throttle_classes = (AuthRateThrottle,)
+
+
+class RefreshView(TokenRefreshView):
+    """`POST {refresh}` answers `{access, refresh}`: refresh tokens rotate, so the one sent
+    is revoked and the new one must be used next time."""
+
+    throttle_classes = (AuthRateThrottle,)
 
 
 class LoginOrRefreshView(TokenViewBase):
@@ -40,8 +67,94 @@ class LoginOrRefreshView(TokenViewBase):
     else is a login (and gets the login's field errors when it is incomplete).
     """
 
+    throttle_classes = (AuthRateThrottle,)
+
     def get_serializer_class(self):
         data = self.request.data
         if isinstance(data, Mapping) and "refresh" in data and "username" not in data:
             return TokenRefreshSerializer
         return TokenObtainPairSerializer
+
+
+class LogoutView(TokenViewBase):
+    """`POST {refresh}` revokes that refresh token (and so the session it belongs to).
+    Answers 205; the token can no longer be refreshed. Access tokens already issued stay
+    valid until they expire (minutes)."""
+
+    serializer_class = TokenBlacklistSerializer
+    throttle_classes = (AuthRateThrottle,)
+
+    @extend_schema(request=LogoutSerializer, responses={205: None})
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        super().post(request, *args, **kwargs)
+        return Response(status=status.HTTP_205_RESET_CONTENT)
+
+
+class MeView(RetrieveAPIView):
+    """The requester's own account."""
+
+    serializer_class = MeSerializer
+
+    def get_object(self):
+        return self.request.user
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "search", str, description="Part of a username (prefix matches come first)."
+            )
+        ]
+    )
+)
+class UserViewSet(viewsets.ReadOnlyModelViewSet):
+    """The user directory: find the id of the person to start a thread with."""
+
+    serializer_class = UserSerializer
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self):
+        search = self.request.query_params.get("search", "")[:150]
+        return user_directory(search=search if self.action == "list" else "")
+
+
+class BlockViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The users the requester has blocked. `DELETE /api/user/blocks/<user id>/` unblocks."""
+
+    serializer_class = BlockSerializer
+    lookup_field = "blocked_id"
+    lookup_url_kwarg = "user_id"
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self):
+        return blocks_made_by(self.request.user)
+
+    @extend_schema(
+        request=BlockCreateSerializer, responses={201: BlockSerializer, 200: BlockSerializer}
+    )
+    def create(self, request: Request) -> Response:
+        serializer = BlockCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        block, created = block_create(
+            blocker=request.user, blocked=serializer.validated_data["user"]
+        )
+        return Response(
+            BlockSerializer(block).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, user_id: str) -> Response:
+        if not block_delete(blocker=request.user, blocked_id=int(user_id)):
+            # Unblocking someone who is not blocked: nothing to undo.
+            return Response(
+                {"detail": "You have not blocked this user.", "code": "not_found"},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -18,7 +18,18 @@ def test_send_message(alice_client, alice, thread, slash):
     response = alice_client.post(messages_url(thread, slash), {"text": "Lorem ipsum"})
 
     assert response.status_code == 201
-    assert set(response.data) == {"id", "thread", "sender", "text", "created", "is_read"}
+    assert set(response.data) == {
+        "id",
+        "thread",
+        "sender",
+        "text",
+        "created",
+        "is_read",
+        "edited",
+        "deleted",
+    }
+    assert response.data["edited"] is None
+    assert response.data["deleted"] is None
     assert response.data["thread"] == thread.pk
     assert response.data["sender"] == alice.pk
     assert response.data["text"] == "Lorem ipsum"

@@ -52,7 +52,7 @@ def test_thread_detail_and_sub_resources(
         ("get", f"/api/threads/{thread.pk}/unread_count", 3),
         ("get", "/api/threads/unread_count/", 2),
         ("patch", f"/api/threads/{thread.pk}/mark_read", 5),
-        ("post", f"/api/threads/{thread.pk}/messages", 6),
+        ("post", f"/api/threads/{thread.pk}/messages", 7),
         ("delete", f"/api/threads/{thread.pk}/", 10),
     ]:
         with django_assert_max_num_queries(ceiling):
@@ -67,7 +67,7 @@ def test_thread_create_or_get(
     alice_with_threads(count)
     other = UserFactory()
 
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         created = alice_client.post("/api/threads/", {"participants": [other.pk]})
     with django_assert_max_num_queries(8):
         existing = alice_client.post("/api/threads/", {"participants": [other.pk]})

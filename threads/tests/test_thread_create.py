@@ -15,11 +15,16 @@ def test_create_thread_listing_both_participants(alice_client, alice, bob):
 
     assert response.status_code == 201
     assert response.data["participants"] == sorted([alice.pk, bob.pk])
+    assert response.data["participants_detail"] == [
+        {"id": alice.pk, "username": "alice"},
+        {"id": bob.pk, "username": "bob"},
+    ]
     assert response.data["last_message"] is None
     assert response.data["unread_count"] == 0
     assert set(response.data) == {
         "id",
         "participants",
+        "participants_detail",
         "created",
         "updated",
         "last_message",

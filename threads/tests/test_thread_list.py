@@ -43,6 +43,8 @@ def test_list_row_has_participants_last_message_and_unread_count(alice_client, a
         "text": "second",
         "created": row["last_message"]["created"],
         "is_read": False,
+        "edited": None,
+        "deleted": None,
     }
     assert row["updated"] == row["last_message"]["created"]
 

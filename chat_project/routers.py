@@ -1,7 +1,5 @@
 from rest_framework.routers import DefaultRouter
 
-from threads.views import ThreadViewSet
-
 
 class OptionalSlashRouter(DefaultRouter):
     """The original README wrote some paths with a trailing slash and some without
@@ -13,9 +11,3 @@ class OptionalSlashRouter(DefaultRouter):
     def __init__(self) -> None:
         super().__init__()
         self.trailing_slash = "/?"
-
-
-router = OptionalSlashRouter()
-router.register("threads", ThreadViewSet, basename="thread")
-
-urlpatterns = router.urls

@@ -1,0 +1,34 @@
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+
+class RequestBodyLimitMiddleware:
+    """Refuse a request whose declared body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE, with
+    413, before anything reads it.
+
+    Django enforces that limit only when `request.body` is read; DRF's parsers read the
+    stream instead, so without this an oversized JSON body would be parsed in full. A body
+    sent without Content-Length is read as empty by Django's WSGI request, so the header is
+    the whole story.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if limit is not None and length > limit:
+            return JsonResponse(
+                {
+                    "detail": f"Request body too large: at most {limit} bytes are accepted.",
+                    "code": "request_too_large",
+                },
+                status=413,
+            )
+        return self.get_response(request)

@@ -1,0 +1,34 @@
+"""Rate limits. Rates are read from settings at request time (not import time), so they
+follow DEFAULT_THROTTLE_RATES as configured from the environment and in tests."""
+
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class _SettingsRateThrottle(SimpleRateThrottle):
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+
+class AuthRateThrottle(_SettingsRateThrottle):
+    """Login, token refresh and registration attempts, per client IP: slows password
+    guessing and sign-up floods."""
+
+    scope = "auth"
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class MessagePostThrottle(_SettingsRateThrottle):
+    """Messages posted, per user. Reads on the same endpoint are not counted."""
+
+    scope = "message_post"
+
+    def allow_request(self, request, view) -> bool:
+        if request.method != "POST":
+            return True
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
