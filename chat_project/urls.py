@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from chat_project.routers import OptionalSlashRouter
@@ -13,6 +14,8 @@ router.register("users", UserViewSet, basename="user")
 router.register("user/blocks", BlockViewSet, basename="block")
 
 urlpatterns = [
+    # The root has nothing of its own: send a visitor to the interactive documentation.
+    path("", RedirectView.as_view(pattern_name="swagger-ui"), name="root"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

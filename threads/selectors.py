@@ -113,13 +113,14 @@ def message_window(
         has_more_before = newest_first.filter(id__lt=oldest).exists()
         return MessageWindow(rows[::-1], has_more_before, has_more_after)
     if around is not None:
-        older_count = limit // 2
-        newer = list(oldest_first.filter(id__gte=around)[: limit - older_count + 1])
-        older = list(newest_first.filter(id__lt=around)[: older_count + 1])
-        has_more_after = len(newer) > limit - older_count
-        has_more_before = len(older) > older_count
-        rows = newer[: limit - older_count][::-1] + older[:older_count]
-        return MessageWindow(rows, has_more_before, has_more_after)
+        # Half the page on each side; near either end of the history the other side fills
+        # the page, so a reader never gets a half-empty page while there is more to show.
+        newer = list(oldest_first.filter(id__gte=around)[: limit + 1])
+        older = list(newest_first.filter(id__lt=around)[: limit + 1])
+        newer_taken = min(len(newer), max(limit - limit // 2, limit - len(older)))
+        older_taken = min(len(older), limit - newer_taken)
+        rows = newer[:newer_taken][::-1] + older[:older_taken]
+        return MessageWindow(rows, len(older) > older_taken, len(newer) > newer_taken)
     page = newest_first if before is None else newest_first.filter(id__lt=before)
     rows = list(page[: limit + 1])
     has_more_before = len(rows) > limit

@@ -87,7 +87,7 @@ def test_mark_read_touches_only_this_thread(alice_client, alice, bob, thread):
     assert alice_client.get(url(other, "unread_count")).data == {"unread_count": 1}
 
 
-def test_mark_read_ignores_a_body(alice_client, bob, thread):
+def test_mark_read_ignores_unknown_fields(alice_client, bob, thread):
     MessageFactory(thread=thread, sender=bob)
 
     response = alice_client.patch(url(thread, "mark_read"), {"is_read": False})
@@ -127,3 +127,34 @@ def test_unread_total_drops_after_mark_read(alice_client, bob, thread):
 
 def test_unread_total_is_zero_without_threads(mallory_client):
     assert mallory_client.get("/api/threads/unread_count/").data == {"unread_count": 0}
+
+
+def test_mark_read_up_to_marks_only_what_the_reader_has_seen(alice_client, bob, thread):
+    seen = [MessageFactory(thread=thread, sender=bob) for _ in range(2)]
+    MessageFactory(thread=thread, sender=bob)  # arrived after the reader's screen
+
+    response = alice_client.patch(url(thread, "mark_read"), {"up_to": seen[-1].pk})
+
+    assert response.data == {"marked": 2}
+    assert alice_client.get(url(thread, "unread_count")).data == {"unread_count": 1}
+
+
+def test_mark_read_up_to_an_older_message_marks_nothing_new(alice_client, bob, thread):
+    first = MessageFactory(thread=thread, sender=bob)
+    alice_client.patch(url(thread, "mark_read"))
+    MessageFactory(thread=thread, sender=bob)
+
+    response = alice_client.patch(url(thread, "mark_read"), {"up_to": first.pk})
+
+    assert response.data == {"marked": 0}
+
+
+@pytest.mark.parametrize("up_to", ["x", 0, -1, 1.5, [1], 2**64])
+def test_mark_read_with_a_bad_up_to_is_400(alice_client, bob, thread, up_to):
+    MessageFactory(thread=thread, sender=bob)
+
+    response = alice_client.patch(url(thread, "mark_read"), {"up_to": up_to})
+
+    assert response.status_code == 400
+    assert "up_to" in response.data
+    assert alice_client.get(url(thread, "unread_count")).data == {"unread_count": 1}

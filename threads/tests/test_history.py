@@ -1,0 +1,203 @@
+"""Long histories: keyset paging by message id (`before`, `after`, `around`) and search."""
+
+import pytest
+
+from threads.tests.factories import MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def history(alice, bob, thread):
+    """Ten messages, alternating senders, m0 oldest."""
+    return [
+        MessageFactory(thread=thread, sender=(alice, bob)[i % 2], text=f"m{i}") for i in range(10)
+    ]
+
+
+def page(client, thread, **params):
+    response = client.get(f"/api/threads/{thread.pk}/messages/", params)
+    assert response.status_code == 200, response.data
+    return response.data
+
+
+def texts(data):
+    return [m["text"] for m in data["results"]]
+
+
+def test_newest_page_without_cursor_uses_offset_paging(alice_client, thread, history):
+    data = page(alice_client, thread, limit=3)
+
+    assert texts(data) == ["m9", "m8", "m7"]
+    assert data["count"] == 10
+
+
+def test_before_walks_back_through_history(alice_client, thread, history):
+    data = page(alice_client, thread, before=history[7].pk, limit=3)
+
+    assert texts(data) == ["m6", "m5", "m4"]
+    assert data["has_more_before"] is True
+    assert data["has_more_after"] is True
+    assert "count" not in data
+
+
+def test_before_reaches_the_start(alice_client, thread, history):
+    data = page(alice_client, thread, before=history[2].pk, limit=5)
+
+    assert texts(data) == ["m1", "m0"]
+    assert data["has_more_before"] is False
+    assert data["has_more_after"] is True
+
+
+def test_after_catches_up_oldest_first_and_without_gaps(alice_client, thread, history):
+    first = page(alice_client, thread, after=history[2].pk, limit=3)
+    newest_seen = max(m["id"] for m in first["results"])
+    second = page(alice_client, thread, after=newest_seen, limit=3)
+    third = page(alice_client, thread, after=max(m["id"] for m in second["results"]), limit=3)
+
+    assert texts(first) == ["m5", "m4", "m3"]
+    assert first["has_more_before"] is True
+    assert first["has_more_after"] is True
+    assert texts(second) == ["m8", "m7", "m6"]
+    assert texts(third) == ["m9"]
+    assert third["has_more_after"] is False
+
+
+def test_after_the_newest_message_is_empty(alice_client, thread, history):
+    data = page(alice_client, thread, after=history[-1].pk)
+
+    assert data["results"] == []
+    assert data["has_more_after"] is False
+    assert data["has_more_before"] is True
+
+
+def test_around_first_unread_opens_where_the_reader_left_off(alice_client, bob, thread, history):
+    alice_client.patch(f"/api/threads/{thread.pk}/mark_read", {"up_to": history[4].pk})
+    first_unread = history[5]  # m5, from bob (odd indexes are bob's)
+
+    data = page(alice_client, thread, around="first_unread", limit=4)
+
+    assert texts(data) == ["m6", "m5", "m4", "m3"]
+    assert first_unread.pk in [m["id"] for m in data["results"]]
+    assert data["has_more_before"] is True
+    assert data["has_more_after"] is True
+
+
+def test_around_first_unread_with_nothing_unread_is_the_newest_page(alice_client, thread, history):
+    alice_client.patch(f"/api/threads/{thread.pk}/mark_read")
+
+    data = page(alice_client, thread, around="first_unread", limit=3)
+
+    assert texts(data) == ["m9", "m8", "m7"]
+    assert data["has_more_after"] is False
+    assert data["has_more_before"] is True
+
+
+def test_around_a_message_id(alice_client, thread, history):
+    data = page(alice_client, thread, around=history[0].pk, limit=4)
+
+    assert texts(data) == ["m3", "m2", "m1", "m0"]
+    assert data["has_more_before"] is False
+    assert data["has_more_after"] is True
+
+
+def test_around_the_newest_message_fills_the_page_with_older_ones(alice_client, thread, history):
+    data = page(alice_client, thread, around=history[-1].pk, limit=4)
+
+    assert texts(data) == ["m9", "m8", "m7", "m6"]
+    assert data["has_more_after"] is False
+    assert data["has_more_before"] is True
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"before": "x"},
+        {"before": 0},
+        {"after": -1},
+        {"around": "last_read"},
+        {"around": "0"},
+        {"before": 5, "after": 1},
+        {"after": 1, "around": "first_unread"},
+        {"before": 2**64},
+        {"search": "x" * 201},
+    ],
+)
+def test_bad_cursor_is_400(alice_client, thread, params):
+    response = alice_client.get(f"/api/threads/{thread.pk}/messages/", params)
+
+    assert response.status_code == 400
+
+
+def test_keyset_limit_is_capped(alice_client, alice, thread):
+    MessageFactory.create_batch(105, thread=thread, sender=alice)
+
+    data = page(alice_client, thread, before=10**9, limit=1000)
+
+    assert len(data["results"]) == 100
+    assert data["has_more_before"] is True
+
+
+@pytest.mark.parametrize("count", [10, 300])
+def test_deep_pages_cost_the_same_queries(
+    alice_client, alice, thread, django_assert_max_num_queries, count
+):
+    messages = MessageFactory.create_batch(count, thread=thread, sender=alice)
+
+    for params in (
+        {"before": messages[5].pk},
+        {"after": messages[5].pk},
+        {"around": "first_unread"},
+    ):
+        with django_assert_max_num_queries(5):
+            page(alice_client, thread, limit=50, **params)
+
+
+def test_search_in_a_thread(alice_client, alice, bob, thread):
+    MessageFactory(thread=thread, sender=alice, text="Lunch tomorrow?")
+    MessageFactory(thread=thread, sender=bob, text="Sure, lunch at noon")
+    MessageFactory(thread=thread, sender=bob, text="see you")
+
+    data = page(alice_client, thread, search="LUNCH")
+
+    assert texts(data) == ["Sure, lunch at noon", "Lunch tomorrow?"]
+
+
+def test_search_across_all_my_threads(alice_client, alice, bob, mallory, thread):
+    MessageFactory(thread=thread, sender=bob, text="the plan is on")
+    from threads.tests.factories import ThreadFactory
+
+    other = ThreadFactory(participants=[alice, mallory])
+    MessageFactory(thread=other, sender=mallory, text="what plan?")
+    strangers = ThreadFactory(participants=[bob, mallory])
+    MessageFactory(thread=strangers, sender=bob, text="secret plan")
+
+    response = alice_client.get("/api/messages/", {"search": "plan"})
+
+    assert response.status_code == 200
+    assert texts(response.data) == ["what plan?", "the plan is on"]
+    assert response.data["count"] == 2
+
+
+def test_search_skips_deleted_messages(alice_client, alice, thread):
+    gone = MessageFactory(thread=thread, sender=alice, text="oops password123")
+    alice_client.delete(f"/api/threads/{thread.pk}/messages/{gone.pk}/")
+
+    assert alice_client.get("/api/messages/", {"search": "password"}).data["count"] == 0
+    assert page(alice_client, thread, search="password")["results"] == []
+
+
+def test_global_search_needs_a_token(anon_client):
+    assert anon_client.get("/api/messages/", {"search": "x"}).status_code == 401
+
+
+@pytest.mark.parametrize("count", [1, 50])
+def test_global_search_queries_do_not_grow(
+    alice_client, alice, thread, django_assert_max_num_queries, count
+):
+    MessageFactory.create_batch(count, thread=thread, sender=alice, text="needle")
+
+    with django_assert_max_num_queries(3):
+        response = alice_client.get("/api/messages/", {"search": "needle", "limit": 100})
+
+    assert response.data["count"] == count

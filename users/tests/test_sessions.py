@@ -1,0 +1,63 @@
+"""Sessions: refresh tokens rotate on use, and logging out revokes the refresh token."""
+
+import pytest
+
+from users.tests.factories import DEFAULT_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pair(anon_client, alice):
+    response = anon_client.post("/api/token/", {"username": "alice", "password": DEFAULT_PASSWORD})
+    return response.data
+
+
+def test_logout_revokes_the_refresh_token(anon_client, pair):
+    response = anon_client.post("/api/user/logout/", {"refresh": pair["refresh"]})
+
+    assert response.status_code == 205
+    refreshed = anon_client.post("/api/token/refresh/", {"refresh": pair["refresh"]})
+    assert refreshed.status_code == 401
+
+
+def test_logout_twice_is_401_the_second_time(anon_client, pair):
+    anon_client.post("/api/user/logout/", {"refresh": pair["refresh"]})
+
+    again = anon_client.post("/api/user/logout/", {"refresh": pair["refresh"]})
+
+    assert again.status_code == 401
+
+
+def test_logout_leaves_other_sessions_alone(anon_client, alice, pair):
+    other = anon_client.post(
+        "/api/token/", {"username": "alice", "password": DEFAULT_PASSWORD}
+    ).data
+
+    anon_client.post("/api/user/logout/", {"refresh": pair["refresh"]})
+
+    assert anon_client.post("/api/token/refresh/", {"refresh": other["refresh"]}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [({}, 400), ({"refresh": ""}, 400), ({"refresh": "garbage"}, 401), ({"refresh": 5}, 401)],
+)
+def test_logout_with_a_bad_body(anon_client, body, status):
+    assert anon_client.post("/api/user/logout/", body).status_code == status
+
+
+def test_an_access_token_cannot_be_logged_out_as_a_refresh_token(anon_client, pair):
+    response = anon_client.post("/api/user/logout/", {"refresh": pair["access"]})
+
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/api/token/refresh/", "/token/refresh/"])
+def test_refresh_rotates_and_the_old_refresh_token_stops_working(anon_client, pair, path):
+    response = anon_client.post(path, {"refresh": pair["refresh"]})
+
+    assert response.status_code == 200
+    assert response.data["refresh"] != pair["refresh"]
+    assert anon_client.post(path, {"refresh": pair["refresh"]}).status_code == 401
+    assert anon_client.post(path, {"refresh": response.data["refresh"]}).status_code == 200
