@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate test test-postgres lint format check superuser clean
+.PHONY: help install run migrate test test-postgres lint format schema fuzz demo superuser clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,10 +23,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.installed  ## Create .venv and install the pinned requirements
 
 migrate: install  ## Apply database migrations (debug settings)
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
 
 run: migrate  ## Serve the API with debug on at http://127.0.0.1:8000
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install  ## Run the test suite (SQLite, or DATABASE_URL if set)
 	$(BIN)/python -m pytest
@@ -34,10 +34,22 @@ test: install  ## Run the test suite (SQLite, or DATABASE_URL if set)
 test-postgres: install  ## Run the test suite against PostgreSQL at 127.0.0.1:5432
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chat} $(BIN)/python -m pytest
 
-lint: install  ## ruff lint and format check, migrations up to date
+lint: install  ## ruff lint and format check, migrations and docs/openapi.yaml up to date
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_DEBUG=1 $(BIN)/python manage.py spectacular --validate --fail-on-warn --file $(VENV)/openapi.yaml
+	@diff -q $(VENV)/openapi.yaml docs/openapi.yaml >/dev/null || \
+		{ echo "docs/openapi.yaml is out of date: run 'make schema' and commit it"; exit 1; }
+
+schema: install  ## Regenerate docs/openapi.yaml (the schema Postman users import)
+	DJANGO_DEBUG=1 $(BIN)/python manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
+
+fuzz: install  ## Fuzz a live server with Schemathesis from docs/openapi.yaml
+	scripts/fuzz.sh
+
+demo: migrate  ## Fill the database with demo data (DEMO_ARGS="--messages 1000000")
+	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo $(DEMO_ARGS)
 
 format: install  ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .

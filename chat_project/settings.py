@@ -133,7 +133,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "chat_project.pagination.LimitOffsetPagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=20),
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "chat_project.schema.ChatAutoSchema",
     "EXCEPTION_HANDLER": "chat_project.errors.api_exception_handler",
     # Rates per scope ("N/second|minute|hour|day"); the throttles are in chat_project/throttling.py.
     "DEFAULT_THROTTLE_RATES": {

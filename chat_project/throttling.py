@@ -24,9 +24,10 @@ class MessagePostThrottle(_SettingsRateThrottle):
     """Messages posted, per user. Reads on the same endpoint are not counted."""
 
     scope = "message_post"
+    throttled_methods = frozenset({"POST"})
 
     def allow_request(self, request, view) -> bool:
-        if request.method != "POST":
+        if request.method not in self.throttled_methods:
             return True
         return super().allow_request(request, view)
 

@@ -153,6 +153,15 @@ class MessageListQuerySerializer(serializers.Serializer):
         return attrs
 
 
+class MessageOffsetPageSerializer(serializers.Serializer):
+    """A limit/offset page (no cursor given): with the total count and page links."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = MessageSerializer(many=True)
+
+
 class MessageWindowSerializer(serializers.Serializer):
     """A keyset page: newest first, and whether there is more on either side."""
 

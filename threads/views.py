@@ -1,11 +1,18 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chat_project.schema import error, validation_error
 from chat_project.throttling import MessagePostThrottle
 from threads.models import Message
 from threads.selectors import (
@@ -21,6 +28,7 @@ from threads.serializers import (
     MarkReadResultSerializer,
     MarkReadSerializer,
     MessageListQuerySerializer,
+    MessageOffsetPageSerializer,
     MessageSerializer,
     MessageWindowSerializer,
     MessageWriteSerializer,
@@ -43,6 +51,24 @@ class MessageDeletedConflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This message was deleted and can no longer be edited."
     default_code = "message_deleted"
+
+
+BLOCKED = error(
+    "The other participant has blocked the requester.",
+    "permission_denied",
+    "You cannot post in this thread: the other participant has blocked you.",
+)
+NOT_THE_SENDER = error(
+    "Only the sender may change a message.",
+    "permission_denied",
+    "You can only change your own messages.",
+)
+MESSAGE_PAGE = PolymorphicProxySerializer(
+    component_name="MessagePage",
+    serializers=[MessageOffsetPageSerializer, MessageWindowSerializer],
+    resource_type_field_name=None,
+    many=False,
+)
 
 
 class ThreadViewSet(
@@ -68,7 +94,21 @@ class ThreadViewSet(
 
     @extend_schema(
         request=ThreadCreateSerializer,
-        responses={201: ThreadSerializer, 200: ThreadSerializer},
+        responses={
+            201: ThreadSerializer,
+            200: ThreadSerializer,
+            403: error(
+                "The other user has blocked the requester.",
+                "permission_denied",
+                "You cannot start a thread with this user: they have blocked you.",
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "with the other user only", value={"participants": [2]}, request_only=True
+            ),
+            OpenApiExample("with both users", value={"participants": [1, 2]}, request_only=True),
+        ],
     )
     def create(self, request: Request) -> Response:
         """Create the thread with another user, or return the one that already exists."""
@@ -90,13 +130,21 @@ class ThreadViewSet(
         methods=["GET"],
         operation_id="threads_messages_list",
         parameters=[MessageListQuerySerializer],
-        responses={200: MessageWindowSerializer},
+        responses={200: MESSAGE_PAGE, 400: validation_error("Invalid cursor or search.")},
+        description=(
+            "The thread's messages, newest first. Without a cursor: `limit`/`offset` pages "
+            "with a total `count`. With `before`, `after` or `around` (one of them): keyset "
+            "pages by message id with `has_more_before`/`has_more_after` and no count. "
+            "`after` returns the oldest messages newer than the cursor (for catching up); "
+            "`around=first_unread` opens where the reader left off."
+        ),
     )
     @extend_schema(
         methods=["POST"],
         operation_id="threads_messages_create",
         request=MessageWriteSerializer,
-        responses={201: MessageSerializer},
+        responses={201: MessageSerializer, 403: BLOCKED},
+        examples=[OpenApiExample("a message", value={"text": "Lorem ipsum"}, request_only=True)],
     )
     @action(
         detail=True,
@@ -142,9 +190,21 @@ class ThreadViewSet(
         methods=["PATCH"],
         operation_id="threads_message_edit",
         request=MessageWriteSerializer,
-        responses={200: MessageSerializer},
+        responses={
+            200: MessageSerializer,
+            403: NOT_THE_SENDER,
+            409: error(
+                "The message was deleted.",
+                "message_deleted",
+                "This message was deleted and can no longer be edited.",
+            ),
+        },
     )
-    @extend_schema(methods=["DELETE"], operation_id="threads_message_delete", responses={204: None})
+    @extend_schema(
+        methods=["DELETE"],
+        operation_id="threads_message_delete",
+        responses={204: None, 403: NOT_THE_SENDER},
+    )
     @action(
         detail=True,
         methods=["get", "patch", "delete"],
@@ -169,7 +229,15 @@ class ThreadViewSet(
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(MessageSerializer(message).data)
 
-    @extend_schema(request=MarkReadSerializer, responses={200: MarkReadResultSerializer})
+    @extend_schema(
+        operation_id="threads_mark_read",
+        request=MarkReadSerializer,
+        responses={200: MarkReadResultSerializer},
+        examples=[
+            OpenApiExample("everything", value={}, request_only=True),
+            OpenApiExample("up to what the reader saw", value={"up_to": 42}, request_only=True),
+        ],
+    )
     @action(detail=True, methods=["patch"])
     def mark_read(self, request: Request, pk: str | None = None) -> Response:
         """Mark read the messages the requester received in this thread: all of them, or

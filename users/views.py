@@ -1,6 +1,12 @@
 from collections.abc import Mapping
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.generics import RetrieveAPIView
 from rest_framework.request import Request
@@ -34,7 +40,17 @@ class RegistrationView(APIView):
     permission_classes = (permissions.AllowAny,)
     throttle_classes = (AuthRateThrottle,)
 
-    @extend_schema(request=RegistrationSerializer, responses={201: RegistrationSerializer})
+    @extend_schema(
+        request=RegistrationSerializer,
+        responses={201: RegistrationSerializer},
+        examples=[
+            OpenApiExample(
+                "sign up",
+                value={"username": "tester", "password": "superstrongpassword"},
+                request_only=True,
+            )
+        ],
+    )
     def post(self, request: Request) -> Response:
         serializer = RegistrationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -68,6 +84,25 @@ class LoginOrRefreshView(TokenViewBase):
     """
 
     throttle_classes = (AuthRateThrottle,)
+
+    @extend_schema(
+        request=PolymorphicProxySerializer(
+            component_name="LoginOrRefresh",
+            serializers=[TokenObtainPairSerializer, TokenRefreshSerializer],
+            resource_type_field_name=None,
+        ),
+        responses={200: TokenObtainPairSerializer},
+        examples=[
+            OpenApiExample(
+                "log in",
+                value={"username": "tester", "password": "superstrongpassword"},
+                request_only=True,
+            ),
+            OpenApiExample("refresh", value={"refresh": "<refresh token>"}, request_only=True),
+        ],
+    )
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        return super().post(request, *args, **kwargs)
 
     def get_serializer_class(self):
         data = self.request.data
