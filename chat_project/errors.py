@@ -8,6 +8,7 @@ Django-level errors (an unknown URL, a bad Host header, a server error) get the 
 `{detail, code}` JSON from the handlers below instead of an HTML page.
 """
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -15,6 +16,10 @@ from rest_framework.views import exception_handler
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, ObjectDoesNotExist):
+        # Something the request named vanished while it ran (the other participant deleted
+        # the thread mid-request, say): to the client that is a 404, not a crash.
+        exc = exceptions.NotFound()
     response = exception_handler(exc, context)
     if response is None:
         return None

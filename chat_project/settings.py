@@ -130,7 +130,7 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["chat_project.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "chat_project.pagination.LimitOffsetPagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=20),
     "DEFAULT_SCHEMA_CLASS": "chat_project.schema.ChatAutoSchema",
@@ -160,6 +160,11 @@ SIMPLE_JWT = {
     # stolen refresh token stops working as soon as either party uses it.
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
+    # Tokens carry a fingerprint of the password hash: changing the password ends every
+    # session that was opened with the old one.
+    "CHECK_REVOKE_TOKEN": True,
+    "TOKEN_OBTAIN_SERIALIZER": "users.tokens.LoginSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "users.tokens.RefreshSerializer",
 }
 
 SPECTACULAR_SETTINGS = {

@@ -1,12 +1,23 @@
 """Moderation. Moderators read threads and messages and delete what must go; they do not
-write as users, so adding and editing are off (every write goes through the services)."""
+write as users, so adding and editing are off (every write goes through the services).
+
+Built for large tables: list pages count with subqueries limited to the rows shown, a
+thread's page shows only its latest messages inline, and the delete confirmation of a
+thread summarises its messages instead of listing every one.
+"""
 
 from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from threads.models import Message, Thread
+
+# How many of a thread's newest messages its admin page shows inline.
+INLINE_MESSAGES = 50
 
 
 class ReadOnlyDeleteOnlyMixin:
@@ -19,11 +30,22 @@ class ReadOnlyDeleteOnlyMixin:
 
 class MessageInline(ReadOnlyDeleteOnlyMixin, admin.TabularInline):
     model = Message
-    fields = ["sender", "text", "created", "is_read"]
+    fields = ["sender", "text", "created", "is_read", "deleted"]
     readonly_fields = fields
     ordering = ["-id"]
     extra = 0
     show_change_link = True
+    verbose_name_plural = f"latest messages (up to {INLINE_MESSAGES})"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        messages = super().get_queryset(request).select_related("sender")
+        thread_id = request.resolver_match.kwargs.get("object_id", "")
+        if not str(thread_id).isdigit():
+            return messages
+        # The inline formset filters by thread itself and cannot take a sliced queryset, so
+        # the limit is an id subquery.
+        newest = Message.objects.filter(thread_id=thread_id).order_by("-id").values("id")
+        return messages.filter(pk__in=newest[:INLINE_MESSAGES])
 
 
 @admin.register(Thread)
@@ -31,15 +53,26 @@ class ThreadAdmin(ReadOnlyDeleteOnlyMixin, admin.ModelAdmin):
     list_display = ["id", "participant_names", "created", "updated", "message_count"]
     list_filter = ["updated"]
     search_fields = ["participants__username"]
-    readonly_fields = ["participant_names", "created", "updated", "message_count"]
+    readonly_fields = ["participant_names", "created", "updated", "message_count", "all_messages"]
     fields = readonly_fields
     inlines = [MessageInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Thread]:
+        # A correlated count runs for the rows on the page only, and lets the changelist's
+        # own COUNT(*) skip it; a JOIN + GROUP BY would aggregate the whole message table.
+        message_count = (
+            Message.objects.filter(thread=OuterRef("pk"))
+            .order_by()
+            .values("thread")
+            .annotate(total=Count("pk"))
+            .values("total")
+        )
         return (
             super()
             .get_queryset(request)
-            .annotate(message_count=Count("messages", distinct=True))
+            .annotate(
+                message_count=Coalesce(Subquery(message_count, output_field=IntegerField()), 0)
+            )
             .prefetch_related("participants")
         )
 
@@ -51,16 +84,34 @@ class ThreadAdmin(ReadOnlyDeleteOnlyMixin, admin.ModelAdmin):
     def message_count(self, thread: Thread) -> int:
         return thread.message_count
 
+    @admin.display(description="all messages")
+    def all_messages(self, thread: Thread) -> str:
+        url = reverse("admin:threads_message_changelist") + f"?thread__id__exact={thread.pk}"
+        return format_html(
+            '<a href="{}">Search and filter all {} messages</a>', url, thread.message_count
+        )
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        """Summarise instead of listing every message of the threads being deleted."""
+        threads = list(objs)
+        messages = Message.objects.filter(thread__in=threads).count()
+        summary = [f"{thread} and its messages" for thread in threads]
+        counts = {"threads": len(threads), "messages": messages}
+        missing = set()
+        if messages and not request.user.has_perm("threads.delete_message"):
+            missing.add(Message._meta.verbose_name)
+        return summary, counts, missing, []
+
 
 @admin.register(Message)
 class MessageAdmin(ReadOnlyDeleteOnlyMixin, admin.ModelAdmin):
-    list_display = ["id", "sender", "thread", "text_preview", "created", "is_read"]
+    list_display = ["id", "sender", "thread", "text_preview", "created", "is_read", "deleted"]
     list_filter = ["is_read", "created"]
     search_fields = ["sender__username", "text"]
     list_select_related = ["sender", "thread"]
-    readonly_fields = ["thread", "sender", "text", "created", "is_read"]
+    readonly_fields = ["thread", "sender", "text", "created", "is_read", "edited", "deleted"]
     fields = readonly_fields
-    date_hierarchy = "created"
+    show_full_result_count = False  # a COUNT(*) of the whole table on every page is costly
 
     @admin.display(description="text")
     def text_preview(self, message: Message) -> str:

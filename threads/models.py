@@ -38,7 +38,7 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sent_messages"
     )
     text = models.TextField()
-    created = models.DateTimeField(auto_now_add=True)
+    created = models.DateTimeField(default=timezone.now, editable=False)
     is_read = models.BooleanField(default=False)
     # Set when the sender edits the text.
     edited = models.DateTimeField(null=True, blank=True)

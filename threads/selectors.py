@@ -25,9 +25,20 @@ def unread_messages_for(user: AbstractBaseUser) -> QuerySet[Message]:
     ).exclude(sender=user)
 
 
+def thread_unread_count(*, thread: Thread, reader: AbstractBaseUser) -> int:
+    """How many messages in `thread` wait for `reader` (see `unread_messages_for`)."""
+    return (
+        Message.objects.filter(thread=thread, is_read=False, deleted__isnull=True)
+        .exclude(sender=reader)
+        .count()
+    )
+
+
 def thread_list_for(user: AbstractBaseUser) -> QuerySet[Thread]:
-    """The thread list row: participants, last message and the requester's unread count,
-    most recent activity first, in a constant number of queries whatever the page size."""
+    """The thread list row: participants, the id of the last message and the requester's
+    unread count, most recent activity first. Pass the rows that will be shown through
+    `with_last_messages` to load those messages. Constant queries whatever the page size,
+    and each row's subqueries are index seeks, whatever the length of the history."""
     unread_in_thread = (
         Message.objects.filter(thread=OuterRef("pk"), is_read=False, deleted__isnull=True)
         .exclude(sender=user)
@@ -36,19 +47,35 @@ def thread_list_for(user: AbstractBaseUser) -> QuerySet[Thread]:
         .annotate(total=Count("pk"))
         .values("total")
     )
+    newest_message = Message.objects.filter(thread=OuterRef("pk")).order_by("-id").values("id")
     return (
         threads_of(user)
-        .annotate(unread_count=Coalesce(Subquery(unread_in_thread, output_field=IntegerField()), 0))
+        .annotate(
+            unread_count=Coalesce(Subquery(unread_in_thread, output_field=IntegerField()), 0),
+            last_message_id=Subquery(newest_message[:1]),
+        )
         .prefetch_related(
             Prefetch(
                 "participants",
                 queryset=get_user_model().objects.only("pk", "username").order_by("pk"),
             ),
-            # A sliced Prefetch fetches each thread's newest message in one query.
-            Prefetch("messages", queryset=Message.objects.order_by("-id")[:1], to_attr="latest"),
         )
         .order_by("-updated", "-id")
     )
+
+
+def with_last_messages(threads: list[Thread]) -> list[Thread]:
+    """Attach `last_message` to rows of `thread_list_for`, in one query for all of them.
+
+    Done on the page rather than in the queryset because a per-thread "newest message"
+    prefetch (a window function over each thread's messages) reads every message of every
+    thread on the page; fetching by the annotated ids reads exactly one row per thread.
+    """
+    ids = [thread.last_message_id for thread in threads if thread.last_message_id]
+    messages = Message.objects.in_bulk(ids) if ids else {}
+    for thread in threads:
+        thread.last_message = messages.get(thread.last_message_id)
+    return threads
 
 
 def message_list_for(thread: Thread, *, search: str = "") -> QuerySet[Message]:

@@ -3,7 +3,6 @@ shows comes from the selectors' annotations and prefetches."""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from threads.models import Message, Thread
@@ -51,7 +50,7 @@ class ThreadSerializer(serializers.ModelSerializer):
 
     participants = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     participants_detail = UserSerializer(source="participants", many=True, read_only=True)
-    last_message = serializers.SerializerMethodField()
+    last_message = MessageSerializer(read_only=True, allow_null=True)
     unread_count = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -66,11 +65,6 @@ class ThreadSerializer(serializers.ModelSerializer):
             "unread_count",
         ]
         read_only_fields = fields
-
-    @extend_schema_field(MessageSerializer(allow_null=True))
-    def get_last_message(self, thread: Thread) -> dict | None:
-        latest = thread.latest  # prefetched by the selector
-        return MessageSerializer(latest[0]).data if latest else None
 
 
 class ThreadCreateSerializer(serializers.Serializer):

@@ -62,12 +62,14 @@ def message_send(*, thread: Thread, sender: AbstractBaseUser, text: str) -> Mess
         raise PermissionDenied(
             "You cannot post in this thread: the other participant has blocked you."
         )
-    message = Message.objects.create(thread=thread, sender=sender, text=text)
-    # A queryset update, not thread.save(), so it cannot overwrite fields changed
-    # concurrently; GREATEST keeps the activity time from moving backwards when two posts
-    # commit out of order.
-    Thread.objects.filter(pk=thread.pk).update(updated=Greatest("updated", Value(message.created)))
-    return message
+    now = timezone.now()
+    # Touch the thread first: the update locks its row (PostgreSQL) or the database
+    # (SQLite, IMMEDIATE) until commit, so a concurrent delete either happens before it,
+    # and the message is refused as not found, or waits until the message is in.
+    # GREATEST keeps the activity time from moving backwards when posts commit out of order.
+    if not Thread.objects.filter(pk=thread.pk).update(updated=Greatest("updated", Value(now))):
+        raise Thread.DoesNotExist("The thread was deleted.")
+    return Message.objects.create(thread=thread, sender=sender, text=text, created=now)
 
 
 def _check_sender(*, message: Message, editor: AbstractBaseUser) -> None:
@@ -77,26 +79,30 @@ def _check_sender(*, message: Message, editor: AbstractBaseUser) -> None:
 
 @transaction.atomic
 def message_edit(*, message: Message, editor: AbstractBaseUser, text: str) -> Message:
-    """The sender replaces the text of their message; `edited` records when."""
+    """The sender replaces the text of their message; `edited` records when.
+
+    The update is conditional on the message still being live, so an edit racing a delete
+    cannot bring deleted text back.
+    """
     _check_sender(message=message, editor=editor)
-    if message.deleted is not None:
-        raise MessageDeleted
-    message.text = text
-    message.edited = timezone.now()
-    message.save(update_fields=["text", "edited"])
+    now = timezone.now()
+    live = Message.objects.filter(pk=message.pk, deleted__isnull=True)
+    if not live.update(text=text, edited=now):
+        if Message.objects.filter(pk=message.pk).exists():
+            raise MessageDeleted
+        raise Message.DoesNotExist("The message was deleted with its thread.")
+    message.text, message.edited = text, now
     return message
 
 
 @transaction.atomic
-def message_delete(*, message: Message, editor: AbstractBaseUser) -> Message:
+def message_delete(*, message: Message, editor: AbstractBaseUser) -> None:
     """The sender removes their message. The row stays, as deleted and without its text, so
     the conversation keeps its shape; deleting again changes nothing."""
     _check_sender(message=message, editor=editor)
-    if message.deleted is None:
-        message.text = ""
-        message.deleted = timezone.now()
-        message.save(update_fields=["text", "deleted"])
-    return message
+    Message.objects.filter(pk=message.pk, deleted__isnull=True).update(
+        text="", deleted=timezone.now()
+    )
 
 
 @transaction.atomic

@@ -21,8 +21,10 @@ from threads.selectors import (
     message_search_for,
     message_window,
     thread_list_for,
+    thread_unread_count,
     threads_of,
     unread_messages_for,
+    with_last_messages,
 )
 from threads.serializers import (
     MarkReadResultSerializer,
@@ -92,6 +94,14 @@ class ThreadViewSet(
         # Writes and sub-resources need only the scoped thread, not the list annotations.
         return threads_of(self.request.user)
 
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return with_last_messages(page) if self.action == "list" else page
+
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        [thread] = with_last_messages([self.get_object()])
+        return Response(ThreadSerializer(thread).data)
+
     @extend_schema(
         request=ThreadCreateSerializer,
         responses={
@@ -117,7 +127,7 @@ class ThreadViewSet(
         thread, created = thread_get_or_create(
             requester=request.user, other=serializer.validated_data["other"]
         )
-        row = thread_list_for(request.user).get(pk=thread.pk)
+        [row] = with_last_messages([thread_list_for(request.user).get(pk=thread.pk)])
         return Response(
             ThreadSerializer(row).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -254,8 +264,7 @@ class ThreadViewSet(
     @action(detail=True, methods=["get"])
     def unread_count(self, request: Request, pk: str | None = None) -> Response:
         """How many messages in this thread wait for the requester."""
-        thread = self.get_object()
-        count = unread_messages_for(request.user).filter(thread=thread).count()
+        count = thread_unread_count(thread=self.get_object(), reader=request.user)
         return Response({"unread_count": count})
 
     @extend_schema(operation_id="threads_unread_total", responses={200: UnreadCountSerializer})

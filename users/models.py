@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 
 
 class User(AbstractUser):
@@ -10,6 +11,11 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
+        constraints = [
+            # "Alice" and "alice" are one name to the people reading it: a second account
+            # differing only in case would be an impersonation.
+            models.UniqueConstraint(Lower("username"), name="user_username_ci_unique"),
+        ]
 
 
 class Block(models.Model):

@@ -19,6 +19,13 @@ class RegistrationSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "password"]
         read_only_fields = ["id"]
 
+    def validate_username(self, value: str) -> str:
+        if get_user_model().objects.filter(username__iexact=value).exists():
+            raise serializers.ValidationError(
+                "A user with that username already exists.", code="unique"
+            )
+        return value
+
     def validate(self, attrs: dict) -> dict:
         # Password validators compare against the username, so they see an unsaved user.
         candidate = get_user_model()(username=attrs["username"])

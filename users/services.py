@@ -6,12 +6,12 @@ from rest_framework.exceptions import ValidationError
 from users.models import Block
 
 
-@transaction.atomic
 def user_create(*, username: str, password: str) -> AbstractBaseUser:
     """Register a user with a hashed password.
 
-    The unique index on username is the final word: a concurrent registration of the same
-    name that slipped past validation becomes the same 400 as a taken name, not a 500.
+    The unique indexes on username (exact and case-insensitive) are the final word: a
+    concurrent registration of the same name that slipped past validation becomes the same
+    400 as a taken name, not a 500. The savepoint is the whole transaction this needs.
     """
     user_model = get_user_model()
     try:

@@ -12,11 +12,7 @@ from rest_framework.generics import RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import (
-    TokenBlacklistSerializer,
-    TokenObtainPairSerializer,
-    TokenRefreshSerializer,
-)
+from rest_framework_simplejwt.serializers import TokenBlacklistSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenViewBase
 
 from chat_project.throttling import AuthRateThrottle
@@ -30,6 +26,7 @@ from users.serializers import (
     UserSerializer,
 )
 from users.services import block_create, block_delete, user_create
+from users.tokens import LoginSerializer, RefreshSerializer
 
 
 class RegistrationView(APIView):
@@ -88,10 +85,10 @@ class LoginOrRefreshView(TokenViewBase):
     @extend_schema(
         request=PolymorphicProxySerializer(
             component_name="LoginOrRefresh",
-            serializers=[TokenObtainPairSerializer, TokenRefreshSerializer],
+            serializers=[LoginSerializer, RefreshSerializer],
             resource_type_field_name=None,
         ),
-        responses={200: TokenObtainPairSerializer},
+        responses={200: LoginSerializer},
         examples=[
             OpenApiExample(
                 "log in",
@@ -107,8 +104,8 @@ class LoginOrRefreshView(TokenViewBase):
     def get_serializer_class(self):
         data = self.request.data
         if isinstance(data, Mapping) and "refresh" in data and "username" not in data:
-            return TokenRefreshSerializer
-        return TokenObtainPairSerializer
+            return RefreshSerializer
+        return LoginSerializer
 
 
 class LogoutView(TokenViewBase):

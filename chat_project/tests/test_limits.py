@@ -136,3 +136,23 @@ def test_validation_errors_are_a_field_dict(alice_client):
 
     assert response.status_code == 400
     assert list(response.json()) == ["participants"]
+
+
+@pytest.mark.parametrize("path", ["/api/user/register/", "/token/refresh/", "/api/threads/"])
+def test_deeply_nested_json_is_400_not_500(alice_client, path):
+    body = "[" * 5000 + "]" * 5000
+
+    response = alice_client.post(path, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
+def test_deeply_nested_json_inside_a_field_is_400(alice_client, thread):
+    body = '{"text": ' + "[" * 5000 + "]" * 5000 + "}"
+
+    response = alice_client.post(
+        f"/api/threads/{thread.pk}/messages", body, content_type="application/json"
+    )
+
+    assert response.status_code == 400

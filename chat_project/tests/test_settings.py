@@ -55,6 +55,9 @@ def test_deploy_check_is_clean_with_production_defaults():
         ("DJANGO_SECURE_SSL_REDIRECT", "0", "security.W008"),
         ("DJANGO_SECURE_HSTS_SECONDS", "0", "security.W004"),
         ("DJANGO_SESSION_COOKIE_SECURE", "0", "security.W012"),
+        ("DJANGO_CSRF_COOKIE_SECURE", "0", "security.W016"),
+        ("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", "0", "security.W005"),
+        ("DJANGO_SECURE_HSTS_PRELOAD", "0", "security.W021"),
         ("DJANGO_DEBUG", "1", "security.W018"),
     ],
 )
@@ -62,6 +65,22 @@ def test_each_safety_default_can_be_switched_off(variable, value, warning):
     result = manage("check", "--deploy", DJANGO_SECRET_KEY=STRONG_SECRET, **{variable: value})
 
     assert warning in result.stderr
+
+
+def test_default_database_is_sqlite_in_the_project_root():
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; d = s.DATABASES['default'];"
+        "print(d['ENGINE'], d['NAME'], d['OPTIONS']['transaction_mode'])",
+        DJANGO_DEBUG="1",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == (
+        f"django.db.backends.sqlite3 {ROOT / 'db.sqlite3'} IMMEDIATE"
+    )
 
 
 def test_settings_read_from_the_environment():

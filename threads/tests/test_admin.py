@@ -93,3 +93,64 @@ def test_admin_requires_staff(alice):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_read_filter_shows_only_read_or_unread(moderator_client, alice_client, thread, message):
+    alice_client.patch(f"/api/threads/{thread.pk}/mark_read")
+    MessageFactory(thread=thread, sender=thread.participants.first(), text="still unread")
+
+    unread = moderator_client.get("/admin/threads/message/", {"is_read__exact": "0"})
+    read = moderator_client.get("/admin/threads/message/", {"is_read__exact": "1"})
+
+    assert "still unread" in unread.content.decode()
+    assert "hello" not in unread.content.decode()
+    assert "hello" in read.content.decode()
+    assert "still unread" not in read.content.decode()
+
+
+def test_date_filter(moderator_client, message):
+    today = moderator_client.get(
+        "/admin/threads/message/", {"created__gte": "2000-01-01T00:00:00+00:00"}
+    )
+    future = moderator_client.get(
+        "/admin/threads/message/", {"created__gte": "2999-01-01T00:00:00+00:00"}
+    )
+
+    assert "hello" in today.content.decode()
+    assert "hello" not in future.content.decode()
+
+
+def test_thread_page_shows_only_the_latest_messages(moderator_client, thread, alice):
+    from threads.admin import INLINE_MESSAGES
+
+    MessageFactory(thread=thread, sender=alice, text="the very first")
+    MessageFactory.create_batch(INLINE_MESSAGES, thread=thread, sender=alice, text="later")
+
+    body = moderator_client.get(f"/admin/threads/thread/{thread.pk}/change/").content.decode()
+
+    assert "the very first" not in body
+    assert f"Search and filter all {INLINE_MESSAGES + 1} messages" in body
+
+
+@pytest.mark.parametrize("count", [1, 40])
+def test_admin_pages_do_not_query_per_row(
+    moderator_client, thread, alice, django_assert_max_num_queries, count
+):
+    MessageFactory.create_batch(count, thread=thread, sender=alice)
+
+    for path in (
+        "/admin/threads/thread/",
+        f"/admin/threads/thread/{thread.pk}/change/",
+        "/admin/threads/message/",
+    ):
+        with django_assert_max_num_queries(12):
+            assert moderator_client.get(path).status_code == 200
+
+
+def test_thread_delete_confirmation_summarises_messages(moderator_client, thread, alice):
+    MessageFactory.create_batch(30, thread=thread, sender=alice, text="one of many")
+
+    body = moderator_client.get(f"/admin/threads/thread/{thread.pk}/delete/").content.decode()
+
+    assert "one of many" not in body
+    assert "Messages: 30" in body

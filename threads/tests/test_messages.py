@@ -79,11 +79,20 @@ def test_text_is_stored_exactly_as_sent(alice_client, thread):
     assert alice_client.get(messages_url(thread)).data["results"][0]["text"] == text
 
 
-@override_settings(CHAT_MESSAGE_MAX_LENGTH=5000)
 def test_text_of_the_maximum_length_is_accepted(alice_client, thread):
     response = alice_client.post(messages_url(thread), {"text": "x" * 5000})
 
     assert response.status_code == 201
+
+
+@override_settings(CHAT_MESSAGE_MAX_LENGTH=10)
+def test_the_maximum_length_is_a_setting(alice_client, thread):
+    too_long = alice_client.post(messages_url(thread), {"text": "x" * 11})
+    fits = alice_client.post(messages_url(thread), {"text": "x" * 10})
+
+    assert too_long.status_code == 400
+    assert too_long.data == {"text": ["Ensure this field has no more than 10 characters."]}
+    assert fits.status_code == 201
 
 
 @pytest.mark.parametrize(

@@ -107,3 +107,11 @@ def test_register_ignores_a_stale_token(anon_client):
     )
 
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize("name", ["ALICE", "Alice", "aLiCe"])
+def test_register_a_name_taken_in_another_case_is_400(anon_client, alice, name):
+    response = anon_client.post(REGISTER, {"username": name, "password": "superstrongpassword"})
+
+    assert response.status_code == 400
+    assert response.data == {"username": ["A user with that username already exists."]}

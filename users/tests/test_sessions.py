@@ -61,3 +61,11 @@ def test_refresh_rotates_and_the_old_refresh_token_stops_working(anon_client, pa
     assert response.data["refresh"] != pair["refresh"]
     assert anon_client.post(path, {"refresh": pair["refresh"]}).status_code == 401
     assert anon_client.post(path, {"refresh": response.data["refresh"]}).status_code == 200
+
+
+def test_logout_still_revokes_the_token_of_a_deleted_user(anon_client, alice, pair):
+    alice.delete()
+
+    response = anon_client.post("/api/user/logout/", {"refresh": pair["refresh"]})
+
+    assert response.status_code == 205

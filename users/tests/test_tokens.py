@@ -75,3 +75,34 @@ def test_legacy_login_malformed_json_is_400(anon_client):
     response = anon_client.post("/token/refresh/", "{", content_type="application/json")
 
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("password", ["  spaces-around-77x  ", "\ttabbed-password-9\t"])
+def test_a_password_is_compared_exactly_as_typed(anon_client, password):
+    anon_client.post("/api/user/register/", {"username": "spacey", "password": password})
+
+    exact = anon_client.post("/api/token/", {"username": "spacey", "password": password})
+    trimmed = anon_client.post("/api/token/", {"username": "spacey", "password": password.strip()})
+
+    assert exact.status_code == 200
+    assert trimmed.status_code == 401
+
+
+def test_refreshing_the_token_of_a_deleted_user_is_401(anon_client, alice):
+    pair = anon_client.post("/api/token/", CREDENTIALS).data
+    alice.delete()
+
+    for path in ("/api/token/refresh/", "/token/refresh/"):
+        response = anon_client.post(path, {"refresh": pair["refresh"]})
+        assert response.status_code == 401
+
+
+def test_changing_the_password_ends_existing_sessions(anon_client, alice):
+    pair = anon_client.post("/api/token/", CREDENTIALS).data
+    alice.set_password("a-brand-new-password-42")
+    alice.save()
+
+    anon_client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
+    assert anon_client.get("/api/threads/").status_code == 401
+    anon_client.credentials()
+    assert anon_client.post("/api/token/refresh/", {"refresh": pair["refresh"]}).status_code == 401
