@@ -35,7 +35,11 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
 
 
 def _json_error(detail: str, code: str, status: int) -> JsonResponse:
-    return JsonResponse({"detail": detail, "code": code}, status=status)
+    return JsonResponse(
+        {"detail": detail, "code": code},
+        status=status,
+        json_dumps_params={"separators": (",", ":")},  # as compact as DRF's
+    )
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -30,5 +30,6 @@ class RequestBodyLimitMiddleware:
                     "code": "request_too_large",
                 },
                 status=413,
+                json_dumps_params={"separators": (",", ":")},  # as compact as DRF's
             )
         return self.get_response(request)

@@ -220,4 +220,7 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    # Replaces Django's own "django" logger set-up, whose debug-only console handler would
+    # print every warning a second time.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
 }
