@@ -7,14 +7,14 @@ thread summarises its messages instead of listing every one.
 """
 
 from django.contrib import admin
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from threads.models import Message, Thread
+from threads.services import message_purge
 
 # How many of a thread's newest messages its admin page shows inline.
 INLINE_MESSAGES = 50
@@ -29,11 +29,15 @@ class ReadOnlyDeleteOnlyMixin:
 
 
 class MessageInline(ReadOnlyDeleteOnlyMixin, admin.TabularInline):
+    """The thread's latest messages, read-only: deletions go through the message list,
+    which keeps the counters exact."""
+
     model = Message
     fields = ["sender", "text", "created", "is_read", "deleted"]
     readonly_fields = fields
     ordering = ["-id"]
     extra = 0
+    can_delete = False
     show_change_link = True
     verbose_name_plural = f"latest messages (up to {INLINE_MESSAGES})"
 
@@ -58,31 +62,11 @@ class ThreadAdmin(ReadOnlyDeleteOnlyMixin, admin.ModelAdmin):
     inlines = [MessageInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Thread]:
-        # A correlated count runs for the rows on the page only, and lets the changelist's
-        # own COUNT(*) skip it; a JOIN + GROUP BY would aggregate the whole message table.
-        message_count = (
-            Message.objects.filter(thread=OuterRef("pk"))
-            .order_by()
-            .values("thread")
-            .annotate(total=Count("pk"))
-            .values("total")
-        )
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                message_count=Coalesce(Subquery(message_count, output_field=IntegerField()), 0)
-            )
-            .prefetch_related("participants")
-        )
+        return super().get_queryset(request).prefetch_related("participants")
 
     @admin.display(description="participants")
     def participant_names(self, thread: Thread) -> str:
         return ", ".join(sorted(user.username for user in thread.participants.all()))
-
-    @admin.display(description="messages", ordering="message_count")
-    def message_count(self, thread: Thread) -> int:
-        return thread.message_count
 
     @admin.display(description="all messages")
     def all_messages(self, thread: Thread) -> str:
@@ -105,6 +89,9 @@ class ThreadAdmin(ReadOnlyDeleteOnlyMixin, admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(ReadOnlyDeleteOnlyMixin, admin.ModelAdmin):
+    """Deleting here removes a message for good (a moderator's purge), through the service
+    that keeps the thread's counters and the recipient's unread count exact."""
+
     list_display = ["id", "sender", "thread", "text_preview", "created", "is_read", "deleted"]
     list_filter = ["is_read", "created"]
     search_fields = ["sender__username", "text"]
@@ -112,6 +99,13 @@ class MessageAdmin(ReadOnlyDeleteOnlyMixin, admin.ModelAdmin):
     readonly_fields = ["thread", "sender", "text", "created", "is_read", "edited", "deleted"]
     fields = readonly_fields
     show_full_result_count = False  # a COUNT(*) of the whole table on every page is costly
+
+    def delete_model(self, request: HttpRequest, obj: Message) -> None:
+        message_purge(message=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        for message in queryset:
+            message_purge(message=message)
 
     @admin.display(description="text")
     def text_preview(self, message: Message) -> str:

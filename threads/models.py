@@ -11,17 +11,26 @@ class Thread(models.Model):
     is what guarantees one thread per pair, even when both users create it at the same time.
     Threads are created only through `threads.services.thread_get_or_create`, which sets the
     key and the two participants together.
+
+    `last_message` and `message_count` are kept exact by the services in the same
+    transaction as the change that moves them, so reads never aggregate a history.
     """
 
-    participants = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="threads")
+    participants = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Participant", related_name="threads"
+    )
     pair_key = models.CharField(max_length=41, unique=True, editable=False)
     created = models.DateTimeField(default=timezone.now, editable=False)
     # Last activity: equal to `created` at first, then every posted message moves it forward.
     updated = models.DateTimeField(default=timezone.now, editable=False)
+    last_message = models.ForeignKey(
+        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Messages in the thread, deleted ones included (they keep their place in the history).
+    message_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-updated", "-id"]
-        indexes = [models.Index(fields=["-updated", "-id"], name="thread_activity_idx")]
 
     def __str__(self) -> str:
         return f"Thread {self.pk} ({self.pair_key})"
@@ -30,6 +39,33 @@ class Thread(models.Model):
     def pair_key_for(user_id: int, other_user_id: int) -> str:
         low, high = sorted((user_id, other_user_id))
         return f"{low}:{high}"
+
+
+class Participant(models.Model):
+    """One user's side of a thread: their membership, and what the thread list shows them.
+
+    `updated` repeats the thread's last activity so that one user's threads, newest first,
+    are a single range of the (user, -updated) index, however many threads the user has.
+    `unread_count` is how many messages wait for this user, kept exact by the services.
+    """
+
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    updated = models.DateTimeField(default=timezone.now)
+    unread_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["thread", "user"], name="participant_once_per_thread")
+        ]
+        indexes = [
+            models.Index(fields=["user", "-updated", "-thread"], name="participant_activity_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"User {self.user_id} in thread {self.thread_id}"
 
 
 class Message(models.Model):
@@ -44,6 +80,9 @@ class Message(models.Model):
     edited = models.DateTimeField(null=True, blank=True)
     # Soft delete: the row stays so the conversation keeps its shape, the text is emptied.
     deleted = models.DateTimeField(null=True, blank=True)
+    # Chosen by the client (a UUID) to make posting idempotent: a retry with the same id
+    # returns the message instead of posting it twice.
+    client_id = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         # Ids only grow, so id order is posting order and a stable tie-breaker for `created`.
@@ -59,6 +98,13 @@ class Message(models.Model):
                 condition=Q(is_read=False),
                 name="message_unread_idx",
             ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["thread", "sender", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="message_client_id_once",
+            )
         ]
 
     def __str__(self) -> str:

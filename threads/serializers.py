@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from threads.models import Message, Thread
+from threads.selectors import MESSAGE_FIELDS, message_row
 from users.serializers import UserSerializer
 
 # The largest id a database integer key can hold; larger numbers cannot name anything.
@@ -37,6 +38,10 @@ class MessageSerializer(serializers.ModelSerializer):
         fields = ["id", "thread", "sender", "text", "created", "is_read", "edited", "deleted"]
         read_only_fields = fields
 
+    def to_representation(self, message: Message) -> dict:
+        # The one definition of a message's shape, shared with the values-shaped reads.
+        return message_row({name: getattr(message, name) for name in MESSAGE_FIELDS})
+
 
 class MessageWriteSerializer(serializers.Serializer):
     """What a client may write in a message: its text, and nothing else (sender, thread,
@@ -45,8 +50,19 @@ class MessageWriteSerializer(serializers.Serializer):
     text = MessageTextField()
 
 
+class MessagePostSerializer(MessageWriteSerializer):
+    """A new message: its text and, for safe retries, an optional client-chosen id."""
+
+    client_id = serializers.UUIDField(
+        required=False,
+        help_text="A UUID the client makes for this message. Retrying the POST with the same "
+        "client_id returns the message already stored (200) instead of posting it twice.",
+    )
+
+
 class ThreadSerializer(serializers.ModelSerializer):
-    """A row of the thread list, for the requester (see `selectors.thread_list_for`)."""
+    """A row of the thread list, for the requester. Describes the shape for the schema;
+    the rows themselves are built by `selectors.thread_rows`."""
 
     participants = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     participants_detail = UserSerializer(source="participants", many=True, read_only=True)

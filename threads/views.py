@@ -2,13 +2,14 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
+    OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,19 +19,22 @@ from threads.models import Message
 from threads.selectors import (
     first_unread_id,
     message_list_for,
+    message_row,
     message_search_for,
     message_window,
     thread_list_for,
+    thread_row_for,
+    thread_rows,
     thread_unread_count,
     threads_of,
-    unread_messages_for,
-    with_last_messages,
+    unread_total_for,
 )
 from threads.serializers import (
     MarkReadResultSerializer,
     MarkReadSerializer,
     MessageListQuerySerializer,
     MessageOffsetPageSerializer,
+    MessagePostSerializer,
     MessageSerializer,
     MessageWindowSerializer,
     MessageWriteSerializer,
@@ -39,6 +43,7 @@ from threads.serializers import (
     UnreadCountSerializer,
 )
 from threads.services import (
+    ClientIdReused,
     MessageDeleted,
     message_delete,
     message_edit,
@@ -53,6 +58,12 @@ class MessageDeletedConflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This message was deleted and can no longer be edited."
     default_code = "message_deleted"
+
+
+class ClientIdConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This client_id was already used for a different message."
+    default_code = "client_id_reused"
 
 
 BLOCKED = error(
@@ -89,18 +100,19 @@ class ThreadViewSet(
     lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
-        if self.action in ("list", "retrieve"):
-            return thread_list_for(self.request.user)
-        # Writes and sub-resources need only the scoped thread, not the list annotations.
         return threads_of(self.request.user)
 
-    def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
-        return with_last_messages(page) if self.action == "list" else page
+    def list(self, request: Request) -> Response:
+        """The requester's threads, most recent activity first."""
+        page = self.paginate_queryset(thread_list_for(request.user))
+        return self.get_paginated_response(thread_rows(page))
 
-    def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        [thread] = with_last_messages([self.get_object()])
-        return Response(ThreadSerializer(thread).data)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        """One of the requester's threads, as the list shows it."""
+        row = thread_row_for(request.user, int(pk))
+        if row is None:
+            raise NotFound
+        return Response(row)
 
     @extend_schema(
         request=ThreadCreateSerializer,
@@ -127,9 +139,8 @@ class ThreadViewSet(
         thread, created = thread_get_or_create(
             requester=request.user, other=serializer.validated_data["other"]
         )
-        [row] = with_last_messages([thread_list_for(request.user).get(pk=thread.pk)])
         return Response(
-            ThreadSerializer(row).data,
+            thread_row_for(request.user, thread.pk),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -152,8 +163,19 @@ class ThreadViewSet(
     @extend_schema(
         methods=["POST"],
         operation_id="threads_messages_create",
-        request=MessageWriteSerializer,
-        responses={201: MessageSerializer, 403: BLOCKED},
+        request=MessagePostSerializer,
+        responses={
+            201: MessageSerializer,
+            200: OpenApiResponse(
+                MessageSerializer, description="A retry: the message stored for this client_id."
+            ),
+            403: BLOCKED,
+            409: error(
+                "The client_id was already used for a different text.",
+                "client_id_reused",
+                "This client_id was already used for a different message.",
+            ),
+        },
         examples=[OpenApiExample("a message", value={"text": "Lorem ipsum"}, request_only=True)],
     )
     @action(
@@ -166,20 +188,29 @@ class ThreadViewSet(
         """GET: the thread's messages, newest first. POST: send a message."""
         thread = self.get_object()
         if request.method == "POST":
-            serializer = MessageWriteSerializer(data=request.data)
+            serializer = MessagePostSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            message = message_send(
-                thread=thread, sender=request.user, text=serializer.validated_data["text"]
+            try:
+                message, created = message_send(
+                    thread=thread, sender=request.user, **serializer.validated_data
+                )
+            except ClientIdReused:
+                raise ClientIdConflict from None
+            return Response(
+                MessageSerializer(message).data,
+                status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
             )
-            return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
         query = MessageListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        messages = message_list_for(thread, search=params.get("search", ""))
+        search = params.get("search", "")
+        messages = message_list_for(thread, search=search)
         if not {"before", "after", "around"} & params.keys():
-            page = self.paginate_queryset(messages)
-            return self.get_paginated_response(MessageSerializer(page, many=True).data)
+            # The thread keeps its exact message count: no COUNT(*) over its history.
+            known_count = None if search else thread.message_count
+            page = self.paginator.paginate_queryset(messages, request, view=self, count=known_count)
+            return self.get_paginated_response([message_row(row) for row in page])
 
         around = params.get("around")
         if around == "first_unread":
@@ -193,7 +224,13 @@ class ThreadViewSet(
             around=int(around) if around else None,
             limit=self.paginator.get_limit(request),
         )
-        return Response(MessageWindowSerializer(window).data)
+        return Response(
+            {
+                "has_more_before": window.has_more_before,
+                "has_more_after": window.has_more_after,
+                "results": window.results,
+            }
+        )
 
     @extend_schema(methods=["GET"], operation_id="threads_message_retrieve")
     @extend_schema(
@@ -271,7 +308,7 @@ class ThreadViewSet(
     @action(detail=False, methods=["get"], url_path="unread_count", url_name="unread-total")
     def unread_total(self, request: Request) -> Response:
         """How many messages wait for the requester across all their threads."""
-        return Response({"unread_count": unread_messages_for(request.user).count()})
+        return Response({"unread_count": unread_total_for(request.user)})
 
 
 @extend_schema_view(
@@ -287,3 +324,7 @@ class MessageSearchViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         search = self.request.query_params.get("search", "")[:200]
         return message_search_for(self.request.user, search=search)
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response([message_row(row) for row in page])

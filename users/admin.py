@@ -1,9 +1,33 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from users.models import User
+from threads.models import Thread
+from users.models import Block, User
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    pass
+    """Deleting an account also deletes its threads: a thread is a conversation between
+    two people, and the other person's unread counts must not keep messages that went
+    with the account."""
+
+    @transaction.atomic
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        Thread.objects.filter(memberships__user=obj).delete()
+        super().delete_model(request, obj)
+
+    @transaction.atomic
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        Thread.objects.filter(memberships__user__in=queryset).delete()
+        super().delete_queryset(request, queryset)
+
+
+@admin.register(Block)
+class BlockAdmin(admin.ModelAdmin):
+    list_display = ["blocker", "blocked", "created"]
+    search_fields = ["blocker__username", "blocked__username"]
+    list_select_related = ["blocker", "blocked"]
+    raw_id_fields = ["blocker", "blocked"]

@@ -154,3 +154,13 @@ def test_thread_delete_confirmation_summarises_messages(moderator_client, thread
 
     assert "one of many" not in body
     assert "Messages: 30" in body
+
+
+def test_deleting_an_account_deletes_its_threads(
+    moderator_client, alice_client, bob, thread, message
+):
+    response = moderator_client.post(f"/admin/users/user/{bob.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Thread.objects.filter(pk=thread.pk).exists()
+    assert alice_client.get("/api/threads/unread_count/").data == {"unread_count": 0}

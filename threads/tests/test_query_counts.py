@@ -31,7 +31,7 @@ def alice_with_threads(alice):
 def test_thread_list(alice_client, alice_with_threads, django_assert_max_num_queries, count):
     alice_with_threads(count)
 
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(4):
         response = alice_client.get("/api/threads/", {"limit": 100})
 
     assert len(response.data["results"]) == count
@@ -47,13 +47,13 @@ def test_thread_detail_and_sub_resources(
         MessageFactory(thread=thread, sender=thread.participants.last())
 
     for method, path, ceiling in [
-        ("get", f"/api/threads/{thread.pk}/", 4),
-        ("get", f"/api/threads/{thread.pk}/messages/?limit=100", 4),
+        ("get", f"/api/threads/{thread.pk}/", 3),
+        ("get", f"/api/threads/{thread.pk}/messages/?limit=100", 3),
         ("get", f"/api/threads/{thread.pk}/unread_count", 3),
         ("get", "/api/threads/unread_count/", 2),
-        ("patch", f"/api/threads/{thread.pk}/mark_read", 5),
-        ("post", f"/api/threads/{thread.pk}/messages", 7),
-        ("delete", f"/api/threads/{thread.pk}/", 7),
+        ("patch", f"/api/threads/{thread.pk}/mark_read", 6),
+        ("post", f"/api/threads/{thread.pk}/messages", 8),
+        ("delete", f"/api/threads/{thread.pk}/", 9),
     ]:
         with django_assert_max_num_queries(ceiling):
             response = getattr(alice_client, method)(path, {"text": "hi"})

@@ -30,7 +30,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from threads.models import Message, Thread
+from threads.models import Message, Participant, Thread
+from threads.services import thread_counters_rebuild
 
 DEFAULT_PASSWORD = "demo-password-123"  # noqa: S105 (a documented demo password, not a secret)
 EMAIL_DOMAIN = "demo.example"
@@ -289,6 +290,11 @@ class Command(BaseCommand):
             bar = ProgressBar(self.progress_stream, "messages", messages)
             _create_messages(rng, plans, thread_ids, user_ids, window_start, bar)
             bar.close()
+            bar = ProgressBar(self.progress_stream, "counters", len(thread_ids))
+            for batch in _batches(thread_ids, BATCH_SIZE):
+                thread_counters_rebuild(thread_ids=batch)
+                bar.update(len(batch))
+            bar.close()
             if self.progress_stream is not None:
                 # PostgreSQL checks the (deferred) foreign keys of every row at commit, which
                 # takes seconds for a million messages; say why nothing seems to happen.
@@ -525,14 +531,15 @@ def _create_threads(
     else:
         thread_ids = [thread.pk for thread in threads]
 
-    membership = Thread.participants.through
+    # Their `updated` and unread counts are set with the threads' other counters, once the
+    # messages are in (see `thread_counters_rebuild`).
     rows = [
-        membership(thread_id=thread_id, user_id=user_ids[user])
+        Participant(thread_id=thread_id, user_id=user_ids[user])
         for thread_id, plan in zip(thread_ids, plans, strict=True)
         for user in (plan.first, plan.second)
     ]
     for batch in _batches(rows, BATCH_SIZE):
-        membership.objects.bulk_create(batch)
+        Participant.objects.bulk_create(batch)
     return thread_ids
 
 
