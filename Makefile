@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate test test-postgres lint format schema fuzz demo superuser clean
+.PHONY: help install run serve migrate test test-postgres test-integrity lint format schema fuzz demo bench superuser clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,6 +28,11 @@ migrate: install  ## Apply database migrations (debug settings)
 run: migrate  ## Serve the API with debug on at http://127.0.0.1:8000
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+serve: install  ## Production server: gunicorn, debug off (needs DJANGO_SECRET_KEY; see README)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/gunicorn
+
 test: install  ## Run the test suite (SQLite, or DATABASE_URL if set)
 	$(BIN)/python -m pytest
 
@@ -44,6 +49,12 @@ lint: install  ## ruff lint and format check, migrations and docs/openapi.yaml u
 
 schema: install  ## Regenerate docs/openapi.yaml (the schema Postman users import)
 	DJANGO_DEBUG=1 $(BIN)/python manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
+
+test-integrity: install  ## Concurrent clients against gunicorn workers: nothing lost or duplicated
+	$(BIN)/python scripts/integrity.py --database sqlite
+	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+		$(BIN)/python scripts/integrity.py --database postgres; \
+	else echo "PostgreSQL is not running on 127.0.0.1:5432: its integrity run is skipped"; fi
 
 fuzz: install  ## Fuzz a live server with Schemathesis from docs/openapi.yaml
 	scripts/fuzz.sh

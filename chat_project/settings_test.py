@@ -12,6 +12,14 @@ os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
 from chat_project.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Pages render {% static %} without a collectstatic manifest, and WhiteNoise serves the
+# apps' static folders directly instead of a collected STATIC_ROOT.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = None
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not SQLite's shared in-memory database: concurrency tests need the same

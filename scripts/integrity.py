@@ -1,0 +1,379 @@
+"""Integrity under load: nothing accepted is lost or duplicated, and counters stay exact.
+
+Starts the production server (gunicorn, several worker processes, debug off) on loopback
+against a fresh database, then runs concurrent clients that do what real clients do at
+the worst moments:
+
+- both people of a pair create their thread at the same time, several times over;
+- messages are posted concurrently, a third of them with a client_id and retried, some of
+  the retries in parallel with the original (a flaky network);
+- readers mark threads read (all, or `up_to` what they saw) while messages arrive;
+- senders edit and delete messages while the other side reads.
+
+Then it checks, against the database: no 5xx; every message answered 201 is stored
+exactly once, every retry answered with the original; no message stored that no client
+was told about; one thread per pair; each thread's message count and last message, and
+each participant's unread count, equal what the messages say; the API's unread totals
+equal them too.
+
+Bounded: a fixed number of requests (about 2,000) and a time limit. Usage:
+    python scripts/integrity.py                      # SQLite, in a temporary folder
+    python scripts/integrity.py --database postgres  # a throwaway database on 127.0.0.1:5432
+"""
+
+import argparse
+import json
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+USERS = 8
+WORKERS = 4
+CLIENT_THREADS = 16
+POSTS_PER_SENDER = 25
+TIME_LIMIT = 240  # seconds for the whole load, a hard stop
+
+
+class Failure(AssertionError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Api:
+    """A tiny JSON client that records every status code it sees."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.statuses: Counter[int] = Counter()
+        self.lock = threading.Lock()
+
+    def call(self, method: str, path: str, body=None, token: str | None = None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, raw = error.code, error.read()
+        with self.lock:
+            self.statuses[status] += 1
+        if status >= 500:
+            raise Failure(f"{method} {path} answered {status}: {raw[:300]!r}")
+        return status, (json.loads(raw) if raw else None)
+
+
+def start_server(env: dict, port: int, log: Path) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [PYTHON, "-m", "gunicorn", "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return server
+        except OSError:
+            if server.poll() is not None:
+                raise Failure(f"the server exited: {log.read_text()[-2000:]}") from None
+            time.sleep(0.2)
+    server.kill()
+    raise Failure("the server did not start within 30 s")
+
+
+def run_load(api: Api) -> dict:
+    """The concurrent workload. Returns what the clients were told."""
+    rng = random.Random(7)
+    password = "integrity-password-1"
+    names = [f"user{i}" for i in range(USERS)]
+    for name in names:
+        api.call("POST", "/api/user/register/", {"username": name, "password": password})
+    tokens, ids = {}, {}
+    for name in names:
+        _, pair = api.call("POST", "/api/token/", {"username": name, "password": password})
+        tokens[name] = pair["access"]
+        _, me = api.call("GET", "/api/user/me/", token=pair["access"])
+        ids[name] = me["id"]
+
+    # 1. Every pair among the first users creates its thread from both sides at once.
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]][:12]
+    creates = [(a, b) for a, b in pairs for _ in range(3)] + [
+        (b, a) for a, b in pairs for _ in range(3)
+    ]
+    rng.shuffle(creates)
+    with ThreadPoolExecutor(CLIENT_THREADS) as pool:
+        created = list(
+            pool.map(
+                lambda ab: api.call(
+                    "POST", "/api/threads/", {"participants": [ids[ab[1]]]}, tokens[ab[0]]
+                ),
+                creates,
+            )
+        )
+    thread_of: dict[frozenset, set[int]] = {}
+    for (a, b), (status, row) in zip(creates, created, strict=True):
+        if status not in (200, 201):
+            raise Failure(f"create {a}->{b}: {status} {row}")
+        thread_of.setdefault(frozenset((a, b)), set()).add(row["id"])
+    if any(len(found) != 1 for found in thread_of.values()):
+        raise Failure(f"a pair was answered with more than one thread: {thread_of}")
+    if sum(status == 201 for status, _ in created) != len(pairs):
+        raise Failure("not exactly one 201 per pair")
+    threads = {pair: next(iter(found)) for pair, found in thread_of.items()}
+
+    # 2. Posts, retries, reads, edits and deletes, all at once.
+    told: list[tuple[int, dict]] = []  # (status, message) for every accepted post
+    by_client_id: dict[str, set[int]] = {}
+    record = threading.Lock()
+
+    def post(sender: str, thread_id: int, text: str, client_id: str | None) -> dict:
+        body = {"text": text} | ({"client_id": client_id} if client_id else {})
+        status, message = api.call(
+            "POST", f"/api/threads/{thread_id}/messages", body, tokens[sender]
+        )
+        if status not in (200, 201):
+            raise Failure(f"post: {status} {message}")
+        if status == 200 and not client_id:
+            raise Failure("a post without client_id answered 200")
+        with record:
+            told.append((status, message))
+            if client_id:
+                by_client_id.setdefault(client_id, set()).add(message["id"])
+        return message
+
+    def sender_work(sender: str, seed: int) -> None:
+        local = random.Random(seed)
+        mine = [(pair, tid) for pair, tid in threads.items() if sender in pair]
+        for n in range(POSTS_PER_SENDER):
+            _, thread_id = local.choice(mine)
+            text = f"{sender} #{n} {secrets.token_hex(4)}"
+            if local.random() < 1 / 3:
+                client_id = str(uuid.uuid4())
+                # The original and a retry race each other; a late retry follows.
+                with ThreadPoolExecutor(2) as race:
+                    attempt = (sender, thread_id, text, client_id)
+                    list(race.map(lambda args: post(*args), [attempt, attempt]))
+                post(sender, thread_id, text, client_id)
+            else:
+                message = post(sender, thread_id, text, None)
+                roll = local.random()
+                if roll < 0.1:
+                    api.call(
+                        "PATCH",
+                        f"/api/threads/{thread_id}/messages/{message['id']}/",
+                        {"text": text + " (edited)"},
+                        tokens[sender],
+                    )
+                elif roll < 0.2:
+                    api.call(
+                        "DELETE",
+                        f"/api/threads/{thread_id}/messages/{message['id']}/",
+                        token=tokens[sender],
+                    )
+
+    def reader_work(reader: str, seed: int) -> None:
+        local = random.Random(seed)
+        mine = [tid for pair, tid in threads.items() if reader in pair]
+        for _ in range(POSTS_PER_SENDER):
+            thread_id = local.choice(mine)
+            if local.random() < 0.5:
+                api.call("PATCH", f"/api/threads/{thread_id}/mark_read", {}, tokens[reader])
+            else:
+                _, page = api.call(
+                    "GET", f"/api/threads/{thread_id}/messages/?limit=5", token=tokens[reader]
+                )
+                if page["results"]:
+                    up_to = page["results"][-1]["id"]
+                    api.call(
+                        "PATCH",
+                        f"/api/threads/{thread_id}/mark_read",
+                        {"up_to": up_to},
+                        tokens[reader],
+                    )
+            api.call("GET", "/api/threads/", token=tokens[reader])
+
+    jobs = [(sender_work, name, i) for i, name in enumerate(names)]
+    jobs += [(reader_work, name, 100 + i) for i, name in enumerate(names)]
+    with ThreadPoolExecutor(CLIENT_THREADS) as pool:
+        for future in [pool.submit(fn, name, seed) for fn, name, seed in jobs]:
+            future.result(timeout=TIME_LIMIT)
+
+    # 3. What the API says each user has waiting, after everything settled.
+    unread_said = {
+        ids[name]: api.call("GET", "/api/threads/unread_count/", token=tokens[name])[1][
+            "unread_count"
+        ]
+        for name in names
+    }
+    return {
+        "told": told,
+        "by_client_id": by_client_id,
+        "threads": threads,
+        "ids": ids,
+        "unread_said": unread_said,
+        "pairs": len(pairs),
+    }
+
+
+def check_database(env: dict, outcome: dict) -> list[str]:
+    """Compare what clients were told with what the database holds."""
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.db.models import Count, Max, Q
+
+    from threads.models import Message, Participant, Thread
+
+    problems = []
+    accepted = {message["id"] for status, message in outcome["told"] if status == 201}
+    stored = Counter(Message.objects.values_list("id", flat=True))
+    if set(stored) != accepted:
+        problems.append(
+            f"stored and accepted messages differ: {len(set(stored) - accepted)} stored but "
+            f"never answered 201, {len(accepted - set(stored))} answered 201 but missing"
+        )
+    for client_id, message_ids in outcome["by_client_id"].items():
+        if len(message_ids) != 1:
+            problems.append(f"client_id {client_id} answered with {len(message_ids)} messages")
+        if Message.objects.filter(client_id=client_id).count() != 1:
+            problems.append(f"client_id {client_id} stored more or less than once")
+    if Thread.objects.count() != outcome["pairs"]:
+        problems.append(f"{Thread.objects.count()} threads for {outcome['pairs']} pairs")
+    if Thread.objects.annotate(n=Count("memberships")).exclude(n=2).exists():
+        problems.append("a thread without exactly two participants")
+    for thread in Thread.objects.annotate(n=Count("messages"), newest=Max("messages__id")):
+        if (thread.message_count, thread.last_message_id) != (thread.n, thread.newest):
+            problems.append(
+                f"thread {thread.pk}: counters say {thread.message_count} messages, last "
+                f"{thread.last_message_id}; messages say {thread.n}, last {thread.newest}"
+            )
+    for member in Participant.objects.all():
+        waiting = Message.objects.filter(
+            ~Q(sender_id=member.user_id),
+            thread_id=member.thread_id,
+            is_read=False,
+            deleted__isnull=True,
+        ).count()
+        if member.unread_count != waiting:
+            problems.append(
+                f"user {member.user_id} in thread {member.thread_id}: unread_count "
+                f"{member.unread_count}, messages say {waiting}"
+            )
+    for user_id, said in outcome["unread_said"].items():
+        waiting = (
+            Message.objects.filter(
+                thread__memberships__user_id=user_id, is_read=False, deleted__isnull=True
+            )
+            .exclude(sender_id=user_id)
+            .count()
+        )
+        if said != waiting:
+            problems.append(f"user {user_id}: the API said {said} unread, messages say {waiting}")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="chat-integrity-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chat_project.settings",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "integrity-" + secrets.token_urlsafe(50),
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "THROTTLE_AUTH_RATE": "1000000/minute",
+        "THROTTLE_MESSAGE_POST_RATE": "1000000/minute",
+        "DJANGO_LOG_LEVEL": "ERROR",
+    }
+    pg_name = f"chat_integrity_{os.getpid()}"
+    if args.database == "postgres":
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{pg_name}"
+        subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", pg_name], check=True)
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{work / 'db.sqlite3'}"
+    server = None
+    try:
+        subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        port = free_port()
+        server = start_server(env, port, work / "server.log")
+        api = Api(f"http://127.0.0.1:{port}")
+        started = time.monotonic()
+        outcome = run_load(api)
+        elapsed = time.monotonic() - started
+        server.terminate()
+        server.wait(timeout=30)
+        log = (work / "server.log").read_text()
+        problems = check_database(env, outcome)
+        if "Traceback" in log:
+            problems.append(
+                "the server logged a traceback:\n" + log[log.index("Traceback") :][:3000]
+            )
+        if "database is locked" in log:
+            problems.append("SQLite answered 'database is locked'")
+        total = sum(api.statuses.values())
+        statuses = dict(sorted(api.statuses.items()))
+        print(
+            f"{args.database}: {total} requests by {CLIENT_THREADS} concurrent clients to "
+            f"{WORKERS} gunicorn workers in {elapsed:.1f} s; statuses {statuses}; "
+            f"{len({m['id'] for s, m in outcome['told'] if s == 201})} messages accepted, "
+            f"{sum(s == 200 for s, _ in outcome['told'])} retries answered with the original"
+        )
+        for problem in problems:
+            print("PROBLEM:", problem)
+        print("integrity:", "FAILED" if problems else "ok")
+        return 1 if problems else 0
+    except Failure as failure:
+        print("integrity: FAILED:", failure)
+        return 1
+    finally:
+        if server is not None and server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        if args.database == "postgres":
+            from django.conf import settings
+
+            if settings.configured:  # the checks ran: let go of the database before dropping
+                from django.db import connections
+
+                connections.close_all()
+            subprocess.run(
+                ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", pg_name],
+                check=False,
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
