@@ -1,6 +1,10 @@
 """Fixtures shared by every app's tests: API clients and the people in the stories."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+from django.db import connections
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -15,6 +19,25 @@ def client_for(user) -> APIClient:
         token = RefreshToken.for_user(user).access_token
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
+
+
+# How many requests the concurrency tests fire at once.
+WORKERS = 8
+
+
+def run_concurrently(calls):
+    """Start every call at the same moment (a barrier), each on its own DB connection."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        try:
+            barrier.wait()
+            return call()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
 
 
 @pytest.fixture

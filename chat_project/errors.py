@@ -8,7 +8,6 @@ Django-level errors (an unknown URL, a bad Host header, a server error) get the 
 `{detail, code}` JSON from the handlers below instead of an HTML page.
 """
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -16,10 +15,6 @@ from rest_framework.views import exception_handler
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, ObjectDoesNotExist):
-        # Something the request named vanished while it ran (the other participant deleted
-        # the thread mid-request, say): to the client that is a 404, not a crash.
-        exc = exceptions.NotFound()
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -34,7 +29,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
-def _json_error(detail: str, code: str, status: int) -> JsonResponse:
+def json_error(detail: str, code: str, status: int) -> JsonResponse:
     return JsonResponse(
         {"detail": detail, "code": code},
         status=status,
@@ -43,18 +38,18 @@ def _json_error(detail: str, code: str, status: int) -> JsonResponse:
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _json_error("Bad request.", "bad_request", 400)
+    return json_error("Bad request.", "bad_request", 400)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _json_error(
+    return json_error(
         "You do not have permission to perform this action.", "permission_denied", 403
     )
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _json_error("Not found.", "not_found", 404)
+    return json_error("Not found.", "not_found", 404)
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    return _json_error("Server error.", "server_error", 500)
+    return json_error("Server error.", "server_error", 500)

@@ -1,7 +1,9 @@
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
+
+from chat_project.errors import json_error
 
 
 class RequestBodyLimitMiddleware:
@@ -24,12 +26,9 @@ class RequestBodyLimitMiddleware:
         except ValueError:
             length = 0
         if limit is not None and length > limit:
-            return JsonResponse(
-                {
-                    "detail": f"Request body too large: at most {limit} bytes are accepted.",
-                    "code": "request_too_large",
-                },
-                status=413,
-                json_dumps_params={"separators": (",", ":")},  # as compact as DRF's
+            return json_error(
+                f"Request body too large: at most {limit} bytes are accepted.",
+                "request_too_large",
+                413,
             )
         return self.get_response(request)

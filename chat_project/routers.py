@@ -1,5 +1,9 @@
 from rest_framework.routers import DefaultRouter
 
+# An id in a URL: digits, at most 18 of them, so every id that routes fits the database's
+# 64-bit keys (a longer one is simply an unknown URL, a 404, instead of an overflow).
+ID_PATTERN = r"[0-9]{1,18}"
+
 
 class OptionalSlashRouter(DefaultRouter):
     """The original README wrote some paths with a trailing slash and some without

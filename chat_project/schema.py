@@ -27,7 +27,7 @@ VALIDATION_ERROR_SCHEMA = {
         "to its items' errors). Errors about the body as a whole are under `non_field_errors`."
     ),
     "additionalProperties": {},
-    "example": {"text": ["This field may not be blank."]},
+    "example": {"<field>": ["This field is required."]},
 }
 
 

@@ -50,7 +50,8 @@ thread_get_or_create(requester=fuzzer, other=other)  # id 2, for the delete oper
 print(RefreshToken.for_user(fuzzer).access_token)
 ')
 
-$PY manage.py runserver --noreload "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+# The production server, as deployed (`make serve`), with two workers.
+GUNICORN_BIND="127.0.0.1:$PORT" WEB_CONCURRENCY=2 .venv/bin/gunicorn >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 50); do
   $PY -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1)" 2>/dev/null && break

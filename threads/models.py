@@ -68,6 +68,14 @@ class Participant(models.Model):
         return f"User {self.user_id} in thread {self.thread_id}"
 
 
+class MessageQuerySet(models.QuerySet):
+    def waiting_for(self, reader) -> "MessageQuerySet":
+        """Messages that wait for `reader`: unread, not deleted, sent by the other person
+        (a sender's own messages are read or unread for the other participant only).
+        Written to match the partial index `message_unread_idx`."""
+        return self.filter(is_read=False, deleted__isnull=True).exclude(sender=reader)
+
+
 class Message(models.Model):
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
     sender = models.ForeignKey(
@@ -84,18 +92,22 @@ class Message(models.Model):
     # returns the message instead of posting it twice.
     client_id = models.UUIDField(null=True, blank=True, editable=False)
 
+    objects = MessageQuerySet.as_manager()
+
     class Meta:
         # Ids only grow, so id order is posting order and a stable tie-breaker for `created`.
         ordering = ["-id"]
         indexes = [
             # A thread's messages, newest first (the message list and the last message).
             models.Index(fields=["thread", "-id"], name="message_thread_recent_idx"),
-            # Unread counting and mark-read touch only unread rows. A partial index serves
-            # them directly; Django writes `is_read=False` as `NOT is_read`, which a plain
-            # (thread, is_read) index would not match.
+            # Marking read, finding the first unread message and recounting touch only the
+            # messages that wait for someone. A partial index holds just those rows, in id
+            # order per sender, so these stay cheap however long the read history is.
+            # (Django writes `is_read=False` as `NOT is_read`, which a plain (thread,
+            # is_read) index would not match.)
             models.Index(
-                fields=["thread", "sender"],
-                condition=Q(is_read=False),
+                fields=["thread", "sender", "id"],
+                condition=Q(is_read=False, deleted__isnull=True),
                 name="message_unread_idx",
             ),
         ]

@@ -17,7 +17,17 @@ from django.db.models import F, QuerySet, Sum
 
 from threads.models import Message, Participant, Thread
 
-MESSAGE_FIELDS = ("id", "thread_id", "sender_id", "text", "created", "is_read", "edited", "deleted")
+MESSAGE_FIELDS = (
+    "id",
+    "thread_id",
+    "sender_id",
+    "sender__username",
+    "text",
+    "created",
+    "is_read",
+    "edited",
+    "deleted",
+)
 
 
 def api_datetime(value: datetime | None) -> str | None:
@@ -34,6 +44,7 @@ def message_row(values: dict) -> dict:
         "id": values["id"],
         "thread": values["thread_id"],
         "sender": values["sender_id"],
+        "sender_detail": {"id": values["sender_id"], "username": values["sender__username"]},
         "text": values["text"],
         "created": api_datetime(values["created"]),
         "is_read": values["is_read"],
@@ -149,8 +160,8 @@ def message_search_for(user: AbstractBaseUser, *, search: str = "") -> QuerySet:
 def first_unread_id(thread: Thread, reader: AbstractBaseUser) -> int | None:
     """Id of the oldest message in `thread` that `reader` has not read yet."""
     return (
-        Message.objects.filter(thread=thread, is_read=False, deleted__isnull=True)
-        .exclude(sender=reader)
+        Message.objects.filter(thread=thread)
+        .waiting_for(reader)
         .order_by("id")
         .values_list("id", flat=True)
         .first()

@@ -7,10 +7,7 @@ from rest_framework import serializers
 
 from threads.models import Message, Thread
 from threads.selectors import MESSAGE_FIELDS, message_row
-from users.serializers import UserSerializer
-
-# The largest id a database integer key can hold; larger numbers cannot name anything.
-MAX_ID = 2**63 - 1
+from users.serializers import MAX_ID, UserSerializer
 
 
 class MessageTextField(serializers.CharField):
@@ -33,14 +30,27 @@ class MessageSerializer(serializers.ModelSerializer):
     """A message as every endpoint returns it. A deleted message keeps its place with empty
     `text` and a `deleted` time."""
 
+    sender_detail = UserSerializer(source="sender", read_only=True)
+
     class Meta:
         model = Message
-        fields = ["id", "thread", "sender", "text", "created", "is_read", "edited", "deleted"]
+        fields = [
+            "id",
+            "thread",
+            "sender",
+            "sender_detail",
+            "text",
+            "created",
+            "is_read",
+            "edited",
+            "deleted",
+        ]
         read_only_fields = fields
 
     def to_representation(self, message: Message) -> dict:
         # The one definition of a message's shape, shared with the values-shaped reads.
-        return message_row({name: getattr(message, name) for name in MESSAGE_FIELDS})
+        values = {name: getattr(message, name) for name in MESSAGE_FIELDS if "__" not in name}
+        return message_row(values | {"sender__username": message.sender.username})
 
 
 class MessageWriteSerializer(serializers.Serializer):

@@ -3,23 +3,24 @@ threads (REST today, the admin and WebSocket later) behaves the same.
 
 The denormalised read state (a thread's `last_message` and `message_count`, each
 participant's `updated` and `unread_count`) changes in the same transaction as the rows it
-describes, with relative updates (`F() + 1`, `GREATEST`) that stay exact when writers run
-concurrently. Writers that touch counters lock in one order (message rows, then the thread,
-then participants), so concurrent writers wait for each other instead of deadlocking.
+describes, with relative updates (`F() + 1`) that stay exact when writers run concurrently.
+Writers lock rows in one order (the thread, then messages, then participants), so
+concurrent writers wait for each other instead of deadlocking.
 """
 
-from contextlib import nullcontext
 from uuid import UUID
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Count, F, Max, OuterRef, Subquery, Value, When
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import Case, Count, F, Max, OuterRef, Subquery, When
+from django.db.models.functions import Coalesce
+from django.http import Http404
 from django.utils import timezone
 
 from threads.models import Message, Participant, Thread
 from users.models import Block
+from users.selectors import is_blocked
 
 
 class MessageDeleted(Exception):
@@ -48,7 +49,7 @@ def thread_get_or_create(
     existing = Thread.objects.filter(pair_key=pair_key).first()
     if existing is not None:
         return existing, False
-    if Block.objects.filter(blocker=other, blocked=requester).exists():
+    if is_blocked(blocker_id=other.pk, blocked_id=requester.pk):
         raise PermissionDenied("You cannot start a thread with this user: they have blocked you.")
     try:
         with transaction.atomic():
@@ -65,6 +66,9 @@ def thread_get_or_create(
 @transaction.atomic
 def thread_delete(*, thread: Thread) -> None:
     """Delete a thread and all its messages, for both participants."""
+    # Lock first: a message being posted right now either lands before (and is deleted
+    # with the rest) or finds the thread gone, never one that references a deleted thread.
+    _lock_thread(thread.pk)
     thread.delete()
 
 
@@ -78,65 +82,54 @@ def message_send(
     thread and client_id) returns the message first stored, even when the retries run
     concurrently; reusing the id for a different text raises ClientIdReused.
     Refused (PermissionDenied) when the other participant has blocked the sender, and
-    Thread.DoesNotExist when the thread was deleted meanwhile.
+    Http404 when the thread was deleted meanwhile.
     """
-    if Block.objects.filter(blocked=sender, blocker__memberships__thread=thread).exists():
-        raise PermissionDenied(
-            "You cannot post in this thread: the other participant has blocked you."
-        )
+    _refuse_if_blocked(user=sender, thread_id=thread.pk)
+    # Posts to one thread take turns from here to commit, so ids, `created` times and the
+    # thread's last activity all agree, and a retry sees the message its twin stored.
+    _lock_thread(thread.pk)
     if client_id is not None:
-        stored = _message_with_client_id(thread=thread, sender=sender, client_id=client_id)
+        stored = Message.objects.filter(thread=thread, sender=sender, client_id=client_id).first()
         if stored is not None:
-            return _same_message(stored, text), False
+            if stored.text != text and stored.deleted is None:
+                raise ClientIdReused
+            return stored, False
     now = timezone.now()
-    # Only an insert with a client_id can lose a race worth recovering from (a concurrent
-    # retry), so only that one pays for a savepoint.
-    savepoint = transaction.atomic() if client_id is not None else nullcontext()
-    try:
-        with savepoint:
-            message = Message.objects.create(
-                thread=thread, sender=sender, text=text, created=now, client_id=client_id
-            )
-    except IntegrityError:
-        # A concurrent retry stored it first (unique client_id), or the thread is gone
-        # (PostgreSQL checks the foreign key at once).
-        stored = client_id and _message_with_client_id(
-            thread=thread, sender=sender, client_id=client_id
-        )
-        if stored:
-            return _same_message(stored, text), False
-        raise Thread.DoesNotExist("The thread was deleted.") from None
-    # GREATEST keeps activity and the last message from moving backwards when two posts
-    # commit out of order.
-    moved = Thread.objects.filter(pk=thread.pk).update(
-        updated=Greatest("updated", Value(now)),
-        last_message_id=Greatest(Coalesce("last_message_id", 0), Value(message.pk)),
-        message_count=F("message_count") + 1,
+    message = Message.objects.create(
+        thread=thread, sender=sender, text=text, created=now, client_id=client_id
     )
-    if not moved:  # SQLite checks foreign keys only at commit: find out here instead
-        raise Thread.DoesNotExist("The thread was deleted.")
+    Thread.objects.filter(pk=thread.pk).update(
+        updated=now, last_message=message, message_count=F("message_count") + 1
+    )
     Participant.objects.filter(thread=thread).update(
-        updated=Greatest("updated", Value(now)),
+        updated=now,
         unread_count=Case(When(user=sender, then=F("unread_count")), default=F("unread_count") + 1),
     )
     return message, True
 
 
-def _message_with_client_id(
-    *, thread: Thread, sender: AbstractBaseUser, client_id: UUID
-) -> Message | None:
-    return Message.objects.filter(thread=thread, sender=sender, client_id=client_id).first()
+def _lock_thread(thread_id: int) -> None:
+    """Take the thread's row lock for the rest of the transaction (PostgreSQL; SQLite's
+    IMMEDIATE transactions already run one at a time), or Http404 if it is gone.
 
-
-def _same_message(stored: Message, text: str) -> Message:
-    if stored.text != text and stored.deleted is None:
-        raise ClientIdReused
-    return stored
+    Writers that lock several rows take the thread first, then messages, then
+    participants, so they queue behind each other instead of deadlocking."""
+    if not list(Thread.objects.select_for_update().filter(pk=thread_id).values_list("pk")):
+        raise Http404("The thread was deleted.")
 
 
 def _check_sender(*, message: Message, editor: AbstractBaseUser) -> None:
     if message.sender_id != editor.pk:
         raise PermissionDenied("You can only change your own messages.")
+
+
+def _refuse_if_blocked(*, user: AbstractBaseUser, thread_id: int) -> None:
+    """The other participant of the thread has blocked `user`: they may no longer write in
+    it (post or edit; taking their own words back stays allowed)."""
+    if Block.objects.filter(blocked=user, blocker__memberships__thread_id=thread_id).exists():
+        raise PermissionDenied(
+            "You cannot post in this thread: the other participant has blocked you."
+        )
 
 
 @transaction.atomic
@@ -147,12 +140,13 @@ def message_edit(*, message: Message, editor: AbstractBaseUser, text: str) -> Me
     cannot bring deleted text back.
     """
     _check_sender(message=message, editor=editor)
+    _refuse_if_blocked(user=editor, thread_id=message.thread_id)
     now = timezone.now()
     live = Message.objects.filter(pk=message.pk, deleted__isnull=True)
     if not live.update(text=text, edited=now):
         if Message.objects.filter(pk=message.pk).exists():
             raise MessageDeleted
-        raise Message.DoesNotExist("The message was deleted with its thread.")
+        raise Http404("The message was deleted with its thread.")
     message.text, message.edited = text, now
     return message
 
@@ -178,6 +172,7 @@ def message_purge(*, message: Message) -> None:
     """A moderator removes a message for good (the admin's delete). The thread's counters,
     last message and the recipient's unread count follow."""
     thread_id = message.thread_id
+    _lock_thread(thread_id)
     rows = Message.objects.filter(pk=message.pk)
     waiting = rows.filter(is_read=False, deleted__isnull=True).exists()
     if not rows.delete()[0]:
@@ -195,9 +190,7 @@ def thread_mark_read(*, thread: Thread, reader: AbstractBaseUser, up_to: int | N
     """Mark read the messages in `thread` that `reader` received and has not read, all of
     them or only those up to message id `up_to` (what the reader has actually seen).
     Returns how many messages changed."""
-    unread = Message.objects.filter(thread=thread, is_read=False, deleted__isnull=True).exclude(
-        sender=reader
-    )
+    unread = Message.objects.filter(thread=thread).waiting_for(reader)
     if up_to is not None:
         unread = unread.filter(id__lte=up_to)
     marked = unread.update(is_read=True)

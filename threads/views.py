@@ -13,6 +13,7 @@ from rest_framework.exceptions import APIException, NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chat_project.routers import ID_PATTERN
 from chat_project.schema import error, validation_error
 from chat_project.throttling import MessagePostThrottle
 from threads.models import Message
@@ -52,6 +53,7 @@ from threads.services import (
     thread_get_or_create,
     thread_mark_read,
 )
+from users.serializers import SearchQuerySerializer
 
 
 class MessageDeletedConflict(APIException):
@@ -97,7 +99,7 @@ class ThreadViewSet(
     """
 
     serializer_class = ThreadSerializer
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         return threads_of(self.request.user)
@@ -139,10 +141,10 @@ class ThreadViewSet(
         thread, created = thread_get_or_create(
             requester=request.user, other=serializer.validated_data["other"]
         )
-        return Response(
-            thread_row_for(request.user, thread.pk),
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        row = thread_row_for(request.user, thread.pk)
+        if row is None:  # the other participant deleted it a moment ago
+            raise NotFound
+        return Response(row, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     def perform_destroy(self, instance) -> None:
         thread_delete(thread=instance)
@@ -150,7 +152,15 @@ class ThreadViewSet(
     @extend_schema(
         methods=["GET"],
         operation_id="threads_messages_list",
-        parameters=[MessageListQuerySerializer],
+        parameters=[
+            MessageListQuerySerializer,
+            OpenApiParameter(
+                "limit", int, description="Messages per page (default 20, at most 100)."
+            ),
+            OpenApiParameter(
+                "offset", int, description="Messages to skip, newest first (without a cursor)."
+            ),
+        ],
         responses={200: MESSAGE_PAGE, 400: validation_error("Invalid cursor or search.")},
         description=(
             "The thread's messages, newest first. Without a cursor: `limit`/`offset` pages "
@@ -255,13 +265,15 @@ class ThreadViewSet(
     @action(
         detail=True,
         methods=["get", "patch", "delete"],
-        url_path=r"messages/(?P<message_id>[0-9]+)",
+        url_path=rf"messages/(?P<message_id>{ID_PATTERN})",
         serializer_class=MessageSerializer,
     )
     def message(self, request: Request, pk: str | None = None, message_id: str = "") -> Response:
         """One message. Its sender may edit its text (PATCH) or delete it (DELETE); the
         other participant may only read it (403 otherwise)."""
-        message = get_object_or_404(Message, thread=self.get_object(), pk=message_id)
+        message = get_object_or_404(
+            Message.objects.select_related("sender"), thread=self.get_object(), pk=message_id
+        )
         if request.method == "PATCH":
             serializer = MessageWriteSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
@@ -313,7 +325,12 @@ class ThreadViewSet(
 
 @extend_schema_view(
     list=extend_schema(
-        parameters=[OpenApiParameter("search", str, description="Text to find in messages.")]
+        parameters=[
+            OpenApiParameter(
+                "search", str, description="Text to find in messages; at most 200 characters."
+            )
+        ],
+        responses={200: MessageSerializer(many=True), 400: validation_error("Invalid search.")},
     )
 )
 class MessageSearchViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -322,8 +339,9 @@ class MessageSearchViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = MessageSerializer
 
     def get_queryset(self):
-        search = self.request.query_params.get("search", "")[:200]
-        return message_search_for(self.request.user, search=search)
+        query = SearchQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return message_search_for(self.request.user, search=query.validated_data.get("search", ""))
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.validators import ASCIIUsernameValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -7,7 +8,22 @@ from django.db.models.functions import Lower
 
 class User(AbstractUser):
     """The project's user. A model of our own from the start, so fields can be added later
-    without the painful mid-project swap of AUTH_USER_MODEL."""
+    without the painful mid-project swap of AUTH_USER_MODEL.
+
+    Usernames are ASCII letters, digits and @.+-_: a name is how people recognise each
+    other, and Unicode look-alikes ("аlice" with a Cyrillic а) would let one pass for
+    another; ASCII also makes the case-insensitive uniqueness below exact on every database.
+    """
+
+    username_validator = ASCIIUsernameValidator()
+    username = models.CharField(
+        "username",
+        max_length=150,
+        unique=True,
+        help_text="Required. 150 characters or fewer. ASCII letters, digits and @/./+/-/_ only.",
+        validators=[username_validator],
+        error_messages={"unique": "A user with that username already exists."},
+    )
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

@@ -5,6 +5,9 @@ from rest_framework import serializers
 
 from users.models import Block
 
+# The largest id a database integer key can hold; larger numbers cannot name anything.
+MAX_ID = 2**63 - 1
+
 
 class RegistrationSerializer(serializers.ModelSerializer):
     """Validates a sign-up: the model's username rules (unique, allowed characters, length)
@@ -52,10 +55,6 @@ class MeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class LogoutSerializer(serializers.Serializer):
-    refresh = serializers.CharField(help_text="The refresh token to revoke.")
-
-
 class BlockSerializer(serializers.ModelSerializer):
     user = UserSerializer(source="blocked", read_only=True)
 
@@ -66,7 +65,20 @@ class BlockSerializer(serializers.ModelSerializer):
 
 
 class BlockCreateSerializer(serializers.Serializer):
-    user = serializers.PrimaryKeyRelatedField(
-        queryset=get_user_model().objects.filter(is_active=True),
-        help_text="Id of the user to block.",
+    user = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="Id of the user to block."
     )
+
+    def validate_user(self, user_id: int):
+        user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+        if user is None:
+            raise serializers.ValidationError(
+                f"User {user_id} does not exist.", code="does_not_exist"
+            )
+        return user
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    """`?search=`: optional text to look for; blank means no filter."""
+
+    search = serializers.CharField(required=False, allow_blank=True, max_length=200)

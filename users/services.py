@@ -23,12 +23,21 @@ def user_create(*, username: str, password: str) -> AbstractBaseUser:
         ) from None
 
 
-@transaction.atomic
 def block_create(*, blocker: AbstractBaseUser, blocked: AbstractBaseUser) -> tuple[Block, bool]:
-    """`blocker` blocks `blocked`. Blocking twice is harmless: returns `(block, created)`."""
+    """`blocker` blocks `blocked`. Blocking twice is harmless: returns `(block, created)`.
+
+    get_or_create alone can fail when an unblock deletes the row between its insert
+    colliding and its re-read; trying again settles it either way.
+    """
     if blocker.pk == blocked.pk:
         raise ValidationError({"user": ["You cannot block yourself."]}, code="block_self")
-    return Block.objects.get_or_create(blocker=blocker, blocked=blocked)
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                return Block.objects.get_or_create(blocker=blocker, blocked=blocked)
+        except IntegrityError:
+            continue
+    raise IntegrityError("Could not block: the block kept changing concurrently.")
 
 
 @transaction.atomic

@@ -3,6 +3,11 @@
 - Passwords are compared exactly as typed. SimpleJWT trims the password field, while
   registration (like Django's own forms) keeps it as sent, so a password with a space at
   either end could register but never log in.
+- A refresh token is used once, even under concurrent requests. SimpleJWT checks the
+  blacklist and then adds to it in two steps, so the same refresh token sent twice at once
+  could mint two new ones, and a logout racing a refresh could leave the session alive.
+  Here the blacklist row is inserted first and its unique key decides: whoever inserts it
+  used the token; everyone else gets 401.
 - A refresh token is refused (401) when its user no longer exists (SimpleJWT lets the
   look-up's DoesNotExist escape as a 500) or has changed their password since it was
   issued (SimpleJWT checks that for access tokens only, so a stolen refresh token would
@@ -10,11 +15,14 @@
 """
 
 from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
 from rest_framework import serializers
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings
-from rest_framework_simplejwt.utils import get_md5_hash_password
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
 
 class LoginSerializer(TokenObtainPairSerializer):
@@ -23,17 +31,64 @@ class LoginSerializer(TokenObtainPairSerializer):
         self.fields["password"] = serializers.CharField(write_only=True, trim_whitespace=False)
 
 
+@transaction.atomic
+def refresh_token_consume(refresh: RefreshToken, user) -> None:
+    """Blacklist `refresh` for good, or raise InvalidToken if another request already did."""
+    outstanding, _ = OutstandingToken.objects.get_or_create(
+        jti=refresh[api_settings.JTI_CLAIM],
+        defaults={
+            "user": user,
+            "created_at": refresh.current_time,
+            "token": str(refresh),
+            "expires_at": datetime_from_epoch(refresh["exp"]),
+        },
+    )
+    try:
+        with transaction.atomic():
+            BlacklistedToken.objects.create(token=outstanding)
+    except IntegrityError:
+        raise InvalidToken("Token is blacklisted") from None
+
+
+def _token_user(refresh: RefreshToken):
+    user_id = refresh.payload.get(api_settings.USER_ID_CLAIM)
+    return get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: user_id}).first()
+
+
 class RefreshSerializer(TokenRefreshSerializer):
+    """`{refresh}` → `{access, refresh}`: the refresh token is consumed and a new one issued."""
+
     def validate(self, attrs: dict) -> dict:
-        refresh = self.token_class(attrs["refresh"])
-        user_id = refresh.payload.get(api_settings.USER_ID_CLAIM)
-        user = get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: user_id}).first()
+        refresh = self.token_class(attrs["refresh"])  # checks signature, expiry, blacklist
+        user = _token_user(refresh)
         if user is None:
             raise InvalidToken("The user of this token no longer exists.")
+        if not api_settings.USER_AUTHENTICATION_RULE(user):
+            raise AuthenticationFailed(
+                "No active account found for the given token.", code="no_active_account"
+            )
         if api_settings.CHECK_REVOKE_TOKEN and refresh.payload.get(
             api_settings.REVOKE_TOKEN_CLAIM
         ) != get_md5_hash_password(user.password):
             raise AuthenticationFailed(
                 "The password has changed since this token was issued.", code="password_changed"
             )
-        return super().validate(attrs)
+        refresh_token_consume(refresh, user)
+        data = {"access": str(refresh.access_token)}
+        refresh.set_jti()
+        refresh.set_exp()
+        refresh.set_iat()
+        refresh.outstand()
+        data["refresh"] = str(refresh)
+        return data
+
+
+class LogoutSerializer(serializers.Serializer):
+    """`{refresh}`: consume the refresh token, ending the session it belongs to."""
+
+    refresh = serializers.CharField(help_text="The refresh token to revoke.")
+
+    def validate(self, attrs: dict) -> dict:
+        refresh = RefreshToken(attrs["refresh"])
+        refresh_token_consume(refresh, _token_user(refresh))
+        return {}

@@ -8,25 +8,27 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenBlacklistSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenViewBase
 
+from chat_project.routers import ID_PATTERN
+from chat_project.schema import validation_error
 from chat_project.throttling import AuthRateThrottle
 from users.selectors import blocks_made_by, user_directory
 from users.serializers import (
     BlockCreateSerializer,
     BlockSerializer,
-    LogoutSerializer,
     MeSerializer,
     RegistrationSerializer,
+    SearchQuerySerializer,
     UserSerializer,
 )
 from users.services import block_create, block_delete, user_create
-from users.tokens import LoginSerializer, RefreshSerializer
+from users.tokens import LoginSerializer, LogoutSerializer, RefreshSerializer
 
 
 class RegistrationView(APIView):
@@ -113,7 +115,7 @@ class LogoutView(TokenViewBase):
     Answers 205; the token can no longer be refreshed. Access tokens already issued stay
     valid until they expire (minutes)."""
 
-    serializer_class = TokenBlacklistSerializer
+    serializer_class = LogoutSerializer
     throttle_classes = (AuthRateThrottle,)
 
     @extend_schema(request=LogoutSerializer, responses={205: None})
@@ -135,20 +137,27 @@ class MeView(RetrieveAPIView):
     list=extend_schema(
         parameters=[
             OpenApiParameter(
-                "search", str, description="Part of a username (prefix matches come first)."
+                "search",
+                str,
+                description="Part of a username (prefix matches come first); at most 200 "
+                "characters.",
             )
-        ]
+        ],
+        responses={200: UserSerializer(many=True), 400: validation_error("Invalid search.")},
     )
 )
 class UserViewSet(viewsets.ReadOnlyModelViewSet):
     """The user directory: find the id of the person to start a thread with."""
 
     serializer_class = UserSerializer
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
-        search = self.request.query_params.get("search", "")[:150]
-        return user_directory(search=search if self.action == "list" else "")
+        if self.action != "list":
+            return user_directory()
+        query = SearchQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return user_directory(search=query.validated_data.get("search", ""))
 
 
 class BlockViewSet(
@@ -162,7 +171,7 @@ class BlockViewSet(
     serializer_class = BlockSerializer
     lookup_field = "blocked_id"
     lookup_url_kwarg = "user_id"
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         return blocks_made_by(self.request.user)
@@ -184,9 +193,5 @@ class BlockViewSet(
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, user_id: str) -> Response:
         if not block_delete(blocker=request.user, blocked_id=int(user_id)):
-            # Unblocking someone who is not blocked: nothing to undo.
-            return Response(
-                {"detail": "You have not blocked this user.", "code": "not_found"},
-                status=status.HTTP_404_NOT_FOUND,
-            )
+            raise NotFound("You have not blocked this user.")  # nothing to undo
         return Response(status=status.HTTP_204_NO_CONTENT)

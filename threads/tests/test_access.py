@@ -25,12 +25,22 @@ THREAD_ENDPOINTS = [
     ("patch", "/api/threads/{id}/mark_read/"),
     ("get", "/api/threads/{id}/unread_count"),
     ("get", "/api/threads/{id}/unread_count/"),
+    ("get", "/api/threads/{id}/messages/1/"),
+    ("patch", "/api/threads/{id}/messages/1/"),
+    ("delete", "/api/threads/{id}/messages/1/"),
 ]
 ALL_ENDPOINTS = [
     *THREAD_ENDPOINTS,
     ("get", "/api/threads/"),
     ("post", "/api/threads/"),
     ("get", "/api/threads/unread_count/"),
+    ("get", "/api/users/"),
+    ("get", "/api/users/1/"),
+    ("get", "/api/user/me/"),
+    ("get", "/api/user/blocks/"),
+    ("post", "/api/user/blocks/"),
+    ("delete", "/api/user/blocks/1/"),
+    ("get", "/api/messages/"),
 ]
 
 

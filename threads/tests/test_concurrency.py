@@ -4,31 +4,10 @@ These use real database transactions from several threads at once (transactional
 so the database's own locking and unique constraints are what is being tested.
 """
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connections
 
-from conftest import client_for
+from conftest import WORKERS, client_for, run_concurrently
 from threads.models import Message, Thread
-
-WORKERS = 8
-
-
-def run_concurrently(calls):
-    """Start every call at the same moment (a barrier), each on its own DB connection."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call):
-        try:
-            barrier.wait()
-            return call()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -69,3 +48,19 @@ def test_concurrent_posts_are_all_kept(alice, bob):
     )
     latest = Message.objects.order_by("-created").first()
     assert Thread.objects.get().updated == latest.created
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_thread_while_messages_arrive(alice, bob):
+    thread_id = client_for(alice).post("/api/threads/", {"participants": [bob.pk]}).data["id"]
+    url = f"/api/threads/{thread_id}/messages"
+    posts = [lambda i=i: client_for(alice).post(url, {"text": f"m{i}"}) for i in range(WORKERS)]
+    delete = [lambda: client_for(bob).delete(f"/api/threads/{thread_id}/")]
+
+    responses = run_concurrently(posts[: WORKERS // 2] + delete + posts[WORKERS // 2 :])
+
+    statuses = [r.status_code for r in responses]
+    assert 204 in statuses
+    assert set(statuses) <= {201, 204, 404}
+    assert not Thread.objects.filter(pk=thread_id).exists()
+    assert not Message.objects.filter(thread_id=thread_id).exists()

@@ -201,3 +201,20 @@ def test_global_search_queries_do_not_grow(
         response = alice_client.get("/api/messages/", {"search": "needle", "limit": 100})
 
     assert response.data["count"] == count
+
+
+@pytest.mark.parametrize("count", [10, 300])
+def test_opening_at_the_first_unread_message_deep_in_a_history(
+    alice_client, alice, bob, thread, django_assert_max_num_queries, count
+):
+    MessageFactory.create_batch(count, thread=thread, sender=bob)
+    alice_client.patch(f"/api/threads/{thread.pk}/mark_read")
+    first_unread = MessageFactory(thread=thread, sender=bob, text="you left off here")
+    MessageFactory.create_batch(count, thread=thread, sender=bob)
+
+    with django_assert_max_num_queries(5):
+        data = page(alice_client, thread, around="first_unread", limit=10)
+
+    assert first_unread.pk in [m["id"] for m in data["results"]]
+    assert data["has_more_before"] is True
+    assert data["has_more_after"] is True

@@ -4,9 +4,8 @@ import uuid
 
 import pytest
 
-from conftest import client_for
+from conftest import WORKERS, client_for, run_concurrently
 from threads.models import Message
-from threads.tests.test_concurrency import WORKERS, run_concurrently
 
 pytestmark = pytest.mark.django_db
 

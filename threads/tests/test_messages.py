@@ -22,6 +22,7 @@ def test_send_message(alice_client, alice, thread, slash):
         "id",
         "thread",
         "sender",
+        "sender_detail",
         "text",
         "created",
         "is_read",
@@ -32,6 +33,7 @@ def test_send_message(alice_client, alice, thread, slash):
     assert response.data["deleted"] is None
     assert response.data["thread"] == thread.pk
     assert response.data["sender"] == alice.pk
+    assert response.data["sender_detail"] == {"id": alice.pk, "username": "alice"}
     assert response.data["text"] == "Lorem ipsum"
     assert response.data["is_read"] is False
     assert Message.objects.get(pk=response.data["id"]).text == "Lorem ipsum"

@@ -52,8 +52,8 @@ def test_thread_detail_and_sub_resources(
         ("get", f"/api/threads/{thread.pk}/unread_count", 3),
         ("get", "/api/threads/unread_count/", 2),
         ("patch", f"/api/threads/{thread.pk}/mark_read", 6),
-        ("post", f"/api/threads/{thread.pk}/messages", 8),
-        ("delete", f"/api/threads/{thread.pk}/", 9),
+        ("post", f"/api/threads/{thread.pk}/messages", 9),
+        ("delete", f"/api/threads/{thread.pk}/", 10),
     ]:
         with django_assert_max_num_queries(ceiling):
             response = getattr(alice_client, method)(path, {"text": "hi"})
@@ -73,3 +73,35 @@ def test_thread_create_or_get(
         existing = alice_client.post("/api/threads/", {"participants": [other.pk]})
 
     assert (created.status_code, existing.status_code) == (201, 200)
+
+
+@pytest.mark.parametrize("count", [1, 50])
+def test_one_message_read_edit_delete(
+    alice_client, alice, thread, django_assert_max_num_queries, count
+):
+    messages = MessageFactory.create_batch(count, thread=thread, sender=alice)
+    url = f"/api/threads/{thread.pk}/messages/{messages[0].pk}/"
+
+    for method, ceiling in [("get", 3), ("patch", 9), ("delete", 8)]:
+        with django_assert_max_num_queries(ceiling):
+            response = getattr(alice_client, method)(url, {"text": "changed"})
+        assert response.status_code < 300, (method, response.data)
+
+
+@pytest.mark.parametrize("count", [1, 50])
+def test_people_and_blocks(alice_client, alice, django_assert_max_num_queries, count):
+    others = [UserFactory() for _ in range(count)]
+    for other in others:
+        alice_client.post("/api/user/blocks/", {"user": other.pk})
+
+    for path, ceiling in [
+        ("/api/users/?limit=100", 3),
+        ("/api/users/?search=user&limit=100", 3),
+        (f"/api/users/{others[0].pk}/", 2),
+        ("/api/user/me/", 1),
+        ("/api/user/blocks/?limit=100", 3),
+        ("/api/messages/?search=x&limit=100", 3),
+    ]:
+        with django_assert_max_num_queries(ceiling):
+            response = alice_client.get(path)
+        assert response.status_code == 200, (path, response.data)

@@ -40,6 +40,7 @@ def test_list_row_has_participants_last_message_and_unread_count(alice_client, a
         "id": last.pk,
         "thread": thread.pk,
         "sender": bob.pk,
+        "sender_detail": {"id": bob.pk, "username": "bob"},
         "text": "second",
         "created": row["last_message"]["created"],
         "is_read": False,

@@ -38,7 +38,15 @@ def test_blocks_are_private_to_the_blocker(alice_client, bob_client, bob, alice)
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({}, "user"), ({"user": 987654}, "user"), ({"user": "x"}, "user"), ({"user": None}, "user")],
+    [
+        ({}, "user"),
+        ({"user": 987654}, "user"),
+        ({"user": "x"}, "user"),
+        ({"user": None}, "user"),
+        ({"user": 1.5}, "user"),
+        ({"user": [1]}, "user"),
+        ({"user": 2**64}, "user"),
+    ],
 )
 def test_block_with_bad_input_is_400(alice_client, body, field):
     response = alice_client.post(BLOCKS, body)
@@ -113,3 +121,44 @@ def test_blocks_need_a_token(anon_client, bob):
     assert anon_client.get(BLOCKS).status_code == 401
     assert anon_client.post(BLOCKS, {"user": bob.pk}).status_code == 401
     assert anon_client.delete(f"{BLOCKS}{bob.pk}/").status_code == 401
+
+
+def test_blocked_user_cannot_edit_their_messages_in_the_thread(
+    alice_client, bob_client, bob, thread
+):
+    url = f"/api/threads/{thread.pk}/messages"
+    message_id = bob_client.post(url, {"text": "hi"}).data["id"]
+    alice_client.post(BLOCKS, {"user": bob.pk})
+
+    edit = bob_client.patch(f"{url}/{message_id}/", {"text": "something worse"})
+    delete = bob_client.delete(f"{url}/{message_id}/")
+
+    assert edit.status_code == 403
+    assert delete.status_code == 204  # taking one's own words back stays allowed
+
+
+def test_blocked_user_still_gets_the_existing_thread_back(
+    alice_client, bob_client, alice, bob, thread
+):
+    alice_client.post(BLOCKS, {"user": bob.pk})
+
+    response = bob_client.post("/api/threads/", {"participants": [alice.pk]})
+
+    assert response.status_code == 200
+    assert response.data["id"] == thread.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_blocks_and_unblocks_never_fail(alice, bob):
+    from conftest import WORKERS, run_concurrently
+
+    calls = [
+        (lambda: client_for(alice).post(BLOCKS, {"user": bob.pk}))
+        if i % 2
+        else (lambda: client_for(alice).delete(f"{BLOCKS}{bob.pk}/"))
+        for i in range(WORKERS)
+    ]
+
+    for _ in range(3):
+        statuses = {r.status_code for r in run_concurrently(calls)}
+        assert statuses <= {200, 201, 204, 404}

@@ -115,3 +115,11 @@ def test_register_a_name_taken_in_another_case_is_400(anon_client, alice, name):
 
     assert response.status_code == 400
     assert response.data == {"username": ["A user with that username already exists."]}
+
+
+@pytest.mark.parametrize("name", ["аlice", "Émile", "名前", "bob\u200b"])
+def test_usernames_are_ascii_so_nobody_can_pass_for_someone_else(anon_client, name):
+    response = anon_client.post(REGISTER, {"username": name, "password": "superstrongpassword"})
+
+    assert response.status_code == 400
+    assert "username" in response.data

@@ -2,7 +2,10 @@
 
 import pytest
 
+from conftest import WORKERS, run_concurrently
 from users.tests.factories import DEFAULT_PASSWORD
+
+CREDENTIALS_BODY = {"username": "alice", "password": DEFAULT_PASSWORD}
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +72,33 @@ def test_logout_still_revokes_the_token_of_a_deleted_user(anon_client, alice, pa
     response = anon_client.post("/api/user/logout/", {"refresh": pair["refresh"]})
 
     assert response.status_code == 205
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/api/token/refresh/", "/token/refresh/"])
+def test_a_refresh_token_works_once_even_when_sent_concurrently(alice, path):
+    from rest_framework.test import APIClient
+
+    refresh = APIClient().post("/api/token/", CREDENTIALS_BODY).data["refresh"]
+
+    responses = run_concurrently([lambda: APIClient().post(path, {"refresh": refresh})] * WORKERS)
+
+    assert sorted(r.status_code for r in responses) == [200] + [401] * (WORKERS - 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_logout_racing_a_refresh_leaves_no_session_behind(alice):
+    from rest_framework.test import APIClient
+
+    refresh = APIClient().post("/api/token/", CREDENTIALS_BODY).data["refresh"]
+
+    logout, refreshed = run_concurrently(
+        [
+            lambda: APIClient().post("/api/user/logout/", {"refresh": refresh}),
+            lambda: APIClient().post("/api/token/refresh/", {"refresh": refresh}),
+        ]
+    )
+
+    # Exactly one of them used the token: either the logout (and the refresh failed) or
+    # the refresh (and the logout says the token was already used).
+    assert sorted([logout.status_code, refreshed.status_code]) in ([200, 401], [205, 401])

@@ -28,6 +28,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from django.db import connection, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from threads.models import Message, Participant, Thread
@@ -415,9 +416,14 @@ def _fresh_usernames(rng: random.Random, count: int) -> list[tuple[str, str]]:
                 drawn[username] = first
         candidates = list(drawn)
         for chunk in _batches(candidates, 500):
-            taken = user_model.objects.filter(username__in=chunk).values_list("username", flat=True)
+            # Usernames are unique whatever their case, and the drawn ones are lower case.
+            taken = (
+                user_model.objects.annotate(lowered=Lower("username"))
+                .filter(lowered__in=chunk)
+                .values_list("lowered", flat=True)
+            )
             for username in taken:
-                del drawn[username]
+                drawn.pop(username, None)
         chosen.update(drawn)
     return list(chosen.items())
 
@@ -554,7 +560,7 @@ def _create_messages(
     """Insert every thread's messages as plain parameter tuples, a batch at a time.
 
     Not `bulk_create`: building a million model instances costs more than inserting them,
-    and `created` is `auto_now_add`, which `bulk_create` would overwrite with the present."""
+    and the tuples are all the rows need."""
     table = Message._meta.db_table
     names = ("thread", "sender", "text", "created", "is_read")
     columns = [Message._meta.get_field(name).column for name in names]
