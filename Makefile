@@ -59,6 +59,15 @@ test-integrity: install  ## Concurrent clients against gunicorn workers: nothing
 fuzz: install  ## Fuzz a live server with Schemathesis from docs/openapi.yaml
 	scripts/fuzz.sh
 
+bench: install  ## Benchmark: build the data sets (once) and measure each endpoint against its floor
+	@command -v wrk >/dev/null || { echo "bench needs wrk (Debian: apt-get install wrk)"; exit 1; }
+	test -f bench/data/sqlite.json || $(BIN)/python bench/generate.py --database sqlite
+	$(BIN)/python bench/load.py --database sqlite
+	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+		test -f bench/data/postgres.json || $(BIN)/python bench/generate.py --database postgres; \
+		$(BIN)/python bench/load.py --database postgres; \
+	else echo "PostgreSQL is not running on 127.0.0.1:5432: its benchmark is skipped"; fi
+
 demo: migrate  ## Fill the database with demo data (DEMO_ARGS="--messages 1000000")
 	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo $(DEMO_ARGS)
 

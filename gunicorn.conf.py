@@ -15,5 +15,6 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # Recycle workers now and then so a slow leak cannot grow without bound.
 max_requests = 10_000
 max_requests_jitter = 1_000
-accesslog = "-"
+# One line per request to stdout; GUNICORN_ACCESSLOG= (empty) turns it off (benchmarks).
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 errorlog = "-"

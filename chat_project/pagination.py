@@ -14,6 +14,15 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         self._known_count = count
         return super().paginate_queryset(queryset, request, view)
 
+    def paginate_rows(self, request, *, count: int, fetch) -> list:
+        """Page through rows a selector fetches itself: `fetch(limit=, offset=)` returns
+        the page, `count` is the total. For reads that are not querysets."""
+        self.request = request
+        self.limit = self.get_limit(request)
+        self.offset = self.get_offset(request)
+        self.count = count
+        return fetch(limit=self.limit, offset=self.offset)
+
     def get_count(self, queryset) -> int:
         known = getattr(self, "_known_count", None)
         return known if known is not None else super().get_count(queryset)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -23,6 +24,9 @@ urlpatterns = [
     path("api/", include(router.urls)),
     path("", include("users.urls")),
 ]
+
+if settings.BENCH_FLOORS:
+    urlpatterns.append(path("bench-floor/", include("bench.floors")))
 
 # Errors outside DRF views (unknown URLs, bad Host headers, crashes) answer JSON too.
 handler400 = "chat_project.errors.bad_request"

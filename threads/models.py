@@ -40,6 +40,11 @@ class Thread(models.Model):
         low, high = sorted((user_id, other_user_id))
         return f"{low}:{high}"
 
+    def other_participant_id(self, user_id: int) -> int:
+        """The id of the participant who is not `user_id`, read from the pair key (no query)."""
+        low, high = (int(part) for part in self.pair_key.split(":"))
+        return high if user_id == low else low
+
 
 class Participant(models.Model):
     """One user's side of a thread: their membership, and what the thread list shows them.
@@ -49,9 +54,16 @@ class Participant(models.Model):
     `unread_count` is how many messages wait for this user, kept exact by the services.
     """
 
-    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="memberships")
+    # Neither key is indexed on its own: the unique (thread, user) constraint and the
+    # (user, -updated, -thread) index lead with them.
+    thread = models.ForeignKey(
+        Thread, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        db_index=False,
     )
     updated = models.DateTimeField(default=timezone.now)
     unread_count = models.PositiveIntegerField(default=0)
@@ -69,15 +81,25 @@ class Participant(models.Model):
 
 
 class MessageQuerySet(models.QuerySet):
-    def waiting_for(self, reader) -> "MessageQuerySet":
-        """Messages that wait for `reader`: unread, not deleted, sent by the other person
-        (a sender's own messages are read or unread for the other participant only).
-        Written to match the partial index `message_unread_idx`."""
-        return self.filter(is_read=False, deleted__isnull=True).exclude(sender=reader)
+    def waiting_for(self, reader, *, thread: "Thread") -> "MessageQuerySet":
+        """The messages of `thread` that wait for `reader`: unread, not deleted, sent by the
+        other participant (a sender's own messages are read or unread for the other person
+        only). Names the sender by equality, which lets the planner go straight to the
+        partial index `message_unread_idx`; `sender != reader` made PostgreSQL scan the
+        whole thread instead."""
+        return self.filter(
+            thread=thread,
+            sender_id=thread.other_participant_id(reader.pk),
+            is_read=False,
+            deleted__isnull=True,
+        )
 
 
 class Message(models.Model):
-    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
+    # Not indexed on its own: `message_thread_recent_idx` leads with it.
+    thread = models.ForeignKey(
+        Thread, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sent_messages"
     )

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Count, F, Max, OuterRef, Subquery, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -87,7 +87,10 @@ def message_send(
     _refuse_if_blocked(user=sender, thread_id=thread.pk)
     # Posts to one thread take turns from here to commit, so ids, `created` times and the
     # thread's last activity all agree, and a retry sees the message its twin stored.
-    _lock_thread(thread.pk)
+    # (SQLite's IMMEDIATE transactions already take turns: there the thread update below
+    # finds out whether the thread is gone.)
+    if connection.features.has_select_for_update:
+        _lock_thread(thread.pk)
     if client_id is not None:
         stored = Message.objects.filter(thread=thread, sender=sender, client_id=client_id).first()
         if stored is not None:
@@ -98,9 +101,10 @@ def message_send(
     message = Message.objects.create(
         thread=thread, sender=sender, text=text, created=now, client_id=client_id
     )
-    Thread.objects.filter(pk=thread.pk).update(
+    if not Thread.objects.filter(pk=thread.pk).update(
         updated=now, last_message=message, message_count=F("message_count") + 1
-    )
+    ):
+        raise Http404("The thread was deleted.")
     Participant.objects.filter(thread=thread).update(
         updated=now,
         unread_count=Case(When(user=sender, then=F("unread_count")), default=F("unread_count") + 1),
@@ -190,7 +194,7 @@ def thread_mark_read(*, thread: Thread, reader: AbstractBaseUser, up_to: int | N
     """Mark read the messages in `thread` that `reader` received and has not read, all of
     them or only those up to message id `up_to` (what the reader has actually seen).
     Returns how many messages changed."""
-    unread = Message.objects.filter(thread=thread).waiting_for(reader)
+    unread = Message.objects.waiting_for(reader, thread=thread)
     if up_to is not None:
         unread = unread.filter(id__lte=up_to)
     marked = unread.update(is_read=True)
@@ -211,12 +215,15 @@ def _received(*, thread_id: int, by_other_than: int, change: int) -> None:
 @transaction.atomic
 def thread_counters_rebuild(*, thread_ids: list[int]) -> None:
     """Recompute the denormalised read state of `thread_ids` from their messages: each
-    thread's last message and message count, each participant's last activity and unread
-    count. For bulk loads (seed data, benchmarks) and repairs; the other services keep
-    these exact as they go, so in normal operation this changes nothing."""
+    thread's last message, message count and last activity (its newest message, else its
+    creation), each participant's copy of that activity and unread count. For bulk loads
+    (seed data, benchmarks) and repairs; the other services keep these exact as they go,
+    so in normal operation this changes nothing."""
     messages = Message.objects.filter(thread=OuterRef("pk")).order_by()
+    newest = messages.order_by("-id")
     Thread.objects.filter(pk__in=thread_ids).update(
-        last_message_id=Subquery(messages.order_by("-id").values("id")[:1]),
+        last_message_id=Subquery(newest.values("id")[:1]),
+        updated=Coalesce(Subquery(newest.values("created")[:1]), F("created")),
         message_count=Coalesce(
             Subquery(messages.values("thread").annotate(n=Count("pk")).values("n")), 0
         ),

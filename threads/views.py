@@ -1,3 +1,5 @@
+from functools import partial
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -16,16 +18,17 @@ from rest_framework.response import Response
 from chat_project.routers import ID_PATTERN
 from chat_project.schema import error, validation_error
 from chat_project.throttling import MessagePostThrottle
-from threads.models import Message
+from threads.models import Message, Thread
 from threads.selectors import (
     first_unread_id,
     message_list_for,
     message_row,
     message_search_for,
     message_window,
-    thread_list_for,
+    thread_count_for,
+    thread_for,
+    thread_page_for,
     thread_row_for,
-    thread_rows,
     thread_unread_count,
     threads_of,
     unread_total_for,
@@ -104,10 +107,20 @@ class ThreadViewSet(
     def get_queryset(self):
         return threads_of(self.request.user)
 
+    def get_object(self) -> Thread:
+        thread = thread_for(self.request.user, int(self.kwargs["pk"]))
+        if thread is None:
+            raise NotFound("No Thread matches the given query.")
+        return thread
+
     def list(self, request: Request) -> Response:
         """The requester's threads, most recent activity first."""
-        page = self.paginate_queryset(thread_list_for(request.user))
-        return self.get_paginated_response(thread_rows(page))
+        page = self.paginator.paginate_rows(
+            request,
+            count=thread_count_for(request.user),
+            fetch=partial(thread_page_for, request.user),
+        )
+        return self.get_paginated_response(page)
 
     def retrieve(self, request: Request, pk: str) -> Response:
         """One of the requester's threads, as the list shows it."""

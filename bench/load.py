@@ -1,0 +1,263 @@
+"""Bounded mixed load against the production server, with each endpoint beside its floor.
+
+    python bench/load.py --database sqlite [--seconds 5] [--connections 4]
+
+Needs the data set (bench/generate.py) and wrk (Debian package `wrk`). Starts gunicorn
+(2 sync workers, the production server of `make serve`, access log off) on loopback with
+the raw-SQL floor views mounted (BENCH_FLOORS=1), then for each endpoint runs wrk against
+the API and against its floor, back to back, and prints requests/s, p50 and p99 latency
+and the API's throughput as a ratio of its floor. Also prints the two scaling ratios the
+targets name. Results go to bench/data/results-<database>.json.
+"""
+
+import argparse
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+sys.path.insert(0, str(ROOT))
+from bench.generate import database_url  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def call(base: str, method: str, path: str, body=None, token=None) -> dict:
+    request = urllib.request.Request(
+        base + path, data=None if body is None else json.dumps(body).encode(), method=method
+    )
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def wrk(
+    url: str, method: str, body: str | None, headers: dict, seconds: int, connections: int
+) -> dict:
+    """Run wrk; return requests/s, p50 and p99 in milliseconds, and non-2xx count."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(f'wrk.method = "{method}"\n')
+        if body is not None:
+            script.write(f"wrk.body = {json.dumps(body)}\n")
+        for name, value in headers.items():
+            script.write(f'wrk.headers["{name}"] = "{value}"\n')
+    output = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    os.unlink(script.name)
+
+    def millis(label: str) -> float:
+        value, unit = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
+        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50": millis("50"),
+        "p99": millis("99"),
+        "errors": int(bad.group(1)) if bad else 0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    meta = json.loads((DATA / f"{args.database}.json").read_text())
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chat_project.settings",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "bench-" + secrets.token_urlsafe(50),
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DATABASE_URL": database_url(args.database),
+        "THROTTLE_AUTH_RATE": "100000000/minute",
+        "THROTTLE_MESSAGE_POST_RATE": "100000000/minute",
+        "BENCH_FLOORS": "1",
+        "DJANGO_LOG_LEVEL": "ERROR",
+        "GUNICORN_ACCESSLOG": "",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(args.workers),
+    }
+    collect = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]
+    subprocess.run(collect, cwd=ROOT, env=env, check=True)
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn"], cwd=ROOT, env=env)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        password = meta["password"]
+        token, me = {}, {}
+        for role in ("heavy", "light", "partner"):
+            name = meta[f"{role}_user"]
+            token[role] = call(
+                base, "POST", "/api/token/", {"username": name, "password": password}
+            )["access"]
+            me[role] = call(base, "GET", "/api/user/me/", token=token[role])["id"]
+        big = meta["big_thread"]
+        # A thread of heavy's other than the big one, to post into and mark read.
+        other = call(base, "GET", "/api/threads/?limit=2", token=token["heavy"])["results"]
+        post_thread = next(row["id"] for row in other if row["id"] != big)
+
+        def auth(role):
+            return {"Authorization": f"Bearer {token[role]}", "Content-Type": "application/json"}
+
+        endpoints = [
+            (
+                "thread list, heavy user (5,000 threads)",
+                "GET",
+                "/api/threads/",
+                None,
+                auth("heavy"),
+                f"/bench-floor/threads/?user={me['heavy']}",
+                None,
+            ),
+            (
+                "thread list, light user (5 threads)",
+                "GET",
+                "/api/threads/",
+                None,
+                auth("light"),
+                f"/bench-floor/threads/?user={me['light']}",
+                None,
+            ),
+            (
+                "messages, first page (200,000-message thread)",
+                "GET",
+                f"/api/threads/{big}/messages/",
+                None,
+                auth("heavy"),
+                f"/bench-floor/messages/?thread={big}",
+                None,
+            ),
+            (
+                "messages, deep page (before=, 199,000 deep)",
+                "GET",
+                f"/api/threads/{big}/messages/?before={meta['deep_before']}",
+                None,
+                auth("heavy"),
+                f"/bench-floor/messages/?thread={big}&before={meta['deep_before']}",
+                None,
+            ),
+            (
+                "post a message",
+                "POST",
+                f"/api/threads/{post_thread}/messages",
+                '{"text": "hello from the benchmark"}',
+                auth("heavy"),
+                f"/bench-floor/post/?thread={post_thread}&sender={me['heavy']}",
+                "hello from the benchmark",
+            ),
+            (
+                "unread total",
+                "GET",
+                "/api/threads/unread_count/",
+                None,
+                auth("heavy"),
+                f"/bench-floor/unread/?user={me['heavy']}",
+                None,
+            ),
+            (
+                "mark_read",
+                "PATCH",
+                f"/api/threads/{post_thread}/mark_read",
+                "{}",
+                auth("partner"),
+                f"/bench-floor/mark_read/?thread={post_thread}&user={me['partner']}",
+                None,
+            ),
+        ]
+        # mark_read is measured as partner, who takes part in post_thread only if it is theirs;
+        # fall back to heavy reading the big thread otherwise.
+        try:
+            call(base, "PATCH", f"/api/threads/{post_thread}/mark_read", {}, token["partner"])
+        except urllib.error.HTTPError:
+            endpoints[-1] = (
+                "mark_read",
+                "PATCH",
+                f"/api/threads/{big}/mark_read",
+                "{}",
+                auth("heavy"),
+                f"/bench-floor/mark_read/?thread={big}&user={me['heavy']}",
+                None,
+            )
+
+        results = []
+        print(
+            f"{args.database}: {args.workers} gunicorn sync workers, wrk 1 thread x "
+            f"{args.connections} connections, {args.seconds} s per run",
+            flush=True,
+        )
+        for name, method, path, body, headers, floor_path, floor_body in endpoints:
+            wrk(base + path, method, body, headers, 1, args.connections)  # warm up
+            api = wrk(base + path, method, body, headers, args.seconds, args.connections)
+            floor = wrk(
+                base + floor_path,
+                "POST" if floor_body or method == "PATCH" else "GET",
+                floor_body,
+                {},
+                args.seconds,
+                args.connections,
+            )
+            ratio = api["rps"] / floor["rps"]
+            results.append({"endpoint": name, "api": api, "floor": floor, "ratio": round(ratio, 2)})
+            line = (
+                f"  {name:48} api {api['rps']:7.0f}/s p50 {api['p50']:6.2f} ms "
+                f"p99 {api['p99']:6.2f} ms | floor {floor['rps']:7.0f}/s "
+                f"p50 {floor['p50']:6.2f} ms p99 {floor['p99']:6.2f} ms | ratio {ratio:.2f}"
+            )
+            if api["errors"] or floor["errors"]:
+                line += f"  NON-2XX api {api['errors']} floor {floor['errors']}"
+            print(line, flush=True)
+        by_name = {r["endpoint"]: r for r in results}
+        deep = by_name["messages, deep page (before=, 199,000 deep)"]["api"]["rps"]
+        first = by_name["messages, first page (200,000-message thread)"]["api"]["rps"]
+        heavy = by_name["thread list, heavy user (5,000 threads)"]["api"]["rps"]
+        light = by_name["thread list, light user (5 threads)"]["api"]["rps"]
+        scaling = {
+            "deep page time / first page time": round(deep and first / deep, 2),
+            "heavy / light thread list time": round(heavy and light / heavy, 2),
+        }
+        deep_ratio = scaling["deep page time / first page time"]
+        heavy_ratio = scaling["heavy / light thread list time"]
+        print(
+            f"  deep page takes {deep_ratio}x the first page's time; "
+            f"the 5,000-thread list takes {heavy_ratio}x the 5-thread list's"
+        )
+        (DATA / f"results-{args.database}.json").write_text(
+            json.dumps({"meta": meta, "results": results, "scaling": scaling}, indent=2)
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
