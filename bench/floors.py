@@ -11,6 +11,8 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from threads.selectors import THREAD_PAGE_SQL
+
 
 def _iso(value) -> str | None:
     if value is None:
@@ -25,48 +27,34 @@ def _rows(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-THREADS_SQL = """
-SELECT t.id, t.created, t.updated, p.unread_count, me.id, me.username, o.user_id, ou.username,
-       m.id, m.sender_id, su.username, m.text, m.created, m.is_read, m.edited, m.deleted
-FROM threads_participant p
-JOIN threads_thread t ON t.id = p.thread_id
-JOIN users_user me ON me.id = p.user_id
-JOIN threads_participant o ON o.thread_id = p.thread_id AND o.user_id <> p.user_id
-JOIN users_user ou ON ou.id = o.user_id
-LEFT JOIN threads_message m ON m.id = t.last_message_id
-LEFT JOIN users_user su ON su.id = m.sender_id
-WHERE p.user_id = %s
-ORDER BY p.updated DESC, p.thread_id DESC
-LIMIT 20
-"""
-
-
 def thread_list(request: HttpRequest) -> JsonResponse:
+    """The API's own thread-page SQL (threads.selectors.THREAD_PAGE_SQL), run raw: the
+    floor is that query plus JSON, without authentication, DRF or the count."""
+    sql = THREAD_PAGE_SQL.format(only_thread="")
     results = []
-    for row in _rows(THREADS_SQL, [int(request.GET["user"])]):
-        people = sorted([(row[4], row[5]), (row[6], row[7])])
+    for row in _rows(sql, [int(request.GET["user"]), 20, 0]):
         last = None
-        if row[8] is not None:
+        if row[6] is not None:
             last = {
-                "id": row[8],
-                "thread": row[0],
-                "sender": row[9],
-                "sender_detail": {"id": row[9], "username": row[10]},
-                "text": row[11],
-                "created": _iso(row[12]),
-                "is_read": bool(row[13]),
-                "edited": _iso(row[14]),
-                "deleted": _iso(row[15]),
+                "id": row[6],
+                "thread": row[7],
+                "sender": row[8],
+                "sender_detail": {"id": row[8], "username": row[9]},
+                "text": row[10],
+                "created": _iso(row[11]),
+                "is_read": bool(row[12]),
+                "edited": _iso(row[13]),
+                "deleted": _iso(row[14]),
             }
         results.append(
             {
                 "id": row[0],
-                "participants": [pk for pk, _ in people],
-                "participants_detail": [{"id": pk, "username": name} for pk, name in people],
-                "created": _iso(row[1]),
-                "updated": _iso(row[2]),
+                "participants": [row[4]],
+                "participants_detail": [{"id": row[4], "username": row[5]}],
+                "created": _iso(row[2]),
+                "updated": _iso(row[3]),
                 "last_message": last,
-                "unread_count": row[3],
+                "unread_count": row[1],
             }
         )
     return JsonResponse({"results": results})

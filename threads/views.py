@@ -20,11 +20,10 @@ from chat_project.schema import error, validation_error
 from chat_project.throttling import MessagePostThrottle
 from threads.models import Message, Thread
 from threads.selectors import (
-    first_unread_id,
-    message_list_for,
+    ThreadMessages,
     message_row,
     message_search_for,
-    message_window,
+    message_window_for,
     thread_count_for,
     thread_for,
     thread_page_for,
@@ -227,24 +226,19 @@ class ThreadViewSet(
         query = MessageListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        search = params.get("search", "")
-        messages = message_list_for(thread, search=search)
+        messages = ThreadMessages(thread, search=params.get("search", ""))
         if not {"before", "after", "around"} & params.keys():
-            # The thread keeps its exact message count: no COUNT(*) over its history.
-            known_count = None if search else thread.message_count
-            page = self.paginator.paginate_queryset(messages, request, view=self, count=known_count)
-            return self.get_paginated_response([message_row(row) for row in page])
-
-        around = params.get("around")
-        if around == "first_unread":
-            around = first_unread_id(thread, request.user)
-            if around is None:  # nothing unread: the reader is at the newest page
-                params = {}
-        window = message_window(
+            # Without a search the count is the thread's exact counter: no COUNT(*).
+            page = self.paginator.paginate_rows(
+                request, count=messages.count(), fetch=messages.page
+            )
+            return self.get_paginated_response(page)
+        window = message_window_for(
             messages,
+            request.user,
             before=params.get("before"),
             after=params.get("after"),
-            around=int(around) if around else None,
+            around=params.get("around"),
             limit=self.paginator.get_limit(request),
         )
         return Response(

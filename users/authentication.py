@@ -21,7 +21,7 @@ class JWTAuthentication(authentication.JWTAuthentication):
         user_model = get_user_model()
         table = user_model._meta.db_table
         user = next(
-            iter(user_model.objects.raw(f'SELECT * FROM "{table}" WHERE "id" = %s', [user_id])),  # noqa: S608 (the model's own table)
+            iter(user_model.objects.raw(f'SELECT * FROM "{table}" WHERE "id" = %s', [user_id])),
             None,
         )
         if user is None:

@@ -51,7 +51,7 @@ def test_thread_detail_and_sub_resources(
         ("get", f"/api/threads/{thread.pk}/messages/?limit=100", 3),
         ("get", f"/api/threads/{thread.pk}/unread_count", 3),
         ("get", "/api/threads/unread_count/", 2),
-        ("patch", f"/api/threads/{thread.pk}/mark_read", 6),
+        ("patch", f"/api/threads/{thread.pk}/mark_read", 7),
         ("post", f"/api/threads/{thread.pk}/messages", 9),
         ("delete", f"/api/threads/{thread.pk}/", 10),
     ]:
