@@ -218,3 +218,31 @@ def test_opening_at_the_first_unread_message_deep_in_a_history(
     assert first_unread.pk in [m["id"] for m in data["results"]]
     assert data["has_more_before"] is True
     assert data["has_more_after"] is True
+
+
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [("%", ["100% sure"]), ("_", ["snake_case"]), ("\\", ["back\\slash"]), ("'", ["it's"])],
+)
+def test_search_treats_wildcards_and_quotes_as_plain_text(
+    alice_client, alice, thread, search, expected
+):
+    for text in ("100% sure", "snake_case", "back\\slash", "it's", "plain"):
+        MessageFactory(thread=thread, sender=alice, text=text)
+
+    in_thread = page(alice_client, thread, search=search)
+    everywhere = alice_client.get("/api/messages/", {"search": search}).data
+
+    assert texts(in_thread) == expected
+    assert texts(everywhere) == expected
+
+
+def test_search_with_a_cursor_pages_through_matches_only(alice_client, alice, thread):
+    hits = [MessageFactory(thread=thread, sender=alice, text=f"hit {i}") for i in range(5)]
+    MessageFactory.create_batch(5, thread=thread, sender=alice, text="miss")
+
+    data = page(alice_client, thread, search="hit", before=hits[3].pk, limit=2)
+
+    assert texts(data) == ["hit 2", "hit 1"]
+    assert data["has_more_before"] is True
+    assert data["has_more_after"] is True
