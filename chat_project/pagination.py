@@ -19,7 +19,9 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         the page, `count` is the total. For reads that are not querysets."""
         self.request = request
         self.limit = self.get_limit(request)
-        self.offset = self.get_offset(request)
+        # Past the end every page is empty; clamping also keeps absurd offsets (the query
+        # string accepts any number) inside what the database's integers hold.
+        self.offset = min(self.get_offset(request), count)
         self.count = count
         return fetch(limit=self.limit, offset=self.offset)
 

@@ -57,6 +57,9 @@ TOO_LARGE = error(
 UNSUPPORTED_MEDIA_TYPE = error(
     "The body is not JSON.", "unsupported_media_type", 'Unsupported media type "text/plain".'
 )
+URI_TOO_LONG = OpenApiResponse(
+    description="The URL is longer than the server accepts (answered by the server, not JSON)."
+)
 THROTTLED = OpenApiResponse(
     ErrorSerializer,
     description="Too many requests; retry after the number of seconds in `Retry-After`.",
@@ -108,4 +111,7 @@ class ChatAutoSchema(AutoSchema):
             for throttle in view.throttle_classes
         ):
             errors["429"] = THROTTLED
+        # The production server refuses a request line over its limit (gunicorn: 4,094
+        # bytes) before the API sees it; a client can only reach that with query strings.
+        errors["414"] = URI_TOO_LONG
         return errors

@@ -35,6 +35,8 @@ def usable_charset(content_type: str, query_string: str) -> bool:
     try:
         "".encode(charset)
         query_string.encode("iso-8859-1").decode(charset)
+    except UnicodeDecodeError:
+        return True  # Django falls back to ISO-8859-1 for undecodable query strings
     except (LookupError, UnicodeError, ValueError):
         return False
     return True

@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from threads.models import Message, Thread
-from threads.services import message_purge
+from threads.services import message_purge, thread_delete
 
 # How many of a thread's newest messages its admin page shows inline.
 INLINE_MESSAGES = 50
@@ -74,6 +74,13 @@ class ThreadAdmin(ReadOnlyDeleteOnlyMixin, admin.ModelAdmin):
         return format_html(
             '<a href="{}">Search and filter all {} messages</a>', url, thread.message_count
         )
+
+    def delete_model(self, request: HttpRequest, obj: Thread) -> None:
+        thread_delete(thread=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Thread]) -> None:
+        for thread in queryset:
+            thread_delete(thread=thread)
 
     def get_deleted_objects(self, objs, request: HttpRequest):
         """Summarise instead of listing every message of the threads being deleted."""

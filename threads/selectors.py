@@ -210,6 +210,9 @@ class ThreadMessages:
         "m.id, m.thread_id, m.sender_id, u.username, m.text, m.created, m.is_read, "
         "m.edited, m.deleted"
     )
+    MORE = 9  # the position of the `more` flag, after COLUMNS
+    # The only comparison operators that can reach the SQL text.
+    OPERATORS = {">=": ">=", "<=": "<="}
 
     def __init__(self, thread: Thread, *, search: str = "") -> None:
         self.thread = thread
@@ -235,11 +238,12 @@ class ThreadMessages:
         newest_first: bool = True,
         id_below: int | None = None,
         id_from: int | None = None,
+        id_above: int | None = None,
         more: tuple[str, int] | None = None,
     ) -> list[tuple]:
-        """Raw rows (COLUMNS, then a `more` flag if asked): ids below `id_below` or from
-        `id_from` on. `more` = (">=" or "<=", id): also whether any message of the same
-        selection lies on that side of that id, computed in the same query."""
+        """Raw rows (COLUMNS, then a `more` flag if asked): ids below `id_below`, from
+        `id_from` on, or above `id_above`. `more` = (">=" or "<=", id): also whether any
+        message of the same selection lies on that side of that id, in the same query."""
         where, params = self._where("m")
         if id_below is not None:
             where += " AND m.id < %s"
@@ -247,10 +251,13 @@ class ThreadMessages:
         if id_from is not None:
             where += " AND m.id >= %s"
             params.append(id_from)
+        if id_above is not None:
+            where += " AND m.id > %s"
+            params.append(id_above)
         select = self.COLUMNS
         if more is not None:
             operator, cursor_id = more
-            assert operator in (">=", "<=")  # noqa: S101 (internal contract, not input)
+            operator = self.OPERATORS[operator]
             more_where, more_params = self._where("n")
             select += (
                 f", EXISTS(SELECT 1 FROM threads_message n "
@@ -267,7 +274,7 @@ class ThreadMessages:
             return cursor.fetchall()
 
     def exists(self, operator: str, cursor_id: int) -> bool:
-        assert operator in (">=", "<=")  # noqa: S101
+        operator = self.OPERATORS[operator]
         where, params = self._where("m")
         with connection.cursor() as cursor:
             cursor.execute(
@@ -341,9 +348,9 @@ def message_window(
     """
     if after is not None:
         rows = messages.rows(
-            limit=limit + 1, newest_first=False, id_from=after + 1, more=("<=", after)
+            limit=limit + 1, newest_first=False, id_above=after, more=("<=", after)
         )
-        has_more_before = rows[0][9] if rows else messages.exists("<=", after)
+        has_more_before = rows[0][messages.MORE] if rows else messages.exists("<=", after)
         return _window(rows[:limit][::-1], bool(has_more_before), len(rows) > limit)
     if around is not None:
         # Half the page on each side; near either end of the history the other side fills
@@ -358,7 +365,7 @@ def message_window(
         rows = messages.rows(limit=limit + 1)
         return _window(rows[:limit], len(rows) > limit, False)
     rows = messages.rows(limit=limit + 1, id_below=before, more=(">=", before))
-    has_more_after = rows[0][9] if rows else messages.exists(">=", before)
+    has_more_after = rows[0][messages.MORE] if rows else messages.exists(">=", before)
     return _window(rows[:limit], len(rows) > limit, bool(has_more_after))
 
 

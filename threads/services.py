@@ -4,8 +4,10 @@ threads (REST today, the admin and WebSocket later) behaves the same.
 The denormalised read state (a thread's `last_message` and `message_count`, each
 participant's `updated` and `unread_count`) changes in the same transaction as the rows it
 describes, with relative updates (`F() + 1`) that stay exact when writers run concurrently.
-Writers lock rows in one order (the thread, then messages, then participants), so
-concurrent writers wait for each other instead of deadlocking.
+Every writer that moves a counter or deletes messages first takes the thread's row lock
+(`_lock_thread`), so writers to one thread take turns instead of deadlocking on rows they
+lock in different orders (a thread's delete removes participants before messages, a
+mark-read locks messages before its participant row).
 """
 
 from uuid import UUID
@@ -13,7 +15,7 @@ from uuid import UUID
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Count, F, Max, OuterRef, Subquery, When
+from django.db.models import Case, Count, F, OuterRef, Subquery, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -179,8 +181,7 @@ def message_delete(*, message: Message, editor: AbstractBaseUser) -> None:
     the conversation keeps its shape; deleting again changes nothing. A message deleted
     before it was read no longer waits for its recipient."""
     _check_sender(message=message, editor=editor)
-    # The conditional update locks the row, so `is_read` read back below cannot change
-    # under us (mark_read updates the same row).
+    _lock_thread(message.thread_id)  # counters move: thread first (see the module's note)
     if not Message.objects.filter(pk=message.pk, deleted__isnull=True).update(
         text="", deleted=timezone.now()
     ):
@@ -191,20 +192,12 @@ def message_delete(*, message: Message, editor: AbstractBaseUser) -> None:
 
 @transaction.atomic
 def message_purge(*, message: Message) -> None:
-    """A moderator removes a message for good (the admin's delete). The thread's counters,
-    last message and the recipient's unread count follow."""
-    thread_id = message.thread_id
-    _lock_thread(thread_id)
-    rows = Message.objects.filter(pk=message.pk)
-    waiting = rows.filter(is_read=False, deleted__isnull=True).exists()
-    if not rows.delete()[0]:
-        return
-    newest = Message.objects.filter(thread_id=thread_id).aggregate(newest=Max("id"))["newest"]
-    Thread.objects.filter(pk=thread_id).update(
-        message_count=F("message_count") - 1, last_message_id=newest
-    )
-    if waiting:
-        _received(thread_id=thread_id, by_other_than=message.sender_id, change=-1)
+    """A moderator removes a message for good (the admin's delete). The thread's read
+    state (last message and activity, count, unread counts) is recomputed from what is
+    left: a rare action, so exactness wins over incremental bookkeeping."""
+    _lock_thread(message.thread_id)
+    if Message.objects.filter(pk=message.pk).delete()[0]:
+        thread_counters_rebuild(thread_ids=[message.thread_id])
 
 
 def thread_mark_read(*, thread: Thread, reader: AbstractBaseUser, up_to: int | None = None) -> int:
@@ -220,6 +213,7 @@ def thread_mark_read(*, thread: Thread, reader: AbstractBaseUser, up_to: int | N
     if not waiting.exists():
         return 0
     with transaction.atomic():
+        _lock_thread(thread.pk)  # counters move: thread first (see the module's note)
         unread = Message.objects.waiting_for(reader, thread=thread)
         if up_to is not None:
             unread = unread.filter(id__lte=up_to)
@@ -245,6 +239,15 @@ def thread_counters_rebuild(*, thread_ids: list[int]) -> None:
     creation), each participant's copy of that activity and unread count. For bulk loads
     (seed data, benchmarks) and repairs; the other services keep these exact as they go,
     so in normal operation this changes nothing."""
+    # Lock the threads (in id order, like every writer) so that no post or mark-read
+    # moves a counter between the recount and its write.
+    if connection.features.has_select_for_update:
+        list(
+            Thread.objects.select_for_update()
+            .filter(pk__in=thread_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
     messages = Message.objects.filter(thread=OuterRef("pk")).order_by()
     newest = messages.order_by("-id")
     Thread.objects.filter(pk__in=thread_ids).update(

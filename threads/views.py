@@ -57,6 +57,9 @@ from threads.services import (
 )
 from users.serializers import SearchQuerySerializer
 
+# The same words for every thread that is not the requester's, whatever the reason.
+THREAD_NOT_FOUND = "No Thread matches the given query."
+
 
 class MessageDeletedConflict(APIException):
     status_code = status.HTTP_409_CONFLICT
@@ -109,7 +112,7 @@ class ThreadViewSet(
     def get_object(self) -> Thread:
         thread = thread_for(self.request.user, int(self.kwargs["pk"]))
         if thread is None:
-            raise NotFound("No Thread matches the given query.")
+            raise NotFound(THREAD_NOT_FOUND)
         return thread
 
     def list(self, request: Request) -> Response:
@@ -125,7 +128,7 @@ class ThreadViewSet(
         """One of the requester's threads, as the list shows it."""
         row = thread_row_for(request.user, int(pk))
         if row is None:
-            raise NotFound
+            raise NotFound(THREAD_NOT_FOUND)
         return Response(row)
 
     @extend_schema(
@@ -155,7 +158,7 @@ class ThreadViewSet(
         )
         row = thread_row_for(request.user, thread.pk)
         if row is None:  # the other participant deleted it a moment ago
-            raise NotFound
+            raise NotFound(THREAD_NOT_FOUND)
         return Response(row, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     def perform_destroy(self, instance) -> None:

@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from threads.models import Thread
+from threads.services import thread_delete
 from users.models import Block, User
 
 
@@ -16,12 +17,14 @@ class UserAdmin(DjangoUserAdmin):
 
     @transaction.atomic
     def delete_model(self, request: HttpRequest, obj: User) -> None:
-        Thread.objects.filter(memberships__user=obj).delete()
+        for thread in Thread.objects.filter(memberships__user=obj):
+            thread_delete(thread=thread)
         super().delete_model(request, obj)
 
     @transaction.atomic
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        Thread.objects.filter(memberships__user__in=queryset).delete()
+        for thread in Thread.objects.filter(memberships__user__in=queryset).distinct():
+            thread_delete(thread=thread)
         super().delete_queryset(request, queryset)
 
 

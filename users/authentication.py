@@ -1,8 +1,22 @@
 from django.contrib.auth import get_user_model
+from django.db import connection
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
+
+
+def user_model_raw_query(user_id: int):
+    """The user row by primary key. Columns are named, not `*`: PostgreSQL's prepared
+    statements (see DATABASES OPTIONS) must not change shape when a column is added."""
+    user_model = get_user_model()
+    meta = user_model._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
+    return user_model.objects.raw(
+        f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = %s",
+        [user_id],
+    )
 
 
 class JWTAuthentication(authentication.JWTAuthentication):
@@ -18,12 +32,7 @@ class JWTAuthentication(authentication.JWTAuthentication):
             user_id = int(validated_token[api_settings.USER_ID_CLAIM])
         except (KeyError, TypeError, ValueError) as error:
             raise InvalidToken("Token contained no recognizable user identification") from error
-        user_model = get_user_model()
-        table = user_model._meta.db_table
-        user = next(
-            iter(user_model.objects.raw(f'SELECT * FROM "{table}" WHERE "id" = %s', [user_id])),
-            None,
-        )
+        user = next(iter(user_model_raw_query(user_id)), None)
         if user is None:
             raise AuthenticationFailed("User not found", code="user_not_found")
         if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:

@@ -256,3 +256,10 @@ def test_json_nested_within_the_limit_is_parsed(alice_client):
 
     assert response.status_code == 400
     assert "user" in response.json()  # a field error: parsed, then refused by validation
+
+
+def test_a_text_charset_that_cannot_decode_the_query_string_is_left_to_django():
+    from chat_project.wsgi import usable_charset
+
+    # Django decodes such query strings as ISO-8859-1 instead; refusing them would be wrong.
+    assert usable_charset("text/plain; charset=utf-16", "a=1") is True

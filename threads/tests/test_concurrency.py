@@ -64,3 +64,20 @@ def test_deleting_a_thread_while_messages_arrive(alice, bob):
     assert set(statuses) <= {201, 204, 404}
     assert not Thread.objects.filter(pk=thread_id).exists()
     assert not Message.objects.filter(thread_id=thread_id).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_thread_while_it_is_read_and_cleaned_up(alice, bob):
+    """Writers that lock rows in different orders (a delete removes participants before
+    messages; mark-read locks messages first) must queue on the thread, not deadlock."""
+    thread_id = client_for(alice).post("/api/threads/", {"participants": [bob.pk]}).data["id"]
+    url = f"/api/threads/{thread_id}/messages"
+    own = [client_for(bob).post(url, {"text": f"b{i}"}).data["id"] for i in range(WORKERS)]
+    calls = [lambda: client_for(alice).patch(f"/api/threads/{thread_id}/mark_read")] * 3
+    calls += [lambda mid=mid: client_for(bob).delete(f"{url}/{mid}/") for mid in own[:3]]
+    calls.insert(3, lambda: client_for(bob).delete(f"/api/threads/{thread_id}/"))
+
+    statuses = {r.status_code for r in run_concurrently(calls)}
+
+    assert statuses <= {200, 204, 404}
+    assert not Thread.objects.filter(pk=thread_id).exists()

@@ -86,3 +86,17 @@ def test_rebuilding_the_counters_changes_nothing(alice, bob, thread):
         list(Participant.objects.order_by("id").values("user_id", "unread_count", "updated")),
     )
     assert after == before
+
+
+def test_rebuilding_after_a_purge_changes_nothing(alice, bob, thread):
+    from threads.services import message_purge
+
+    older = MessageFactory(thread=thread, sender=bob)
+    newest = MessageFactory(thread=thread, sender=bob)
+    message_purge(message=newest)
+    before = list(Thread.objects.values("last_message_id", "message_count", "updated"))
+
+    thread_counters_rebuild(thread_ids=[thread.pk])
+
+    assert list(Thread.objects.values("last_message_id", "message_count", "updated")) == before
+    assert before[0]["last_message_id"] == older.pk

@@ -246,3 +246,15 @@ def test_search_with_a_cursor_pages_through_matches_only(alice_client, alice, th
     assert texts(data) == ["hit 2", "hit 1"]
     assert data["has_more_before"] is True
     assert data["has_more_after"] is True
+
+
+def test_the_largest_cursor_is_an_empty_page_not_an_error(alice_client, thread, history):
+    for cursor in ("after", "before", "around"):
+        response = alice_client.get(
+            f"/api/threads/{thread.pk}/messages/", {cursor: str(2**63 - 1)[:18]}
+        )
+        assert response.status_code == 200
+    response = alice_client.get(f"/api/threads/{thread.pk}/messages/", {"after": 2**63 - 1})
+    assert response.status_code == 200
+    assert response.data["results"] == []
+    assert response.data["has_more_before"] is True

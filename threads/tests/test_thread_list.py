@@ -144,3 +144,13 @@ def test_threads_cannot_be_edited(alice_client, thread, method):
     response = getattr(alice_client, method)(f"/api/threads/{thread.pk}/", {"participants": []})
 
     assert response.status_code == 405
+
+
+@pytest.mark.parametrize("path", ["/api/threads/", "/api/threads/{id}/messages/"])
+def test_an_offset_beyond_any_database_integer_is_an_empty_page(alice_client, thread, path):
+    response = alice_client.get(
+        path.format(id=thread.pk), {"offset": "20880782128658627405249773568", "limit": 5}
+    )
+
+    assert response.status_code == 200
+    assert response.data["results"] == []
