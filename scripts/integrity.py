@@ -8,15 +8,17 @@ the worst moments:
 - messages are posted concurrently, a third of them with a client_id and retried, some of
   the retries in parallel with the original (a flaky network);
 - readers mark threads read (all, or `up_to` what they saw) while messages arrive;
-- senders edit and delete messages while the other side reads.
+- senders edit and delete messages while the other side reads;
+- a few threads are deleted while both sides are still posting into them.
 
 Then it checks, against the database: no 5xx; every message answered 201 is stored
-exactly once, every retry answered with the original; no message stored that no client
-was told about; one thread per pair; each thread's message count and last message, and
-each participant's unread count, equal what the messages say; the API's unread totals
-equal them too.
+exactly once (unless its thread was deleted, which takes its messages along), every retry
+answered with the original; no message stored that no client was told about; one thread
+per pair, deleted threads gone with all their messages; each thread's message count, last
+message and last activity, and each participant's copy of that activity and unread count,
+equal what the messages say; the API's unread totals equal them too.
 
-Bounded: a fixed number of requests (about 2,000) and a time limit. Usage:
+Bounded: a fixed number of requests (about 1,000) and a deadline. Usage:
     python scripts/integrity.py                      # SQLite, in a temporary folder
     python scripts/integrity.py --database postgres  # a throwaway database on 127.0.0.1:5432
 """
@@ -36,7 +38,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +48,8 @@ USERS = 8
 WORKERS = 4
 CLIENT_THREADS = 16
 POSTS_PER_SENDER = 25
-TIME_LIMIT = 240  # seconds for the whole load, a hard stop
+TIME_LIMIT = 240  # seconds the concurrent phase may take before the run fails
+DOOMED_THREADS = 2  # threads deleted while their participants are still posting
 
 
 class Failure(AssertionError):
@@ -145,6 +148,7 @@ def run_load(api: Api) -> dict:
     if sum(status == 201 for status, _ in created) != len(pairs):
         raise Failure("not exactly one 201 per pair")
     threads = {pair: next(iter(found)) for pair, found in thread_of.items()}
+    doomed = {pair: threads[pair] for pair in list(threads)[:DOOMED_THREADS]}
 
     # 2. Posts, retries, reads, edits and deletes, all at once.
     told: list[tuple[int, dict]] = []  # (status, message) for every accepted post
@@ -156,6 +160,8 @@ def run_load(api: Api) -> dict:
         status, message = api.call(
             "POST", f"/api/threads/{thread_id}/messages", body, tokens[sender]
         )
+        if status == 404 and thread_id in doomed.values():
+            return None  # deleted under the sender's feet: refused, nothing to find later
         if status not in (200, 201):
             raise Failure(f"post: {status} {message}")
         if status == 200 and not client_id:
@@ -181,6 +187,8 @@ def run_load(api: Api) -> dict:
                 post(sender, thread_id, text, client_id)
             else:
                 message = post(sender, thread_id, text, None)
+                if message is None:
+                    continue
                 roll = local.random()
                 if roll < 0.1:
                     api.call(
@@ -204,10 +212,10 @@ def run_load(api: Api) -> dict:
             if local.random() < 0.5:
                 api.call("PATCH", f"/api/threads/{thread_id}/mark_read", {}, tokens[reader])
             else:
-                _, page = api.call(
+                status, page = api.call(
                     "GET", f"/api/threads/{thread_id}/messages/?limit=5", token=tokens[reader]
                 )
-                if page["results"]:
+                if status == 200 and page["results"]:
                     up_to = page["results"][-1]["id"]
                     api.call(
                         "PATCH",
@@ -217,11 +225,24 @@ def run_load(api: Api) -> dict:
                     )
             api.call("GET", "/api/threads/", token=tokens[reader])
 
-    jobs = [(sender_work, name, i) for i, name in enumerate(names)]
+    def deleter_work(pair: frozenset, _seed: int) -> None:
+        time.sleep(1.0)  # well into the posting
+        status, _ = api.call("DELETE", f"/api/threads/{doomed[pair]}/", token=tokens[min(pair)])
+        if status != 204:
+            raise Failure(f"deleting thread {doomed[pair]}: {status}")
+
+    # Deleters first, so they run alongside the others (they wait a second, then delete).
+    jobs = [(deleter_work, pair, 0) for pair in doomed]
+    jobs += [(sender_work, name, i) for i, name in enumerate(names)]
     jobs += [(reader_work, name, 100 + i) for i, name in enumerate(names)]
-    with ThreadPoolExecutor(CLIENT_THREADS) as pool:
-        for future in [pool.submit(fn, name, seed) for fn, name, seed in jobs]:
-            future.result(timeout=TIME_LIMIT)
+    pool = ThreadPoolExecutor(CLIENT_THREADS + len(doomed))
+    futures = [pool.submit(fn, arg, seed) for fn, arg, seed in jobs]
+    done, late = wait(futures, timeout=TIME_LIMIT)
+    pool.shutdown(wait=not late, cancel_futures=True)
+    if late:
+        raise Failure(f"{len(late)} client jobs were still running after {TIME_LIMIT} s")
+    for future in done:
+        future.result()  # re-raises a client's Failure
 
     # 3. What the API says each user has waiting, after everything settled.
     unread_said = {
@@ -237,6 +258,7 @@ def run_load(api: Api) -> dict:
         "ids": ids,
         "unread_said": unread_said,
         "pairs": len(pairs),
+        "doomed": set(doomed.values()),
     }
 
 
@@ -252,19 +274,31 @@ def check_database(env: dict, outcome: dict) -> list[str]:
     from threads.models import Message, Participant, Thread
 
     problems = []
-    accepted = {message["id"] for status, message in outcome["told"] if status == 201}
+    doomed = outcome["doomed"]
+    accepted = {
+        message["id"]
+        for status, message in outcome["told"]
+        if status == 201 and message["thread"] not in doomed
+    }
     stored = Counter(Message.objects.values_list("id", flat=True))
     if set(stored) != accepted:
         problems.append(
             f"stored and accepted messages differ: {len(set(stored) - accepted)} stored but "
             f"never answered 201, {len(accepted - set(stored))} answered 201 but missing"
         )
+    in_doomed = {m["id"] for _, m in outcome["told"] if m["thread"] in doomed}
     for client_id, message_ids in outcome["by_client_id"].items():
         if len(message_ids) != 1:
             problems.append(f"client_id {client_id} answered with {len(message_ids)} messages")
-        if Message.objects.filter(client_id=client_id).count() != 1:
-            problems.append(f"client_id {client_id} stored more or less than once")
-    if Thread.objects.count() != outcome["pairs"]:
+        expected = 0 if message_ids <= in_doomed else 1
+        if Message.objects.filter(client_id=client_id).count() != expected:
+            problems.append(f"client_id {client_id} not stored exactly {expected} time(s)")
+    if (
+        Thread.objects.filter(pk__in=doomed).exists()
+        or Message.objects.filter(thread_id__in=doomed).exists()
+    ):
+        problems.append("a deleted thread, or one of its messages, is still there")
+    if Thread.objects.count() != outcome["pairs"] - len(doomed):
         problems.append(f"{Thread.objects.count()} threads for {outcome['pairs']} pairs")
     if Thread.objects.annotate(n=Count("memberships")).exclude(n=2).exists():
         problems.append("a thread without exactly two participants")
@@ -274,6 +308,12 @@ def check_database(env: dict, outcome: dict) -> list[str]:
                 f"thread {thread.pk}: counters say {thread.message_count} messages, last "
                 f"{thread.last_message_id}; messages say {thread.n}, last {thread.newest}"
             )
+        newest = Message.objects.filter(pk=thread.newest).values_list("created", flat=True)
+        activity = newest.first() if thread.newest else thread.created
+        if thread.updated != activity:
+            problems.append(f"thread {thread.pk}: updated {thread.updated}, activity {activity}")
+        if Participant.objects.filter(thread=thread).exclude(updated=thread.updated).exists():
+            problems.append(f"thread {thread.pk}: a participant's activity differs")
     for member in Participant.objects.all():
         waiting = Message.objects.filter(
             ~Q(sender_id=member.user_id),
