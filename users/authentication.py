@@ -19,6 +19,17 @@ def user_model_raw_query(user_id: int):
     )
 
 
+def check_token_user(user, token) -> None:
+    """The checks a token's user must pass, for access and refresh tokens alike: the
+    account is active, and its password has not changed since the token was issued."""
+    if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
+        raise AuthenticationFailed("User is inactive", code="user_inactive")
+    if api_settings.CHECK_REVOKE_TOKEN and token.get(
+        api_settings.REVOKE_TOKEN_CLAIM
+    ) != get_md5_hash_password(user.password):
+        raise AuthenticationFailed("The user's password has been changed.", code="password_changed")
+
+
 class JWTAuthentication(authentication.JWTAuthentication):
     """SimpleJWT's bearer authentication, loading the user with a raw query by primary key.
 
@@ -35,12 +46,5 @@ class JWTAuthentication(authentication.JWTAuthentication):
         user = next(iter(user_model_raw_query(user_id)), None)
         if user is None:
             raise AuthenticationFailed("User not found", code="user_not_found")
-        if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
-            raise AuthenticationFailed("User is inactive", code="user_inactive")
-        if api_settings.CHECK_REVOKE_TOKEN and validated_token.get(
-            api_settings.REVOKE_TOKEN_CLAIM
-        ) != get_md5_hash_password(user.password):
-            raise AuthenticationFailed(
-                "The user's password has been changed.", code="password_changed"
-            )
+        check_token_user(user, validated_token)
         return user

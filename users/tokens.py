@@ -17,12 +17,14 @@
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
-from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
+from rest_framework_simplejwt.utils import datetime_from_epoch
+
+from users.authentication import check_token_user
 
 
 class LoginSerializer(TokenObtainPairSerializer):
@@ -63,16 +65,7 @@ class RefreshSerializer(TokenRefreshSerializer):
         user = _token_user(refresh)
         if user is None:
             raise InvalidToken("The user of this token no longer exists.")
-        if not api_settings.USER_AUTHENTICATION_RULE(user):
-            raise AuthenticationFailed(
-                "No active account found for the given token.", code="no_active_account"
-            )
-        if api_settings.CHECK_REVOKE_TOKEN and refresh.payload.get(
-            api_settings.REVOKE_TOKEN_CLAIM
-        ) != get_md5_hash_password(user.password):
-            raise AuthenticationFailed(
-                "The password has changed since this token was issued.", code="password_changed"
-            )
+        check_token_user(user, refresh)
         refresh_token_consume(refresh, user)
         data = {"access": str(refresh.access_token)}
         refresh.set_jti()
