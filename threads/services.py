@@ -101,6 +101,10 @@ def message_send(
                 raise ClientIdReused
             return stored, False
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        return _post_in_one_statement(
+            thread=thread, sender=sender, text=text, now=now, client_id=client_id
+        ), True
     message = Message.objects.create(
         thread=thread, sender=sender, text=text, created=now, client_id=client_id
     )
@@ -113,6 +117,49 @@ def message_send(
         unread_count=Case(When(user=sender, then=F("unread_count")), default=F("unread_count") + 1),
     )
     return message, True
+
+
+# PostgreSQL: the message and the three counters it moves, in one round trip. The thread
+# is already locked by this transaction, so the parts cannot interleave with another post.
+POST_SQL = """
+WITH message AS (
+    INSERT INTO threads_message (thread_id, sender_id, text, created, is_read, client_id)
+    VALUES (%(thread)s, %(sender)s, %(text)s, %(now)s, false, %(client_id)s)
+    RETURNING id
+), thread AS (
+    UPDATE threads_thread
+    SET updated = %(now)s, last_message_id = (SELECT id FROM message),
+        message_count = message_count + 1
+    WHERE id = %(thread)s
+), members AS (
+    UPDATE threads_participant
+    SET updated = %(now)s,
+        unread_count = unread_count + CASE WHEN user_id = %(sender)s THEN 0 ELSE 1 END
+    WHERE thread_id = %(thread)s
+)
+SELECT id FROM message
+"""
+
+
+def _post_in_one_statement(
+    *, thread: Thread, sender: AbstractBaseUser, text: str, now, client_id: UUID | None
+) -> Message:
+    params = {
+        "thread": thread.pk,
+        "sender": sender.pk,
+        "text": text,
+        "now": now,
+        "client_id": client_id,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(POST_SQL, params)
+        (message_id,) = cursor.fetchone()
+    message = Message(
+        id=message_id, thread=thread, sender=sender, text=text, created=now, client_id=client_id
+    )
+    message._state.adding = False  # it is stored: behave like a fetched instance
+    message._state.db = connection.alias
+    return message
 
 
 BLOCKED_IN_THREAD = "You cannot post in this thread: the other participant has blocked you."
