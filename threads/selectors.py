@@ -62,13 +62,16 @@ def threads_of(user: AbstractBaseUser) -> QuerySet[Thread]:
 
 def thread_for(user: AbstractBaseUser, thread_id: int) -> Thread | None:
     """The thread `thread_id` if `user` takes part in it, else None: the look-up every
-    endpoint under /api/threads/<id>/ starts with. A raw query (a join on two unique keys)
-    because the ORM spent longer compiling this join than the database spent running it."""
+    endpoint under /api/threads/<id>/ starts with. The thread carries
+    `reader_unread_count`, how many of its messages wait for `user` (their membership's
+    counter, read in the same query). A raw query (a join on two unique keys) because the
+    ORM spent longer compiling this join than the database spent running it."""
     return next(
         iter(
             Thread.objects.raw(
                 "SELECT t.id, t.pair_key, t.created, t.updated, t.last_message_id, "
-                "t.message_count FROM threads_thread t JOIN threads_participant p "
+                "t.message_count, p.unread_count AS reader_unread_count "
+                "FROM threads_thread t JOIN threads_participant p "
                 "ON p.thread_id = t.id AND p.user_id = %s WHERE t.id = %s",
                 [user.pk, thread_id],
             )
@@ -178,16 +181,6 @@ def thread_row_for(user: AbstractBaseUser, thread_id: int) -> dict | None:
 
 
 # --- Unread counts ---------------------------------------------------------------------
-
-
-def thread_unread_count(*, thread: Thread, reader: AbstractBaseUser) -> int:
-    """How many messages in `thread` wait for `reader`: unread, not deleted, sent by the
-    other participant (kept exact on the reader's membership)."""
-    return (
-        Participant.objects.filter(thread=thread, user=reader)
-        .values_list("unread_count", flat=True)
-        .get()
-    )
 
 
 def unread_total_for(user: AbstractBaseUser) -> int:

@@ -247,17 +247,26 @@ def message_purge(*, message: Message) -> None:
         thread_counters_rebuild(thread_ids=[message.thread_id])
 
 
-def thread_mark_read(*, thread: Thread, reader: AbstractBaseUser, up_to: int | None = None) -> int:
+def thread_mark_read(
+    *,
+    thread: Thread,
+    reader: AbstractBaseUser,
+    up_to: int | None = None,
+    reader_unread_count: int | None = None,
+) -> int:
     """Mark read the messages in `thread` that `reader` received and has not read, all of
     them or only those up to message id `up_to` (what the reader has actually seen).
     Returns how many messages changed.
 
     Clients mark a thread read every time they open it, mostly with nothing new: the
-    reader's exact unread counter answers that case with one read and no transaction.
+    reader's exact unread counter answers that case without a transaction (callers that
+    already hold it, as `selectors.thread_for` provides, pass `reader_unread_count`).
     A message arriving just after that read was not on the reader's screen either.
     """
-    waiting = Participant.objects.filter(thread=thread, user=reader, unread_count__gt=0)
-    if not waiting.exists():
+    if reader_unread_count is None:  # the caller has not read the counter: read it now
+        waiting = Participant.objects.filter(thread=thread, user=reader, unread_count__gt=0)
+        reader_unread_count = 1 if waiting.exists() else 0
+    if reader_unread_count == 0:
         return 0
     with transaction.atomic():
         _lock_thread(thread.pk)  # counters move: thread first (see the module's note)

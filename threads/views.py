@@ -28,7 +28,6 @@ from threads.selectors import (
     thread_for,
     thread_page_for,
     thread_row_for,
-    thread_unread_count,
     threads_of,
     unread_total_for,
 )
@@ -315,7 +314,10 @@ class ThreadViewSet(
         serializer = MarkReadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         marked = thread_mark_read(
-            thread=thread, reader=request.user, up_to=serializer.validated_data.get("up_to")
+            thread=thread,
+            reader=request.user,
+            up_to=serializer.validated_data.get("up_to"),
+            reader_unread_count=thread.reader_unread_count,
         )
         return Response({"marked": marked})
 
@@ -323,8 +325,8 @@ class ThreadViewSet(
     @action(detail=True, methods=["get"])
     def unread_count(self, request: Request, pk: str | None = None) -> Response:
         """How many messages in this thread wait for the requester."""
-        count = thread_unread_count(thread=self.get_object(), reader=request.user)
-        return Response({"unread_count": count})
+        # The reader's exact counter, read with the thread itself (see `thread_for`).
+        return Response({"unread_count": self.get_object().reader_unread_count})
 
     @extend_schema(operation_id="threads_unread_total", responses={200: UnreadCountSerializer})
     @action(detail=False, methods=["get"], url_path="unread_count", url_name="unread-total")

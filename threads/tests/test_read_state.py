@@ -158,3 +158,15 @@ def test_mark_read_with_a_bad_up_to_is_400(alice_client, bob, thread, up_to):
     assert response.status_code == 400
     assert "up_to" in response.data
     assert alice_client.get(url(thread, "unread_count")).data == {"unread_count": 1}
+
+
+def test_mark_read_with_nothing_new_costs_two_queries(
+    alice_client, bob, thread, django_assert_num_queries
+):
+    MessageFactory(thread=thread, sender=bob)
+    alice_client.patch(url(thread, "mark_read"))
+
+    with django_assert_num_queries(2):  # the user, the thread with the reader's counter
+        response = alice_client.patch(url(thread, "mark_read"))
+
+    assert response.data == {"marked": 0}
