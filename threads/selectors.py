@@ -4,7 +4,7 @@ requester.
 
 The hot reads (thread list, message pages) select plain values and build dicts directly:
 model instances and field-by-field serialization cost several times the SQL itself. The
-shapes are declared once, in `message_row` and `thread_rows`; the DRF serializers in
+shapes are declared once, in `message_row` and `thread_page_for`; the DRF serializers in
 `serializers.py` describe the same shapes for validation and the OpenAPI schema, and
 MessageSerializer renders through `message_row`.
 """
@@ -55,8 +55,9 @@ def message_row(values: dict) -> dict:
 
 
 def threads_of(user: AbstractBaseUser) -> QuerySet[Thread]:
-    """The threads `user` takes part in, bare. Any other thread is simply absent, which is
-    what makes every thread endpoint answer 404 to a stranger."""
+    """The threads `user` takes part in, bare, as a queryset (the viewset's `get_queryset`,
+    for DRF and the schema). Requests look threads up with `thread_for`, scoped the same
+    way: any other thread is simply absent, so a stranger gets 404."""
     return Thread.objects.filter(memberships__user=user)
 
 
@@ -170,7 +171,7 @@ def _db_values(message: tuple) -> tuple:
 
 def thread_count_for(user: AbstractBaseUser) -> int:
     """How many threads `user` has: an index-only count of memberships (counting
-    `thread_list_for` itself would join every thread and last message first)."""
+    the page query itself would join every thread and last message first)."""
     return Participant.objects.filter(user=user).count()
 
 

@@ -72,7 +72,7 @@ class MessagePostSerializer(MessageWriteSerializer):
 
 class ThreadSerializer(serializers.ModelSerializer):
     """A row of the thread list, for the requester. Describes the shape for the schema;
-    the rows themselves are built by `selectors.thread_rows`."""
+    the rows themselves are built by `selectors.thread_page_for`."""
 
     participants = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     participants_detail = UserSerializer(source="participants", many=True, read_only=True)
