@@ -10,12 +10,13 @@ MessageSerializer renders through `message_row`.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection
 from django.db.models import QuerySet, Sum
 
+from chat_project.rawsql import db_datetime, fetch_instance, model_columns
 from threads.models import Message, Participant, Thread
 
 MESSAGE_FIELDS = (
@@ -67,17 +68,13 @@ def thread_for(user: AbstractBaseUser, thread_id: int) -> Thread | None:
     `reader_unread_count`, how many of its messages wait for `user` (their membership's
     counter, read in the same query). A raw query (a join on two unique keys) because the
     ORM spent longer compiling this join than the database spent running it."""
-    return next(
-        iter(
-            Thread.objects.raw(
-                "SELECT t.id, t.pair_key, t.created, t.updated, t.last_message_id, "
-                "t.message_count, p.unread_count AS reader_unread_count "
-                "FROM threads_thread t JOIN threads_participant p "
-                "ON p.thread_id = t.id AND p.user_id = %s WHERE t.id = %s",
-                [user.pk, thread_id],
-            )
-        ),
-        None,
+    return fetch_instance(
+        Thread,
+        f"SELECT {model_columns(Thread, 't')}, p.unread_count "
+        "FROM threads_thread t JOIN threads_participant p "
+        "ON p.thread_id = t.id AND p.user_id = %s WHERE t.id = %s",
+        [user.pk, thread_id],
+        extra=("reader_unread_count",),
     )
 
 
@@ -134,23 +131,13 @@ def thread_page_for(
                 "id": row[0],
                 "participants": [person["id"] for person in people],
                 "participants_detail": people,
-                "created": api_datetime(_db_datetime(row[2])),
-                "updated": api_datetime(_db_datetime(row[3])),
+                "created": api_datetime(db_datetime(row[2])),
+                "updated": api_datetime(db_datetime(row[3])),
                 "last_message": last_message,
                 "unread_count": row[1],
             }
         )
     return page
-
-
-def _db_datetime(value):
-    """A datetime column from a raw query: aware UTC on every backend (SQLite's driver
-    hands back naive values or text)."""
-    if value is None or isinstance(value, datetime) and value.tzinfo is not None:
-        return value
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC)
 
 
 def _db_values(message: tuple) -> tuple:
@@ -162,10 +149,10 @@ def _db_values(message: tuple) -> tuple:
         sender,
         username,
         text,
-        _db_datetime(created),
+        db_datetime(created),
         bool(is_read),
-        _db_datetime(edited),
-        _db_datetime(deleted),
+        db_datetime(edited),
+        db_datetime(deleted),
     )
 
 

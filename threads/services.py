@@ -15,11 +15,12 @@ from uuid import UUID
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Count, F, OuterRef, Subquery, When
+from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
+from chat_project.rawsql import db_datetime
 from threads.models import Message, Participant, Thread
 from users.models import Block
 from users.selectors import is_blocked
@@ -74,111 +75,145 @@ def thread_delete(*, thread: Thread) -> None:
     thread.delete()
 
 
-@transaction.atomic
 def message_send(
-    *, thread: Thread, sender: AbstractBaseUser, text: str, client_id: UUID | None = None
+    *, thread_id: int, sender: AbstractBaseUser, text: str, client_id: UUID | None = None
 ) -> tuple[Message, bool]:
-    """Post `text` from `sender` into `thread`. Returns `(message, created)`.
+    """Post `text` from `sender` into their thread `thread_id`. Returns `(message, created)`.
 
+    Http404 unless `sender` takes part in the thread (it may also have been deleted
+    meanwhile); PermissionDenied when the other participant has blocked the sender.
     With a `client_id`, posting is idempotent: a retry of the same message (same sender,
     thread and client_id) returns the message first stored, even when the retries run
     concurrently; reusing the id for a different text raises ClientIdReused.
-    Refused (PermissionDenied) when the other participant has blocked the sender, and
-    Http404 when the thread was deleted meanwhile.
+
+    Atomic either way: on PostgreSQL the whole post is one statement (see POST_SQL),
+    elsewhere a transaction. Posts to one thread take turns on the thread's row lock, so
+    ids, `created` times and the thread's last activity all agree.
     """
-    # Posts to one thread take turns from here to commit, so ids, `created` times and the
-    # thread's last activity all agree, and a retry sees the message its twin stored.
-    # (SQLite's IMMEDIATE transactions already take turns: there the thread update below
-    # finds out whether the thread is gone.)
-    if connection.features.has_select_for_update:
-        _lock_thread_for_post(thread_id=thread.pk, sender_id=sender.pk)
-    else:
-        _refuse_if_blocked(user=sender, thread_id=thread.pk)
-    if client_id is not None:
-        stored = Message.objects.filter(thread=thread, sender=sender, client_id=client_id).first()
-        if stored is not None:
-            if stored.text != text and stored.deleted is None:
-                raise ClientIdReused
-            return stored, False
+    # `created` is never earlier than the thread's last activity, so it follows id order
+    # even when clocks or concurrent posts disagree.
     now = timezone.now()
-    if connection.vendor == "postgresql":
-        return _post_in_one_statement(
-            thread=thread, sender=sender, text=text, now=now, client_id=client_id
-        ), True
-    message = Message.objects.create(
-        thread=thread, sender=sender, text=text, created=now, client_id=client_id
-    )
-    if not Thread.objects.filter(pk=thread.pk).update(
-        updated=now, last_message=message, message_count=F("message_count") + 1
-    ):
-        raise Http404("The thread was deleted.")
-    Participant.objects.filter(thread=thread).update(
-        updated=now,
-        unread_count=Case(When(user=sender, then=F("unread_count")), default=F("unread_count") + 1),
-    )
-    return message, True
-
-
-# PostgreSQL: the message and the three counters it moves, in one round trip. The thread
-# is already locked by this transaction, so the parts cannot interleave with another post.
-POST_SQL = """
-WITH message AS (
-    INSERT INTO threads_message (thread_id, sender_id, text, created, is_read, client_id)
-    VALUES (%(thread)s, %(sender)s, %(text)s, %(now)s, false, %(client_id)s)
-    RETURNING id
-), thread AS (
-    UPDATE threads_thread
-    SET updated = %(now)s, last_message_id = (SELECT id FROM message),
-        message_count = message_count + 1
-    WHERE id = %(thread)s
-), members AS (
-    UPDATE threads_participant
-    SET updated = %(now)s,
-        unread_count = unread_count + CASE WHEN user_id = %(sender)s THEN 0 ELSE 1 END
-    WHERE thread_id = %(thread)s
-)
-SELECT id FROM message
-"""
-
-
-def _post_in_one_statement(
-    *, thread: Thread, sender: AbstractBaseUser, text: str, now, client_id: UUID | None
-) -> Message:
     params = {
-        "thread": thread.pk,
+        "thread": thread_id,
         "sender": sender.pk,
         "text": text,
-        "now": now,
-        "client_id": client_id,
+        "now": connection.ops.adapt_datetimefield_value(now),
+        "client_id": Message._meta.get_field("client_id").get_db_prep_value(client_id, connection),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(POST_SQL, params)
-        (message_id,) = cursor.fetchone()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(POST_SQL, params)
+            blocked, message_id, created = cursor.fetchone()
+    else:
+        with transaction.atomic():
+            blocked, message_id, created = _post_in_turn(params, now)
+    if blocked is None:
+        raise Http404(THREAD_NOT_FOUND)
+    if blocked:
+        raise PermissionDenied(BLOCKED_IN_THREAD)
+    if message_id is None:  # the client_id was already used by this sender in this thread
+        stored = Message.objects.get(thread_id=thread_id, sender=sender, client_id=client_id)
+        if stored.text != text and stored.deleted is None:
+            raise ClientIdReused
+        return stored, False
     message = Message(
-        id=message_id, thread=thread, sender=sender, text=text, created=now, client_id=client_id
+        id=message_id,
+        thread_id=thread_id,
+        sender=sender,
+        text=text,
+        created=created,
+        client_id=client_id,
     )
     message._state.adding = False  # it is stored: behave like a fetched instance
     message._state.db = connection.alias
-    return message
+    return message, True
 
 
+THREAD_NOT_FOUND = "No Thread matches the given query."
 BLOCKED_IN_THREAD = "You cannot post in this thread: the other participant has blocked you."
 
+# The sender's thread, its last activity, and whether its other participant blocks the
+# sender. No row: the sender does not take part in it (or it is gone).
+POST_TARGET = """
+SELECT t.id, t.updated, EXISTS(
+    SELECT 1 FROM users_block b JOIN threads_participant other
+    ON other.user_id = b.blocker_id AND other.thread_id = t.id
+    WHERE b.blocked_id = %(sender)s
+) AS blocked
+FROM threads_thread t
+JOIN threads_participant me ON me.thread_id = t.id AND me.user_id = %(sender)s
+WHERE t.id = %(thread)s
+"""
 
-def _lock_thread_for_post(*, thread_id: int, sender_id: int) -> None:
-    """`_lock_thread` and `_refuse_if_blocked` in one round trip (the hottest write)."""
+# PostgreSQL: the whole post in one statement, so one round trip, atomic without a
+# transaction block of its own. The thread's row lock (FOR UPDATE) is taken before the
+# insert reads `target`; a post that waited for it sees the thread as the post before it
+# left it, and the updates apply to that newest row. A retry whose client_id is taken
+# inserts nothing (ON CONFLICT), so nothing moves.
+POST_SQL = f"""
+WITH target AS ({POST_TARGET} FOR UPDATE OF t),
+message AS (
+    INSERT INTO threads_message (thread_id, sender_id, text, created, is_read, client_id)
+    SELECT target.id, %(sender)s, %(text)s, GREATEST(%(now)s, target.updated), false,
+        %(client_id)s
+    FROM target WHERE NOT target.blocked
+    ON CONFLICT (thread_id, sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
+    RETURNING id, created
+),
+thread AS (
+    UPDATE threads_thread t SET updated = m.created, last_message_id = m.id,
+        message_count = t.message_count + 1
+    FROM message m WHERE t.id = %(thread)s
+),
+members AS (
+    UPDATE threads_participant p SET updated = m.created,
+        unread_count = p.unread_count + CASE WHEN p.user_id = %(sender)s THEN 0 ELSE 1 END
+    FROM message m WHERE p.thread_id = %(thread)s
+)
+SELECT (SELECT blocked FROM target), m.id, m.created
+FROM (SELECT 1) AS one LEFT JOIN message m ON true
+"""
+
+
+def _post_in_turn(params: dict, now) -> tuple:
+    """SQLite, which has no writes inside WITH: the same steps in turn, in the caller's
+    transaction. IMMEDIATE transactions already run one at a time, and statements run
+    in-process, so the extra statements cost no round trips."""
     with connection.cursor() as cursor:
+        cursor.execute(POST_TARGET, params)
+        target = cursor.fetchone()
+        if target is None or target[2]:
+            return (target and bool(target[2])), None, None
+        if params["client_id"] is not None:
+            cursor.execute(
+                "SELECT 1 FROM threads_message WHERE thread_id = %(thread)s "
+                "AND sender_id = %(sender)s AND client_id = %(client_id)s",
+                params,
+            )
+            if cursor.fetchone():
+                return False, None, None
+        created = max(now, db_datetime(target[1]))
+        values = {**params, "created": connection.ops.adapt_datetimefield_value(created)}
         cursor.execute(
-            "SELECT EXISTS(SELECT 1 FROM users_block b JOIN threads_participant p "
-            "ON p.user_id = b.blocker_id AND p.thread_id = t.id WHERE b.blocked_id = %s) "
-            "FROM threads_thread t WHERE t.id = %s FOR UPDATE OF t",
-            [sender_id, thread_id],
+            "INSERT INTO threads_message "
+            "(thread_id, sender_id, text, created, is_read, client_id) "
+            "VALUES (%(thread)s, %(sender)s, %(text)s, %(created)s, false, %(client_id)s) "
+            "RETURNING id",
+            values,
         )
-        row = cursor.fetchone()
-    if row is None:
-        raise Http404("The thread was deleted.")
-    if row[0]:
-        raise PermissionDenied(BLOCKED_IN_THREAD)
+        (values["id"],) = cursor.fetchone()
+        cursor.execute(
+            "UPDATE threads_thread SET updated = %(created)s, last_message_id = %(id)s, "
+            "message_count = message_count + 1 WHERE id = %(thread)s",
+            values,
+        )
+        cursor.execute(
+            "UPDATE threads_participant SET updated = %(created)s, unread_count = "
+            "unread_count + CASE WHEN user_id = %(sender)s THEN 0 ELSE 1 END "
+            "WHERE thread_id = %(thread)s",
+            values,
+        )
+    return False, values["id"], created
 
 
 def _lock_thread(thread_id: int) -> None:

@@ -11,7 +11,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -45,6 +45,7 @@ from threads.serializers import (
     UnreadCountSerializer,
 )
 from threads.services import (
+    THREAD_NOT_FOUND,
     ClientIdReused,
     MessageDeleted,
     message_delete,
@@ -57,7 +58,6 @@ from threads.services import (
 from users.serializers import SearchQuerySerializer
 
 # The same words for every thread that is not the requester's, whatever the reason.
-THREAD_NOT_FOUND = "No Thread matches the given query."
 
 
 class MessageDeletedConflict(APIException):
@@ -210,13 +210,16 @@ class ThreadViewSet(
     )
     def messages(self, request: Request, pk: str | None = None) -> Response:
         """GET: the thread's messages, newest first. POST: send a message."""
-        thread = self.get_object()
         if request.method == "POST":
             serializer = MessagePostSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
+            if not serializer.is_valid():
+                self.get_object()  # a stranger gets 404 whatever they send
+                raise ValidationError(serializer.errors)
+            # The service finds the requester's thread itself (404 otherwise), in the
+            # statement that stores the message.
             try:
                 message, created = message_send(
-                    thread=thread, sender=request.user, **serializer.validated_data
+                    thread_id=int(pk), sender=request.user, **serializer.validated_data
                 )
             except ClientIdReused:
                 raise ClientIdConflict from None
@@ -225,6 +228,7 @@ class ThreadViewSet(
                 status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
             )
 
+        thread = self.get_object()
         query = MessageListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data

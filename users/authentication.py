@@ -5,16 +5,19 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from chat_project.rawsql import fetch_instance, model_columns
 
-def user_model_raw_query(user_id: int):
-    """The user row by primary key. Columns are named, not `*`: PostgreSQL's prepared
-    statements (see DATABASES OPTIONS) must not change shape when a column is added."""
+
+def user_by_id(user_id: int):
+    """The user with primary key `user_id`, or None: one hand-written query, as every
+    authenticated request makes it (see chat_project/rawsql.py)."""
     user_model = get_user_model()
     meta = user_model._meta
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
-    return user_model.objects.raw(
-        f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = %s",
+    return fetch_instance(
+        user_model,
+        f"SELECT {model_columns(user_model)} FROM {quote(meta.db_table)} "
+        f"WHERE {quote(meta.pk.column)} = %s",
         [user_id],
     )
 
@@ -35,7 +38,8 @@ class JWTAuthentication(authentication.JWTAuthentication):
 
     Every API request loads its user. Compiling `User.objects.get(pk=...)` cost the ORM
     more than the database spent answering it (a fifth of a message-page request on the
-    benchmark), so the one statement is written out; the checks are SimpleJWT's own.
+    benchmark), so the one statement is written out (`user_by_id`); the checks are
+    SimpleJWT's own.
     """
 
     def get_user(self, validated_token):
@@ -43,7 +47,7 @@ class JWTAuthentication(authentication.JWTAuthentication):
             user_id = int(validated_token[api_settings.USER_ID_CLAIM])
         except (KeyError, TypeError, ValueError) as error:
             raise InvalidToken("Token contained no recognizable user identification") from error
-        user = next(iter(user_model_raw_query(user_id)), None)
+        user = user_by_id(user_id)
         if user is None:
             raise AuthenticationFailed("User not found", code="user_not_found")
         check_token_user(user, validated_token)

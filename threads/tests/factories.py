@@ -32,5 +32,5 @@ class MessageFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class, thread, sender, text):
-        message, _ = message_send(thread=thread, sender=sender, text=text)
+        message, _ = message_send(thread_id=thread.pk, sender=sender, text=text)
         return message

@@ -63,6 +63,14 @@ def test_an_unknown_thread_is_404(alice_client, method, path):
     assert response.status_code == 404
 
 
+@pytest.mark.parametrize("body", [{}, {"text": ""}, {"text": "x" * 5001}, {"client_id": "no"}])
+def test_a_stranger_posting_a_bad_body_gets_404_not_its_errors(mallory_client, thread, body):
+    response = mallory_client.post(f"/api/threads/{thread.pk}/messages", body)
+
+    assert response.status_code == 404
+    assert not Message.objects.exists()
+
+
 @pytest.mark.parametrize("path", ["/api/threads/abc/", "/api/threads/1.5/", "/api/threads/-1/"])
 def test_a_non_numeric_thread_id_is_404(alice_client, path):
     assert alice_client.get(path).status_code == 404

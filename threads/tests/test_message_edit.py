@@ -3,7 +3,8 @@
 import pytest
 
 from threads.models import Message
-from threads.tests.factories import MessageFactory
+from threads.tests.factories import MessageFactory, ThreadFactory
+from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +69,8 @@ def test_a_stranger_gets_404(mallory_client, alices_message, method):
 
 
 def test_a_message_of_another_thread_is_404(alice_client, alice, alices_message):
-    elsewhere = MessageFactory(sender=alice)  # alice's, but in another thread
+    other_thread = ThreadFactory(participants=[alice, UserFactory()])
+    elsewhere = MessageFactory(thread=other_thread, sender=alice)  # alice's, elsewhere
 
     response = alice_client.patch(
         f"/api/threads/{alices_message.thread_id}/messages/{elsewhere.pk}/", {"text": "x"}

@@ -1,10 +1,14 @@
 """Sending and reading messages: `POST/GET /api/threads/<id>/messages`."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import override_settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from threads.models import Message
-from threads.tests.factories import MessageFactory
+from threads.models import Message, Thread
+from threads.tests.factories import MessageFactory, ThreadFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +51,30 @@ def test_sending_moves_the_thread_activity(alice_client, thread):
     after = alice_client.get(f"/api/threads/{thread.pk}/").data["updated"]
     assert after == message["created"]
     assert after > before
+
+
+def test_the_posted_message_is_returned_as_stored(alice_client, thread):
+    posted = alice_client.post(messages_url(thread), {"text": "hi"}).data
+
+    listed = alice_client.get(messages_url(thread)).data["results"]
+
+    assert listed == [posted]
+
+
+def test_a_message_is_never_timed_before_the_activity_it_follows(alice_client, bob_client, thread):
+    """Servers' clocks disagree (or one steps back): a new message still sorts after the
+    last one by time as well as by id."""
+    first = bob_client.post(messages_url(thread), {"text": "from a clock running ahead"}).data
+    ahead = timezone.now() + timedelta(minutes=5)
+    Message.objects.filter(pk=first["id"]).update(created=ahead)
+    Thread.objects.filter(pk=thread.pk).update(updated=ahead)
+
+    reply = alice_client.post(messages_url(thread), {"text": "reply"}).data
+
+    assert reply["id"] > first["id"]
+    assert parse_datetime(reply["created"]) == ahead
+    thread_row = alice_client.get(f"/api/threads/{thread.pk}/").data
+    assert thread_row["updated"] == reply["created"]
 
 
 def test_the_client_cannot_choose_sender_thread_read_flag_or_time(alice_client, alice, bob, thread):
@@ -161,7 +189,7 @@ def test_list_is_newest_first_and_paginated(alice_client, alice, thread, slash):
 
 def test_list_only_has_this_threads_messages(alice_client, alice, bob, mallory, thread):
     MessageFactory(thread=thread, sender=bob, text="ours")
-    MessageFactory(sender=mallory, text="someone else's")
+    MessageFactory(thread=ThreadFactory(participants=[mallory, bob]), text="someone else's")
 
     results = alice_client.get(messages_url(thread)).data["results"]
 

@@ -57,7 +57,15 @@ def deleting_the_thread_after_lookup(monkeypatch):
 
 
 def test_posting_into_a_thread_deleted_meanwhile_is_404(alice_client, thread, monkeypatch):
-    deleting_the_thread_after_lookup(monkeypatch)
+    from threads import views
+
+    original = views.message_send
+
+    def the_other_participant_deletes_it_first(**kwargs):
+        Thread.objects.filter(pk=kwargs["thread_id"]).delete()
+        return original(**kwargs)
+
+    monkeypatch.setattr(views, "message_send", the_other_participant_deletes_it_first)
 
     response = alice_client.post(f"/api/threads/{thread.pk}/messages", {"text": "hello?"})
 
