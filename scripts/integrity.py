@@ -16,7 +16,8 @@ exactly once (unless its thread was deleted, which takes its messages along), ev
 answered with the original; no message stored that no client was told about; one thread
 per pair, deleted threads gone with all their messages; each thread's message count, last
 message and last activity, and each participant's copy of that activity and unread count,
-equal what the messages say; the API's unread totals equal them too.
+equal what the messages say; the API's unread totals equal them too; each user's thread
+count equals their memberships.
 
 Bounded: a fixed number of requests (about 1,000) and a deadline. Usage:
     python scripts/integrity.py                      # SQLite, in a temporary folder
@@ -269,7 +270,7 @@ def check_database(env: dict, outcome: dict) -> list[str]:
     import django
 
     django.setup()
-    from django.db.models import Count, Max, Q
+    from django.db.models import Count, F, Max, Q
 
     from threads.models import Message, Participant, Thread
 
@@ -336,6 +337,10 @@ def check_database(env: dict, outcome: dict) -> list[str]:
         )
         if said != waiting:
             problems.append(f"user {user_id}: the API said {said} unread, messages say {waiting}")
+    from users.models import User
+
+    for user in User.objects.annotate(n=Count("memberships")).exclude(thread_count=F("n")):
+        problems.append(f"user {user.pk}: thread_count {user.thread_count}, memberships {user.n}")
     return problems
 
 

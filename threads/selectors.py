@@ -156,12 +156,6 @@ def _db_values(message: tuple) -> tuple:
     )
 
 
-def thread_count_for(user: AbstractBaseUser) -> int:
-    """How many threads `user` has: an index-only count of memberships (counting
-    the page query itself would join every thread and last message first)."""
-    return Participant.objects.filter(user=user).count()
-
-
 def thread_row_for(user: AbstractBaseUser, thread_id: int) -> dict | None:
     """One thread as the list shows it to `user`, or None if it is not theirs."""
     page = thread_page_for(user, limit=1, thread_id=thread_id)

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from chat_project.rawsql import db_datetime
 from threads.models import Message, Participant, Thread
-from users.models import Block
+from users.models import Block, User
 from users.selectors import is_blocked
 
 
@@ -63,6 +63,7 @@ def thread_get_or_create(
     Participant.objects.bulk_create(
         [Participant(thread=thread, user=user, updated=now) for user in (requester, other)]
     )
+    _count_threads(user_ids=[requester.pk, other.pk], change=+1)
     return thread, True
 
 
@@ -72,7 +73,16 @@ def thread_delete(*, thread: Thread) -> None:
     # Lock first: a message being posted right now either lands before (and is deleted
     # with the rest) or finds the thread gone, never one that references a deleted thread.
     _lock_thread(thread.pk)
+    user_ids = list(Participant.objects.filter(thread=thread).values_list("user_id", flat=True))
     thread.delete()
+    _count_threads(user_ids=user_ids, change=-1)
+
+
+def _count_threads(*, user_ids: list[int], change: int) -> None:
+    """Move the thread counters of `user_ids`, one row at a time in id order: concurrent
+    creates and deletes that share a user then queue instead of deadlocking."""
+    for user_id in sorted(user_ids):
+        User.objects.filter(pk=user_id).update(thread_count=F("thread_count") + change)
 
 
 def message_send(
@@ -327,7 +337,8 @@ def _received(*, thread_id: int, by_other_than: int, change: int) -> None:
 def thread_counters_rebuild(*, thread_ids: list[int]) -> None:
     """Recompute the denormalised read state of `thread_ids` from their messages: each
     thread's last message, message count and last activity (its newest message, else its
-    creation), each participant's copy of that activity and unread count. For bulk loads
+    creation), each participant's copy of that activity and unread count, and each
+    participant's thread count. For bulk loads
     (seed data, benchmarks) and repairs; the other services keep these exact as they go,
     so in normal operation this changes nothing."""
     # Lock the threads (in id order, like every writer) so that no post or mark-read
@@ -359,4 +370,14 @@ def thread_counters_rebuild(*, thread_ids: list[int]) -> None:
     Participant.objects.filter(thread_id__in=thread_ids).update(
         updated=Subquery(Thread.objects.filter(pk=OuterRef("thread")).values("updated")),
         unread_count=Coalesce(Subquery(waiting), 0),
+    )
+    memberships = (
+        Participant.objects.filter(user=OuterRef("pk"))
+        .order_by()
+        .values("user")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    User.objects.filter(memberships__thread_id__in=thread_ids).update(
+        thread_count=Coalesce(Subquery(memberships), 0)
     )

@@ -24,7 +24,6 @@ from threads.selectors import (
     message_row,
     message_search_for,
     message_window_for,
-    thread_count_for,
     thread_for,
     thread_page_for,
     thread_row_for,
@@ -118,7 +117,7 @@ class ThreadViewSet(
         """The requester's threads, most recent activity first."""
         page = self.paginator.paginate_rows(
             request,
-            count=thread_count_for(request.user),
+            count=request.user.thread_count,
             fetch=partial(thread_page_for, request.user),
         )
         return self.get_paginated_response(page)

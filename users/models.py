@@ -24,6 +24,11 @@ class User(AbstractUser):
         validators=[username_validator],
         error_messages={"unique": "A user with that username already exists."},
     )
+    # How many threads the user takes part in, kept exact by threads.services in the
+    # transaction that creates or deletes a thread (and recomputed by its repair,
+    # thread_counters_rebuild). The thread list's total comes from here, read with the
+    # user the request authenticates, instead of counting thousands of memberships.
+    thread_count = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

@@ -164,3 +164,4 @@ def test_deleting_an_account_deletes_its_threads(
     assert response.status_code == 302
     assert not Thread.objects.filter(pk=thread.pk).exists()
     assert alice_client.get("/api/threads/unread_count/").data == {"unread_count": 0}
+    assert alice_client.get("/api/threads/").data["count"] == 0

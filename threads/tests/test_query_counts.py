@@ -53,7 +53,7 @@ def test_thread_detail_and_sub_resources(
         ("get", "/api/threads/unread_count/", 2),
         ("patch", f"/api/threads/{thread.pk}/mark_read", 8),
         ("post", f"/api/threads/{thread.pk}/messages", 9),
-        ("delete", f"/api/threads/{thread.pk}/", 10),
+        ("delete", f"/api/threads/{thread.pk}/", 13),
     ]:
         with django_assert_max_num_queries(ceiling):
             response = getattr(alice_client, method)(path, {"text": "hi"})
@@ -67,7 +67,7 @@ def test_thread_create_or_get(
     alice_with_threads(count)
     other = UserFactory()
 
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(14):
         created = alice_client.post("/api/threads/", {"participants": [other.pk]})
     with django_assert_max_num_queries(7):
         existing = alice_client.post("/api/threads/", {"participants": [other.pk]})

@@ -108,6 +108,21 @@ def test_retrieve_returns_the_same_row_as_the_list(alice_client, bob, thread, pa
     assert response.data == alice_client.get(THREADS).data["results"][0]
 
 
+def test_the_count_follows_creates_repeats_and_deletes(alice_client, bob_client, alice, bob):
+    carol = UserFactory()
+    with_bob = alice_client.post(THREADS, {"participants": [bob.pk]}).data
+    alice_client.post(THREADS, {"participants": [carol.pk]})
+    alice_client.post(THREADS, {"participants": [bob.pk]})  # the same thread again
+    bob_client.post(THREADS, {"participants": [alice.pk]})  # and from the other side
+    assert alice_client.get(THREADS).data["count"] == 2
+    assert bob_client.get(THREADS).data["count"] == 1
+
+    bob_client.delete(f"/api/threads/{with_bob['id']}/")
+
+    assert alice_client.get(THREADS).data["count"] == 1
+    assert bob_client.get(THREADS).data["count"] == 0
+
+
 def test_delete_removes_the_thread_and_its_messages_for_both(alice_client, bob_client, bob, thread):
     MessageFactory(thread=thread, sender=bob)
 
