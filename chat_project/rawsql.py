@@ -8,6 +8,7 @@ once per connection.
 """
 
 from datetime import UTC, datetime
+from functools import cache
 from weakref import WeakKeyDictionary
 
 from django.db import connection, connections
@@ -20,6 +21,11 @@ def model_columns(model: type[Model], table_alias: str = "") -> str:
     """The SELECT list of `model`'s concrete fields, in field order, each column named
     (never `*`: PostgreSQL's prepared statements must not change shape when a column is
     added)."""
+    return _columns(model, table_alias, connection.vendor)
+
+
+@cache
+def _columns(model: type[Model], table_alias: str, vendor: str) -> str:
     quote = connection.ops.quote_name
     prefix = f"{table_alias}." if table_alias else ""
     return ", ".join(prefix + quote(field.column) for field in model._meta.concrete_fields)

@@ -1,3 +1,5 @@
+from functools import cache
+
 from django.contrib.auth import get_user_model
 from django.db import connection
 from rest_framework_simplejwt import authentication
@@ -12,13 +14,16 @@ def user_by_id(user_id: int):
     """The user with primary key `user_id`, or None: one hand-written query, as every
     authenticated request makes it (see chat_project/rawsql.py)."""
     user_model = get_user_model()
+    return fetch_instance(user_model, _user_sql(user_model, connection.vendor), [user_id])
+
+
+@cache
+def _user_sql(user_model, vendor: str) -> str:
     meta = user_model._meta
     quote = connection.ops.quote_name
-    return fetch_instance(
-        user_model,
+    return (
         f"SELECT {model_columns(user_model)} FROM {quote(meta.db_table)} "
-        f"WHERE {quote(meta.pk.column)} = %s",
-        [user_id],
+        f"WHERE {quote(meta.pk.column)} = %s"
     )
 
 
