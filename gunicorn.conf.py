@@ -1,20 +1,37 @@
 """Gunicorn settings for `make serve` (read from the working directory automatically).
 
-Everything a deployment tunes comes from the environment: WEB_CONCURRENCY (worker
-processes, default 2 per core + 1), GUNICORN_BIND (default 127.0.0.1:8000) and
-GUNICORN_TIMEOUT. Logs go to stdout/stderr for the process manager to collect.
+Gunicorn manages uvicorn worker processes that serve the ASGI application: the REST API
+and the WebSocket endpoint on one port. Everything a deployment tunes comes from the
+environment: WEB_CONCURRENCY (worker processes), GUNICORN_BIND (default 127.0.0.1:8000),
+GUNICORN_TIMEOUT and GUNICORN_MAX_REQUESTS. Logs go to stdout/stderr for the process
+manager to collect.
 """
 
 import multiprocessing
 import os
+import sys
 
-wsgi_app = "chat_project.wsgi:application"
+wsgi_app = "chat_project.asgi:application"
+worker_class = "chat_project.workers.UvicornWorker"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+
+# Without REDIS_URL the channel layer lives in each process's memory, so an event reaches
+# only the WebSockets of the process that published it: one worker, unless told otherwise.
+_shared_layer = bool(os.environ.get("REDIS_URL"))
+workers = int(
+    os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1 if _shared_layer else 1)
+)
+if workers > 1 and not _shared_layer:
+    print(
+        f"WARNING: {workers} workers without REDIS_URL: a WebSocket client receives only the "
+        "events of requests that its own worker served. Set REDIS_URL to share events.",
+        file=sys.stderr,
+    )
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-# Recycle workers now and then so a slow leak cannot grow without bound.
-max_requests = 10_000
-max_requests_jitter = 1_000
+# Recycling a worker also drops its WebSocket connections, so it is off unless asked for
+# (clients reconnect and catch up, but every recycle makes them do it).
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
 # One line per request to stdout; GUNICORN_ACCESSLOG= (empty) turns it off (benchmarks).
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 errorlog = "-"

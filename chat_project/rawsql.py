@@ -9,12 +9,9 @@ once per connection.
 
 from datetime import UTC, datetime
 from functools import cache
-from weakref import WeakKeyDictionary
 
 from django.db import connection, connections
 from django.db.models import Model
-
-_converters: WeakKeyDictionary = WeakKeyDictionary()
 
 
 def model_columns(model: type[Model], table_alias: str = "") -> str:
@@ -33,14 +30,20 @@ def _columns(model: type[Model], table_alias: str, vendor: str) -> str:
 
 def _converters_for(model: type[Model]) -> list:
     """(index, column, converters) for each field whose database value needs converting
-    (on SQLite, datetimes and booleans), as the ORM's compiler applies them."""
-    per_model = _converters.setdefault(connections[connection.alias], {})
+    (on SQLite: datetimes made aware, UUIDs parsed), the backend's converters then the
+    field's, as the ORM's compiler applies them. Kept on the connection they belong to
+    (one per thread), so they go away with it."""
+    wrapper = connections[connection.alias]
+    per_model = wrapper.__dict__.setdefault("_chat_raw_converters", {})
     if model not in per_model:
         columns = [field.get_col(model._meta.db_table) for field in model._meta.concrete_fields]
         per_model[model] = [
             (index, column, converters)
             for index, column in enumerate(columns)
-            if (converters := column.get_db_converters(connection))
+            if (
+                converters := wrapper.ops.get_db_converters(column)
+                + column.get_db_converters(wrapper)
+            )
         ]
     return per_model[model]
 

@@ -32,6 +32,8 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # First, so that `manage.py runserver` is Daphne's: HTTP and WebSocket on one port.
+    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -43,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "channels",
     "users",
     "threads",
 ]
@@ -98,8 +101,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A pool of connections per server process (psycopg_pool), each checked before it is
+    # handed out. Not Django's persistent connections: under ASGI every request does its
+    # database work on a thread of its own, and per-thread connections would pile up
+    # until PostgreSQL refuses more ("too many clients"). Each process holds at most
+    # DJANGO_DB_POOL_MAX_SIZE connections: keep WEB_CONCURRENCY times that below the
+    # server's max_connections.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # the pool checks each connection
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DJANGO_DB_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DJANGO_DB_POOL_MAX_SIZE", default=10),
+        "timeout": env.int("DJANGO_DB_POOL_TIMEOUT", default=10),
+    }
     # Server-side parameter binding lets psycopg prepare the statements a connection runs
     # again and again, so PostgreSQL plans each hot query once per connection instead of
     # every time (planning the thread list's joins took 3 ms, running it 0.4 ms). Turn it
@@ -129,6 +143,25 @@ USE_TZ = True
 # Throttle counters live in the cache. The default is per process; with several server
 # processes point CACHE_URL at a shared cache so the limits hold across them.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Real-time events (threads/events.py, threads/consumers.py). Without REDIS_URL, the
+# in-memory channel layer: events reach the WebSocket clients of the same process only,
+# which is right for one process (`make run`, `make serve` with one worker). With
+# REDIS_URL, every server process shares the layer and delivers the others' events.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# A client's `typing` notices reach the other participant at most this often per thread.
+WEBSOCKET_TYPING_INTERVAL = env.float("WEBSOCKET_TYPING_INTERVAL", default=2.0)
+# Anything a client sends over its socket, at most this many per second; more are refused.
+WEBSOCKET_MESSAGES_PER_SECOND = env.int("WEBSOCKET_MESSAGES_PER_SECOND", default=10)
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -42,8 +42,14 @@ class Thread(models.Model):
 
     def other_participant_id(self, user_id: int) -> int:
         """The id of the participant who is not `user_id`, read from the pair key (no query)."""
-        low, high = (int(part) for part in self.pair_key.split(":"))
+        low, high = self.participant_ids_in(self.pair_key)
         return high if user_id == low else low
+
+    @staticmethod
+    def participant_ids_in(pair_key: str) -> tuple[int, int]:
+        """The two participants' ids a pair key names, lowest first (no query)."""
+        low, high = (int(part) for part in pair_key.split(":"))
+        return low, high
 
 
 class Participant(models.Model):

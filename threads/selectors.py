@@ -14,10 +14,11 @@ from datetime import datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection
-from django.db.models import QuerySet, Sum
+from django.db.models import Exists, OuterRef, QuerySet, Sum
 
 from chat_project.rawsql import db_datetime, fetch_instance, model_columns
 from threads.models import Message, Participant, Thread
+from users.models import Block
 
 MESSAGE_FIELDS = (
     "id",
@@ -55,6 +56,12 @@ def message_row(values: dict) -> dict:
     }
 
 
+def message_row_of(message: Message) -> dict:
+    """`message_row` of a model instance (its sender loaded)."""
+    values = {name: getattr(message, name) for name in MESSAGE_FIELDS if "__" not in name}
+    return message_row(values | {"sender__username": message.sender.get_username()})
+
+
 def threads_of(user: AbstractBaseUser) -> QuerySet[Thread]:
     """The threads `user` takes part in, bare, as a queryset (the viewset's `get_queryset`,
     for DRF and the schema). Requests look threads up with `thread_for`, scoped the same
@@ -75,6 +82,20 @@ def thread_for(user: AbstractBaseUser, thread_id: int) -> Thread | None:
         "ON p.thread_id = t.id AND p.user_id = %s WHERE t.id = %s",
         [user.pk, thread_id],
         extra=("reader_unread_count",),
+    )
+
+
+def typing_recipient_for(user: AbstractBaseUser, thread_id: int) -> int | None:
+    """Who hears that `user` is typing in `thread_id`: the other participant's id, or None
+    when `user` does not take part in it or may not write in it (the other has blocked
+    them), just as for posting."""
+    blocked = Block.objects.filter(blocker_id=OuterRef("user_id"), blocked_id=user.pk)
+    return (
+        Participant.objects.filter(thread_id=thread_id, thread__memberships__user=user)
+        .exclude(user=user)
+        .exclude(Exists(blocked))
+        .values_list("user_id", flat=True)
+        .first()
     )
 
 

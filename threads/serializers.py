@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from threads.models import Message, Thread
-from threads.selectors import MESSAGE_FIELDS, message_row
+from threads.selectors import message_row_of
 from users.serializers import MAX_ID, UserSerializer
 
 
@@ -49,8 +49,7 @@ class MessageSerializer(serializers.ModelSerializer):
 
     def to_representation(self, message: Message) -> dict:
         # The one definition of a message's shape, shared with the values-shaped reads.
-        values = {name: getattr(message, name) for name in MESSAGE_FIELDS if "__" not in name}
-        return message_row(values | {"sender__username": message.sender.username})
+        return message_row_of(message)
 
 
 class MessageWriteSerializer(serializers.Serializer):

@@ -8,20 +8,27 @@ Every writer that moves a counter or deletes messages first takes the thread's r
 (`_lock_thread`), so writers to one thread take turns instead of deadlocking on rows they
 lock in different orders (a thread's delete removes participants before messages, a
 mark-read locks messages before its participant row).
+
+Each service announces its change to the participants' live connections
+(`threads.events`) once its transaction commits, so every path that writes (REST, the
+admin, a WebSocket) is pushed the same way.
 """
 
+from collections.abc import Iterable
 from uuid import UUID
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import Count, F, Max, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
 from chat_project.rawsql import db_datetime
+from threads import events
 from threads.models import Message, Participant, Thread
+from threads.selectors import message_row_of, thread_row_for
 from users.models import Block, User
 from users.selectors import is_blocked
 
@@ -64,6 +71,16 @@ def thread_get_or_create(
         [Participant(thread=thread, user=user, updated=now) for user in (requester, other)]
     )
     _count_threads(user_ids=[requester.pk, other.pk], change=+1)
+
+    def thread_created_events() -> dict[int, dict]:
+        # Each participant gets the thread as their own list shows it.
+        return {
+            user.pk: {"type": events.THREAD_CREATED, "thread": thread.pk, "data": row}
+            for user in (requester, other)
+            if (row := thread_row_for(user, thread.pk)) is not None
+        }
+
+    events.publish_each(thread_created_events)
     return thread, True
 
 
@@ -72,13 +89,14 @@ def thread_delete(*, thread: Thread) -> None:
     """Delete a thread and all its messages, for both participants."""
     # Lock first: a message being posted right now either lands before (and is deleted
     # with the rest) or finds the thread gone, never one that references a deleted thread.
-    _lock_thread(thread.pk)
-    user_ids = list(Participant.objects.filter(thread=thread).values_list("user_id", flat=True))
+    thread_id = thread.pk
+    participants = _lock_thread(thread_id)
     thread.delete()
-    _count_threads(user_ids=user_ids, change=-1)
+    _count_threads(user_ids=participants, change=-1)
+    events.publish({"type": events.THREAD_DELETED, "thread": thread_id}, to=participants)
 
 
-def _count_threads(*, user_ids: list[int], change: int) -> None:
+def _count_threads(*, user_ids: Iterable[int], change: int) -> None:
     """Move the thread counters of `user_ids`, one row at a time in id order: concurrent
     creates and deletes that share a user then queue instead of deadlocking."""
     for user_id in sorted(user_ids):
@@ -96,9 +114,10 @@ def message_send(
     thread and client_id) returns the message first stored, even when the retries run
     concurrently; reusing the id for a different text raises ClientIdReused.
 
-    Atomic either way: on PostgreSQL the whole post is one statement (see POST_SQL),
-    elsewhere a transaction. Posts to one thread take turns on the thread's row lock, so
-    ids, `created` times and the thread's last activity all agree.
+    Storing is atomic either way: on PostgreSQL the whole post is one statement (see
+    POST_SQL), elsewhere a transaction; a retry's original is read just after. Posts to
+    one thread take turns on the thread's row lock, so ids, `created` times and the
+    thread's last activity all agree.
     """
     # `created` is never earlier than the thread's last activity, so it follows id order
     # even when clocks or concurrent posts disagree.
@@ -113,16 +132,20 @@ def message_send(
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(POST_SQL, params)
-            blocked, message_id, created = cursor.fetchone()
+            blocked, pair_key, message_id, created = cursor.fetchone()
     else:
         with transaction.atomic():
-            blocked, message_id, created = _post_in_turn(params, now)
+            blocked, pair_key, message_id, created = _post_in_turn(params, now)
     if blocked is None:
         raise Http404(THREAD_NOT_FOUND)
     if blocked:
         raise PermissionDenied(BLOCKED_IN_THREAD)
     if message_id is None:  # the client_id was already used by this sender in this thread
-        stored = Message.objects.get(thread_id=thread_id, sender=sender, client_id=client_id)
+        stored = Message.objects.filter(
+            thread_id=thread_id, sender=sender, client_id=client_id
+        ).first()
+        if stored is None:  # gone since (deleted with its thread, or by a moderator)
+            raise Http404(THREAD_NOT_FOUND)
         if stored.text != text and stored.deleted is None:
             raise ClientIdReused
         return stored, False
@@ -136,6 +159,10 @@ def message_send(
     )
     message._state.adding = False  # it is stored: behave like a fetched instance
     message._state.db = connection.alias
+    events.publish(
+        events.message_event(events.MESSAGE_CREATED, message_row_of(message)),
+        to=Thread.participant_ids_in(pair_key),
+    )
     return message, True
 
 
@@ -145,7 +172,7 @@ BLOCKED_IN_THREAD = "You cannot post in this thread: the other participant has b
 # The sender's thread, its last activity, and whether its other participant blocks the
 # sender. No row: the sender does not take part in it (or it is gone).
 POST_TARGET = """
-SELECT t.id, t.updated, EXISTS(
+SELECT t.id, t.updated, t.pair_key, EXISTS(
     SELECT 1 FROM users_block b JOIN threads_participant other
     ON other.user_id = b.blocker_id AND other.thread_id = t.id
     WHERE b.blocked_id = %(sender)s
@@ -180,7 +207,7 @@ members AS (
         unread_count = p.unread_count + CASE WHEN p.user_id = %(sender)s THEN 0 ELSE 1 END
     FROM message m WHERE p.thread_id = %(thread)s
 )
-SELECT (SELECT blocked FROM target), m.id, m.created
+SELECT (SELECT blocked FROM target), (SELECT pair_key FROM target), m.id, m.created
 FROM (SELECT 1) AS one LEFT JOIN message m ON true
 """
 
@@ -192,8 +219,11 @@ def _post_in_turn(params: dict, now) -> tuple:
     with connection.cursor() as cursor:
         cursor.execute(POST_TARGET, params)
         target = cursor.fetchone()
-        if target is None or target[2]:
-            return (target and bool(target[2])), None, None
+        if target is None:
+            return None, None, None, None
+        _, updated, pair_key, blocked = target
+        if blocked:
+            return True, pair_key, None, None
         if params["client_id"] is not None:
             cursor.execute(
                 "SELECT 1 FROM threads_message WHERE thread_id = %(thread)s "
@@ -201,8 +231,8 @@ def _post_in_turn(params: dict, now) -> tuple:
                 params,
             )
             if cursor.fetchone():
-                return False, None, None
-        created = max(now, db_datetime(target[1]))
+                return False, pair_key, None, None
+        created = max(now, db_datetime(updated))
         values = {**params, "created": connection.ops.adapt_datetimefield_value(created)}
         cursor.execute(
             "INSERT INTO threads_message "
@@ -223,17 +253,21 @@ def _post_in_turn(params: dict, now) -> tuple:
             "WHERE thread_id = %(thread)s",
             values,
         )
-    return False, values["id"], created
+    return False, pair_key, values["id"], created
 
 
-def _lock_thread(thread_id: int) -> None:
+def _lock_thread(thread_id: int) -> tuple[int, int]:
     """Take the thread's row lock for the rest of the transaction (PostgreSQL; SQLite's
-    IMMEDIATE transactions already run one at a time), or Http404 if it is gone.
+    IMMEDIATE transactions already run one at a time), or Http404 if it is gone. Returns
+    the ids of its participants (from its pair key), to address events to.
 
     Writers that lock several rows take the thread first, then messages, then
     participants, so they queue behind each other instead of deadlocking."""
-    if not list(Thread.objects.select_for_update().filter(pk=thread_id).values_list("pk")):
+    keys = Thread.objects.select_for_update().filter(pk=thread_id).values_list("pair_key")
+    found = list(keys)
+    if not found:
         raise Http404("The thread was deleted.")
+    return Thread.participant_ids_in(found[0][0])
 
 
 def _check_sender(*, message: Message, editor: AbstractBaseUser) -> None:
@@ -264,6 +298,11 @@ def message_edit(*, message: Message, editor: AbstractBaseUser, text: str) -> Me
             raise MessageDeleted
         raise Http404("The message was deleted with its thread.")
     message.text, message.edited = text, now
+    pair_key = Thread.objects.filter(pk=message.thread_id).values_list("pair_key", flat=True)
+    events.publish(
+        events.message_event(events.MESSAGE_UPDATED, message_row_of(message)),
+        to=Thread.participant_ids_in(pair_key.get()),
+    )
     return message
 
 
@@ -273,13 +312,18 @@ def message_delete(*, message: Message, editor: AbstractBaseUser) -> None:
     the conversation keeps its shape; deleting again changes nothing. A message deleted
     before it was read no longer waits for its recipient."""
     _check_sender(message=message, editor=editor)
-    _lock_thread(message.thread_id)  # counters move: thread first (see the module's note)
-    if not Message.objects.filter(pk=message.pk, deleted__isnull=True).update(
-        text="", deleted=timezone.now()
-    ):
+    # Counters move: thread first (see the module's note).
+    participants = _lock_thread(message.thread_id)
+    now = timezone.now()
+    if not Message.objects.filter(pk=message.pk, deleted__isnull=True).update(text="", deleted=now):
         return
     if not Message.objects.filter(pk=message.pk, is_read=True).exists():
         _received(thread_id=message.thread_id, by_other_than=editor.pk, change=-1)
+    message.text, message.deleted = "", now
+    events.publish(
+        events.message_event(events.MESSAGE_DELETED, message_row_of(message)),
+        to=participants,
+    )
 
 
 @transaction.atomic
@@ -287,9 +331,19 @@ def message_purge(*, message: Message) -> None:
     """A moderator removes a message for good (the admin's delete). The thread's read
     state (last message and activity, count, unread counts) is recomputed from what is
     left: a rare action, so exactness wins over incremental bookkeeping."""
-    _lock_thread(message.thread_id)
+    participants = _lock_thread(message.thread_id)
     if Message.objects.filter(pk=message.pk).delete()[0]:
-        thread_counters_rebuild(thread_ids=[message.thread_id])
+        _read_state_rebuild([message.thread_id])  # memberships did not change
+        # Gone for good: no data, only which message to drop.
+        events.publish(
+            {
+                "type": events.MESSAGE_DELETED,
+                "thread": message.thread_id,
+                "message": message.pk,
+                "data": None,
+            },
+            to=participants,
+        )
 
 
 def thread_mark_read(
@@ -318,11 +372,18 @@ def thread_mark_read(
         unread = Message.objects.waiting_for(reader, thread=thread)
         if up_to is not None:
             unread = unread.filter(id__lte=up_to)
-        marked = unread.update(is_read=True)
-        if marked:
-            Participant.objects.filter(thread=thread, user=reader).update(
-                unread_count=F("unread_count") - marked
-            )
+        # The newest message this read reaches: the read receipt's "up to".
+        newest = unread.aggregate(newest=Max("id"))["newest"]
+        if newest is None:
+            return 0
+        marked = unread.filter(id__lte=newest).update(is_read=True)
+        membership = Participant.objects.filter(thread=thread, user=reader)
+        membership.update(unread_count=F("unread_count") - marked)
+        remaining = membership.values_list("unread_count", flat=True).get()
+        receipt = {"type": events.THREAD_READ, "thread": thread.pk, "reader": reader.pk}
+        receipt["up_to"] = newest
+        events.publish({**receipt, "unread_count": remaining}, to=[reader.pk])
+        events.publish(receipt, to=[thread.other_participant_id(reader.pk)])
     return marked
 
 
@@ -335,21 +396,34 @@ def _received(*, thread_id: int, by_other_than: int, change: int) -> None:
 
 @transaction.atomic
 def thread_counters_rebuild(*, thread_ids: list[int]) -> None:
-    """Recompute the denormalised read state of `thread_ids` from their messages: each
-    thread's last message, message count and last activity (its newest message, else its
+    """Recompute the denormalised state of `thread_ids` from their rows: each thread's
+    last message, message count and last activity (its newest message, else its
     creation), each participant's copy of that activity and unread count, and each
-    participant's thread count. For bulk loads
-    (seed data, benchmarks) and repairs; the other services keep these exact as they go,
-    so in normal operation this changes nothing."""
-    # Lock the threads (in id order, like every writer) so that no post or mark-read
-    # moves a counter between the recount and its write.
+    participant's thread count. For bulk loads (seed data, benchmarks) and repairs; the
+    other services keep these exact as they go, so in normal operation this changes
+    nothing."""
+    _lock_threads(thread_ids)
+    _read_state_rebuild(thread_ids)
+    people = Participant.objects.filter(thread_id__in=thread_ids).values_list("user_id")
+    _thread_counts_rebuild(user_ids=[user_id for (user_id,) in people])
+
+
+def _lock_threads(thread_ids: Iterable[int]) -> None:
+    """Lock threads in id order, like every writer: no post or mark-read moves their
+    counters until the transaction ends. Lock order across the services: threads, then
+    users (`_lock_users`), each in id order."""
     if connection.features.has_select_for_update:
-        list(
-            Thread.objects.select_for_update()
-            .filter(pk__in=thread_ids)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        locking = Thread.objects.select_for_update().filter(pk__in=thread_ids).order_by("pk")
+        list(locking.values_list("pk", flat=True))
+
+
+def _lock_users(user_ids: Iterable[int]) -> None:
+    if connection.features.has_select_for_update:
+        locking = User.objects.select_for_update().filter(pk__in=user_ids).order_by("pk")
+        list(locking.values_list("pk", flat=True))
+
+
+def _read_state_rebuild(thread_ids: list[int]) -> None:
     messages = Message.objects.filter(thread=OuterRef("pk")).order_by()
     newest = messages.order_by("-id")
     Thread.objects.filter(pk__in=thread_ids).update(
@@ -371,6 +445,14 @@ def thread_counters_rebuild(*, thread_ids: list[int]) -> None:
         updated=Subquery(Thread.objects.filter(pk=OuterRef("thread")).values("updated")),
         unread_count=Coalesce(Subquery(waiting), 0),
     )
+
+
+def _thread_counts_rebuild(*, user_ids: list[int]) -> None:
+    # Lock the users first, then count in a statement of its own: on PostgreSQL a
+    # statement that waited for a row lock computes its subqueries from the snapshot it
+    # started with, which may miss a thread created meanwhile. Once the lock is held, a
+    # create still in flight adds its +1 after this count is written.
+    _lock_users(user_ids)
     memberships = (
         Participant.objects.filter(user=OuterRef("pk"))
         .order_by()
@@ -378,6 +460,18 @@ def thread_counters_rebuild(*, thread_ids: list[int]) -> None:
         .annotate(n=Count("pk"))
         .values("n")
     )
-    User.objects.filter(memberships__thread_id__in=thread_ids).update(
-        thread_count=Coalesce(Subquery(memberships), 0)
-    )
+    User.objects.filter(pk__in=user_ids).update(thread_count=Coalesce(Subquery(memberships), 0))
+
+
+@transaction.atomic
+def threads_delete_of(*, user_ids: list[int]) -> None:
+    """Delete every thread the users `user_ids` take part in (an account's deletion takes
+    its conversations along, so the other person keeps no dangling thread or unread
+    count). All the threads and then all the people involved are locked first, in the
+    services' lock order, so a long deletion cannot deadlock with a thread being created
+    or deleted by one of those people meanwhile."""
+    threads = list(Thread.objects.filter(memberships__user_id__in=user_ids).distinct())
+    _lock_threads(thread.pk for thread in threads)
+    _lock_users({pid for thread in threads for pid in Thread.participant_ids_in(thread.pair_key)})
+    for thread in threads:
+        thread_delete(thread=thread)

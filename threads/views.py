@@ -56,8 +56,6 @@ from threads.services import (
 )
 from users.serializers import SearchQuerySerializer
 
-# The same words for every thread that is not the requester's, whatever the reason.
-
 
 class MessageDeletedConflict(APIException):
     status_code = status.HTTP_409_CONFLICT

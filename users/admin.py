@@ -4,8 +4,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from threads.models import Thread
-from threads.services import thread_delete
+from threads.services import threads_delete_of
 from users.models import Block, User
 
 
@@ -17,14 +16,12 @@ class UserAdmin(DjangoUserAdmin):
 
     @transaction.atomic
     def delete_model(self, request: HttpRequest, obj: User) -> None:
-        for thread in Thread.objects.filter(memberships__user=obj):
-            thread_delete(thread=thread)
+        threads_delete_of(user_ids=[obj.pk])
         super().delete_model(request, obj)
 
     @transaction.atomic
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        for thread in Thread.objects.filter(memberships__user__in=queryset).distinct():
-            thread_delete(thread=thread)
+        threads_delete_of(user_ids=list(queryset.values_list("pk", flat=True)))
         super().delete_queryset(request, queryset)
 
 

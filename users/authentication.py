@@ -57,3 +57,15 @@ class JWTAuthentication(authentication.JWTAuthentication):
             raise AuthenticationFailed("User not found", code="user_not_found")
         check_token_user(user, validated_token)
         return user
+
+
+def user_for_access_token(raw_token: str):
+    """The active user an access token authenticates, with the token, or (None, None):
+    the checks of an HTTP request's bearer token, for clients that cannot send an
+    Authorization header (WebSockets, threads/consumers.py)."""
+    authentication = JWTAuthentication()
+    try:
+        token = authentication.get_validated_token(raw_token.encode())
+        return authentication.get_user(token), token
+    except (InvalidToken, AuthenticationFailed):
+        return None, None

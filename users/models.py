@@ -30,6 +30,18 @@ class User(AbstractUser):
     # user the request authenticates, instead of counting thousands of memberships.
     thread_count = models.PositiveIntegerField(default=0, editable=False)
 
+    def save(self, *args, **kwargs) -> None:
+        # A full save of a user loaded a while ago (the admin's forms, a password change)
+        # must not write back a thread count that has moved since: only the services
+        # write it, with relative updates.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "thread_count"
+            ]
+        super().save(*args, **kwargs)
+
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
         constraints = [

@@ -110,3 +110,24 @@ def test_an_edit_racing_a_delete_does_not_bring_the_text_back(
     assert response.status_code == 409
     message.refresh_from_db()
     assert message.text == ""
+
+
+def test_a_retry_whose_original_went_with_its_thread_is_404(alice_client, thread, monkeypatch):
+    """The retry finds the client_id taken; before it reads the original back, the other
+    participant deletes the thread (and the original with it)."""
+    url = f"/api/threads/{thread.pk}/messages"
+    body = {"text": "hello", "client_id": "6f1c2b1e-1d7e-4a53-9a4c-4f1f8f9b2a10"}
+    assert alice_client.post(url, body).status_code == 201
+    original_first = QuerySet.first
+
+    def first_after_the_thread_is_deleted(queryset):
+        if queryset.model is Message:
+            Thread.objects.filter(pk=thread.pk).delete()
+        return original_first(queryset)
+
+    monkeypatch.setattr(QuerySet, "first", first_after_the_thread_is_deleted)
+
+    response = alice_client.post(url, body)
+
+    assert response.status_code == 404
+    assert response.data["code"] == "not_found"

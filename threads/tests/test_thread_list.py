@@ -123,6 +123,16 @@ def test_the_count_follows_creates_repeats_and_deletes(alice_client, bob_client,
     assert bob_client.get(THREADS).data["count"] == 0
 
 
+def test_saving_a_user_loaded_earlier_keeps_their_thread_count(alice_client, alice, bob):
+    loaded_before = type(alice).objects.get(pk=alice.pk)  # as an admin form would hold it
+    alice_client.post(THREADS, {"participants": [bob.pk]})
+
+    loaded_before.email = "alice@example.com"
+    loaded_before.save()
+
+    assert alice_client.get(THREADS).data["count"] == 1
+
+
 def test_delete_removes_the_thread_and_its_messages_for_both(alice_client, bob_client, bob, thread):
     MessageFactory(thread=thread, sender=bob)
 

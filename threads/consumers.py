@@ -1,0 +1,128 @@
+"""The WebSocket endpoint `/ws/`: a client's live feed of events for its threads.
+
+Authentication is the REST API's access token, given as `?token=<access>` or, to keep it
+out of URLs and logs, as the subprotocols `bearer, <access>` (browsers cannot set an
+Authorization header on a WebSocket). A missing, invalid or expired token, or one whose
+user is inactive or changed password, gets the handshake completed and the connection
+closed at once with code 4401, so browser clients can read why (a refused handshake
+reaches them only as 1006). A connection lasts as long as its token: it is closed with
+4401 when the token expires, and the client reconnects with a fresh one.
+
+The server pushes the events that `threads.events` publishes to the user's group. The
+only thing a client sends is `{"type": "typing", "thread": <id>}`, passed on to the other
+participant at most once per WEBSOCKET_TYPING_INTERVAL per thread and never stored;
+anything else gets an `error` event back. Bearer tokens, not cookies, authenticate the
+socket, so another site's page cannot open one with the user's credentials: there is no
+Origin check, and clients without an Origin header (apps, scripts) are welcome.
+"""
+
+import asyncio
+import json
+import time
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from threads import events
+from threads.selectors import typing_recipient_for
+from users.authentication import user_for_access_token
+
+UNAUTHORIZED = 4401
+SUBPROTOCOL = "bearer"
+
+
+def credentials(scope) -> tuple[str, str | None]:
+    """The access token a handshake carries and the subprotocol to answer with."""
+    offered = scope.get("subprotocols") or []
+    if SUBPROTOCOL in offered:
+        rest = [protocol for protocol in offered if protocol != SUBPROTOCOL]
+        return (rest[0] if rest else ""), SUBPROTOCOL
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return (query.get("token") or [""])[0], None
+
+
+class EventConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        raw_token, subprotocol = credentials(self.scope)
+        self.user = None
+        if raw_token:
+            self.user, token = await database_sync_to_async(user_for_access_token)(raw_token)
+        await self.accept(subprotocol)
+        if self.user is None:
+            await self.close(code=UNAUTHORIZED, reason="A valid access token is required.")
+            return
+        self.group = events.user_group(self.user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.last_typing: dict[int, float] = {}
+        self.window = (time.monotonic(), 0)
+        # The connection ends with its token (a deactivated account's tokens stop working
+        # at once for REST; its socket lasts at most the token's remaining minutes).
+        self.expiry = asyncio.get_running_loop().call_later(
+            max(0.0, token["exp"] - time.time()), self.expire
+        )
+
+    def expire(self) -> None:
+        asyncio.get_running_loop().create_task(
+            self.close(code=UNAUTHORIZED, reason="The access token expired.")
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "user", None) is None:
+            return
+        self.expiry.cancel()
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        if self.user is None:
+            return
+        if not self.within_rate():
+            await self.error("throttled", "Too many messages: slow down.")
+            return
+        try:
+            content = json.loads(text_data if text_data is not None else bytes_data)
+        except (TypeError, ValueError):
+            await self.error("parse_error", "Send JSON objects.")
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if not isinstance(content, dict) or content.get("type") != "typing":
+            await self.error("invalid", 'The only message a client sends is {"type": "typing"}.')
+            return
+        thread_id = content.get("thread")
+        if type(thread_id) is not int or not 0 < thread_id < 2**63:
+            await self.error("invalid", "`thread` must be a thread id.")
+            return
+        now = time.monotonic()
+        if now - self.last_typing.get(thread_id, -1e9) < settings.WEBSOCKET_TYPING_INTERVAL:
+            return  # the other participant already knows: a notice lasts the interval
+        other = await database_sync_to_async(typing_recipient_for)(self.user, thread_id)
+        if other is None:
+            await self.error("not_found", "No Thread matches the given query.", thread=thread_id)
+            return
+        self.last_typing[thread_id] = now
+        await self.channel_layer.group_send(
+            events.user_group(other),
+            {
+                "type": events.LAYER_MESSAGE_TYPE,
+                "event": {"type": events.TYPING, "thread": thread_id, "user": self.user.pk},
+            },
+        )
+
+    def within_rate(self) -> bool:
+        """At most WEBSOCKET_MESSAGES_PER_SECOND client messages in any one-second window."""
+        started, count = self.window
+        now = time.monotonic()
+        if now - started >= 1:
+            started, count = now, 0
+        self.window = (started, count + 1)
+        return count < settings.WEBSOCKET_MESSAGES_PER_SECOND
+
+    async def error(self, code: str, detail: str, **extra) -> None:
+        await self.send_json({"type": "error", "code": code, "detail": detail, **extra})
+
+    async def chat_event(self, message: dict) -> None:
+        """An event from the channel layer (LAYER_MESSAGE_TYPE): pass it to the client."""
+        await self.send_json(message["event"])

@@ -1,0 +1,76 @@
+"""Real-time events: what the write services publish once their transaction commits.
+
+Every connected client listens on its user's group (`user_group`); an event goes to the
+groups of the thread's participants, so a user hears about their own threads and nothing
+else, including threads created after they connected. Events are sent from
+`transaction.on_commit`, so a write that rolls back is never announced, and a failure to
+deliver (the channel layer unreachable) is logged without failing the write that
+already committed: the REST API stays the source of truth, and a client that missed
+events catches up with it (`GET /api/threads/<id>/messages?after=<id>`).
+
+The event shapes are listed in the README ("Real-time events").
+"""
+
+import asyncio
+from collections.abc import Callable, Iterable
+from functools import partial
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+MESSAGE_CREATED = "message.created"
+MESSAGE_UPDATED = "message.updated"
+MESSAGE_DELETED = "message.deleted"
+THREAD_CREATED = "thread.created"
+THREAD_DELETED = "thread.deleted"
+THREAD_READ = "thread.read"
+TYPING = "typing"
+
+# The consumer method a layer message is dispatched to ("chat.event" -> chat_event).
+LAYER_MESSAGE_TYPE = "chat.event"
+
+
+def user_group(user_id: int) -> str:
+    """The channel-layer group every connection of `user_id` joins."""
+    return f"user.{user_id}"
+
+
+def publish(event: dict, *, to: Iterable[int]) -> None:
+    """Send `event` to every connection of the users `to` after the current transaction
+    commits (at once outside a transaction)."""
+    deliveries = [(user_id, event) for user_id in to]
+    transaction.on_commit(partial(deliver, deliveries), robust=True)
+
+
+def publish_each(build: Callable[[], dict[int, dict]]) -> None:
+    """Like `publish`, for events that differ per recipient: `build`, called after the
+    commit, returns {user_id: event} (it may read what the transaction wrote)."""
+    transaction.on_commit(lambda: deliver(list(build().items())), robust=True)
+
+
+def deliver(deliveries: list[tuple[int, dict]]) -> None:
+    """Hand the events to the channel layer now (in one round of sends)."""
+    layer = get_channel_layer()
+    if layer is None or not deliveries:
+        return
+    async_to_sync(_send_all)(layer, deliveries)
+
+
+async def _send_all(layer, deliveries: list[tuple[int, dict]]) -> None:
+    await asyncio.gather(
+        *(
+            layer.group_send(user_group(user_id), {"type": LAYER_MESSAGE_TYPE, "event": event})
+            for user_id, event in deliveries
+        )
+    )
+
+
+def message_event(kind: str, message_row: dict) -> dict:
+    """A message event: its thread and id, and the message as the REST API returns it."""
+    return {
+        "type": kind,
+        "thread": message_row["thread"],
+        "message": message_row["id"],
+        "data": message_row,
+    }

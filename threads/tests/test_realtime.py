@@ -1,0 +1,457 @@
+"""Real-time delivery over `/ws/`: who may connect, and who hears what.
+
+Each story connects real WebSocket clients to the project's ASGI application (Channels'
+WebsocketCommunicator), changes something the way a client or moderator does (the REST
+API, the admin), and checks which sockets receive which event. Transactional database:
+events go out when a transaction commits, so the test must let them commit.
+"""
+
+import json
+from datetime import timedelta
+
+import pytest
+import pytest_asyncio
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.db import transaction
+from django.test import Client
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+
+from chat_project.asgi import application
+from conftest import client_for
+from threads.models import Message
+from threads.services import message_send
+from threads.tests.factories import ThreadFactory
+from users.tests.factories import UserFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+# How long a socket waits to be sure nothing more arrives.
+QUIET = 0.2
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def fresh_channel_layer():
+    yield
+    await get_channel_layer().flush()
+
+
+def access_token(user, **lifetime) -> str:
+    token = AccessToken.for_user(user)
+    if lifetime:
+        token.set_exp(lifetime=timedelta(**lifetime))
+    return str(token)
+
+
+async def connect(user=None, *, token=None, path="/ws/", subprotocols=None):
+    """A connected socket of `user` (token in the query string), or of the given token."""
+    if user is not None:
+        token = access_token(user)
+    if token is not None and subprotocols is None:
+        path = f"{path}?token={token}"
+    socket = WebsocketCommunicator(application, path, subprotocols=subprotocols)
+    connected, _ = await socket.connect()
+    assert connected
+    return socket
+
+
+async def refused_with(socket) -> int | None:
+    """The close code the server sent right after the handshake, if it closed."""
+    output = await socket.receive_output(timeout=1)
+    return output.get("code") if output["type"] == "websocket.close" else None
+
+
+async def call(user, method: str, path: str, data=None):
+    """A REST request by `user`, from the async test into the sync API, as their other
+    client (a phone beside the browser) would make it."""
+
+    def request():
+        return getattr(client_for(user), method)(path, data)
+
+    return await sync_to_async(request)()
+
+
+async def events_of(socket, count: int = 1) -> list[dict]:
+    return [await socket.receive_json_from(timeout=1) for _ in range(count)]
+
+
+async def hears_nothing(*sockets) -> bool:
+    return all([await socket.receive_nothing(timeout=QUIET) for socket in sockets])
+
+
+@pytest_asyncio.fixture
+async def pair():
+    """alice and bob with their thread, and mallory who takes part in nothing of theirs."""
+
+    def make():
+        alice, bob, mallory = (UserFactory(username=name) for name in ("alice", "bob", "mallory"))
+        return alice, bob, mallory, ThreadFactory(participants=[alice, bob])
+
+    return await sync_to_async(make)()
+
+
+# --- Handshake -------------------------------------------------------------------------
+
+
+async def test_a_valid_token_in_the_query_string_connects(pair):
+    alice, *_ = pair
+    socket = await connect(alice)
+
+    assert await hears_nothing(socket)
+    await socket.disconnect()
+
+
+async def test_a_valid_token_as_subprotocol_connects_and_is_answered_bearer(pair):
+    alice, *_ = pair
+    socket = WebsocketCommunicator(
+        application, "/ws/", subprotocols=["bearer", access_token(alice)]
+    )
+
+    connected, subprotocol = await socket.connect()
+
+    assert (connected, subprotocol) == (True, "bearer")
+    assert await hears_nothing(socket)
+    await socket.disconnect()
+
+
+async def test_the_path_works_without_its_trailing_slash(pair):
+    alice, *_ = pair
+    socket = await connect(alice, path="/ws")
+
+    assert await hears_nothing(socket)
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    "bad_token",
+    [
+        "",
+        "not-a-token",
+        "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl",  # well-formed, wrong signature
+    ],
+)
+async def test_a_missing_or_bad_token_is_closed_with_4401(bad_token):
+    socket = await connect(token=bad_token)
+
+    assert await refused_with(socket) == 4401
+
+
+async def test_no_token_at_all_is_closed_with_4401():
+    socket = WebsocketCommunicator(application, "/ws/")
+    await socket.connect()
+
+    assert await refused_with(socket) == 4401
+
+
+async def test_a_bad_token_as_subprotocol_is_closed_with_4401():
+    socket = WebsocketCommunicator(application, "/ws/", subprotocols=["bearer", "nope"])
+    await socket.connect()
+
+    assert await refused_with(socket) == 4401
+
+
+async def test_an_expired_token_is_closed_with_4401(pair):
+    alice, *_ = pair
+    socket = await connect(token=access_token(alice, seconds=-1))
+
+    assert await refused_with(socket) == 4401
+
+
+async def test_a_refresh_token_is_not_an_access_token(pair):
+    alice, *_ = pair
+    socket = await connect(token=str(await sync_to_async(RefreshToken.for_user)(alice)))
+
+    assert await refused_with(socket) == 4401
+
+
+async def test_a_deactivated_users_token_is_closed_with_4401(pair):
+    alice, *_ = pair
+    token = access_token(alice)
+    alice.is_active = False
+    await sync_to_async(alice.save)()
+
+    assert await refused_with(await connect(token=token)) == 4401
+
+
+async def test_the_connection_closes_when_its_token_expires(pair):
+    alice, *_ = pair
+    socket = await connect(token=access_token(alice, seconds=2))
+
+    assert await hears_nothing(socket)
+    assert (await socket.receive_output(timeout=3))["code"] == 4401
+
+
+async def test_other_paths_are_refused():
+    socket = WebsocketCommunicator(application, "/ws/elsewhere/")
+
+    connected, _ = await socket.connect()
+
+    assert not connected
+
+
+# --- Events: who hears what ------------------------------------------------------------
+
+
+async def test_a_message_posted_over_rest_reaches_both_participants_only(pair):
+    alice, bob, mallory, thread = pair
+    sockets = [await connect(user) for user in (alice, bob, mallory)]
+
+    response = await call(alice, "post", f"/api/threads/{thread.pk}/messages", {"text": "hi"})
+
+    for socket in sockets[:2]:
+        assert await events_of(socket) == [
+            {
+                "type": "message.created",
+                "thread": thread.pk,
+                "message": response.data["id"],
+                "data": response.data,
+            }
+        ]
+    assert await hears_nothing(*sockets)
+
+
+async def test_a_retried_post_is_announced_once(pair):
+    alice, bob, _, thread = pair
+    bobs = await connect(bob)
+    body = {"text": "once", "client_id": "0b6a3a52-7c4a-4c9a-8f8e-1d2a3b4c5d6e"}
+
+    for _ in range(2):
+        await call(alice, "post", f"/api/threads/{thread.pk}/messages", body)
+
+    assert [event["type"] for event in await events_of(bobs)] == ["message.created"]
+    assert await hears_nothing(bobs)
+
+
+async def test_edits_and_deletes_reach_both_participants_only(pair):
+    alice, bob, mallory, thread = pair
+    url = f"/api/threads/{thread.pk}/messages"
+    posted = (await call(alice, "post", url, {"text": "draft"})).data
+    sockets = [await connect(user) for user in (alice, bob, mallory)]
+
+    edited = await call(alice, "patch", f"{url}/{posted['id']}/", {"text": "final"})
+    await call(alice, "delete", f"{url}/{posted['id']}/")
+
+    for socket in sockets[:2]:
+        updated, deleted = await events_of(socket, 2)
+        assert updated == {
+            "type": "message.updated",
+            "thread": thread.pk,
+            "message": posted["id"],
+            "data": edited.data,
+        }
+        assert deleted["type"] == "message.deleted"
+        assert deleted["data"]["text"] == ""
+        assert deleted["data"]["deleted"] is not None
+    assert await hears_nothing(*sockets)
+
+
+async def test_a_new_thread_reaches_both_people_as_each_sees_it(pair):
+    alice, _, mallory, _ = pair
+    carol = await sync_to_async(UserFactory)(username="carol")
+    sockets = [await connect(user) for user in (alice, carol, mallory)]
+
+    created = await call(alice, "post", "/api/threads/", {"participants": [carol.pk]})
+
+    for socket, user in zip(sockets[:2], (alice, carol), strict=True):
+        [event] = await events_of(socket)
+        mine = (await call(user, "get", f"/api/threads/{created.data['id']}/")).data
+        assert event == {"type": "thread.created", "thread": created.data["id"], "data": mine}
+    assert await hears_nothing(*sockets)
+
+
+async def test_getting_an_existing_thread_announces_nothing(pair):
+    alice, bob, *_ = pair
+    sockets = [await connect(user) for user in (alice, bob)]
+
+    response = await call(bob, "post", "/api/threads/", {"participants": [alice.pk]})
+
+    assert response.status_code == 200
+    assert await hears_nothing(*sockets)
+
+
+async def test_a_deleted_thread_reaches_both_participants_only(pair):
+    alice, bob, mallory, thread = pair
+    sockets = [await connect(user) for user in (alice, bob, mallory)]
+
+    await call(bob, "delete", f"/api/threads/{thread.pk}/")
+
+    for socket in sockets[:2]:
+        assert await events_of(socket) == [{"type": "thread.deleted", "thread": thread.pk}]
+    assert await hears_nothing(*sockets)
+
+
+async def test_a_read_receipt_tells_the_sender_and_the_readers_new_count(pair):
+    alice, bob, mallory, thread = pair
+    url = f"/api/threads/{thread.pk}/messages"
+    first = (await call(alice, "post", url, {"text": "one"})).data
+    await call(alice, "post", url, {"text": "two"})
+    sockets = [await connect(user) for user in (alice, bob, mallory)]
+
+    await call(bob, "patch", f"/api/threads/{thread.pk}/mark_read", {"up_to": first["id"]})
+
+    receipt = {"type": "thread.read", "thread": thread.pk, "reader": bob.pk, "up_to": first["id"]}
+    assert await events_of(sockets[0]) == [receipt]
+    assert await events_of(sockets[1]) == [{**receipt, "unread_count": 1}]
+    assert await hears_nothing(*sockets)
+
+
+async def test_marking_read_with_nothing_new_announces_nothing(pair):
+    alice, bob, _, thread = pair
+    sockets = [await connect(user) for user in (alice, bob)]
+
+    response = await call(bob, "patch", f"/api/threads/{thread.pk}/mark_read", {})
+
+    assert response.data == {"marked": 0}
+    assert await hears_nothing(*sockets)
+
+
+async def test_a_moderators_purge_tells_both_to_drop_the_message(pair):
+    alice, bob, mallory, thread = pair
+    posted = (
+        await call(alice, "post", f"/api/threads/{thread.pk}/messages", {"text": "spam"})
+    ).data
+    sockets = [await connect(user) for user in (alice, bob, mallory)]
+
+    def moderator_deletes():
+        moderator = Client()
+        moderator.force_login(UserFactory(username="moderator", is_staff=True, is_superuser=True))
+        return moderator.post(f"/admin/threads/message/{posted['id']}/delete/", {"post": "yes"})
+
+    assert (await sync_to_async(moderator_deletes)()).status_code == 302
+    for socket in sockets[:2]:
+        assert await events_of(socket) == [
+            {"type": "message.deleted", "thread": thread.pk, "message": posted["id"], "data": None}
+        ]
+    assert await hears_nothing(*sockets)
+
+
+async def test_a_write_that_rolls_back_is_never_announced(pair):
+    alice, bob, _, thread = pair
+    sockets = [await connect(user) for user in (alice, bob)]
+
+    def post_then_fail():
+        with transaction.atomic():
+            message_send(thread_id=thread.pk, sender=alice, text="never happened")
+            raise RuntimeError("the rest of the request failed")
+
+    with pytest.raises(RuntimeError):
+        await sync_to_async(post_then_fail)()
+
+    assert not await sync_to_async(Message.objects.exists)()
+    assert await hears_nothing(*sockets)
+
+
+async def test_an_event_waits_for_the_commit(pair):
+    alice, bob, _, thread = pair
+    bobs = await connect(bob)
+    heard_before_commit = []
+
+    def post_in_a_longer_transaction():
+        with transaction.atomic():
+            message_send(thread_id=thread.pk, sender=alice, text="soon")
+            heard_before_commit.append(not bobs.output_queue.empty())
+
+    await sync_to_async(post_in_a_longer_transaction)()
+
+    assert heard_before_commit == [False]
+    assert [event["type"] for event in await events_of(bobs)] == ["message.created"]
+
+
+# --- Typing ----------------------------------------------------------------------------
+
+
+async def test_typing_reaches_the_other_participant_only(pair):
+    alice, bob, mallory, thread = pair
+    alices, bobs, mallorys = [await connect(user) for user in (alice, bob, mallory)]
+
+    await alices.send_json_to({"type": "typing", "thread": thread.pk})
+
+    assert await events_of(bobs) == [{"type": "typing", "thread": thread.pk, "user": alice.pk}]
+    assert await hears_nothing(alices, bobs, mallorys)
+
+
+async def test_typing_is_passed_on_at_most_once_per_interval(pair, settings):
+    settings.WEBSOCKET_TYPING_INTERVAL = 60
+    alice, bob, _, thread = pair
+    alices, bobs = [await connect(user) for user in (alice, bob)]
+
+    for _ in range(3):
+        await alices.send_json_to({"type": "typing", "thread": thread.pk})
+
+    assert len(await events_of(bobs)) == 1
+    assert await hears_nothing(alices, bobs)
+
+
+async def test_typing_into_someone_elses_thread_is_not_found(pair):
+    alice, bob, mallory, thread = pair
+    alices, bobs, mallorys = [await connect(user) for user in (alice, bob, mallory)]
+
+    await mallorys.send_json_to({"type": "typing", "thread": thread.pk})
+
+    assert await events_of(mallorys) == [
+        {
+            "type": "error",
+            "code": "not_found",
+            "detail": "No Thread matches the given query.",
+            "thread": thread.pk,
+        }
+    ]
+    assert await hears_nothing(alices, bobs)
+
+
+async def test_typing_to_someone_who_blocked_you_reaches_nobody(pair):
+    alice, bob, _, thread = pair
+    await call(bob, "post", "/api/user/blocks/", {"user": alice.pk})
+    alices, bobs = [await connect(user) for user in (alice, bob)]
+
+    await alices.send_json_to({"type": "typing", "thread": thread.pk})
+
+    assert (await events_of(alices))[0]["code"] == "not_found"
+    assert await hears_nothing(bobs)
+
+
+@pytest.mark.parametrize(
+    ("sent", "code"),
+    [
+        ("not json", "parse_error"),
+        (json.dumps({"type": "message", "text": "hi"}), "invalid"),
+        (json.dumps(["typing"]), "invalid"),
+        (json.dumps({"type": "typing", "thread": "1"}), "invalid"),
+        (json.dumps({"type": "typing", "thread": 2**70}), "invalid"),
+        (json.dumps({"type": "typing"}), "invalid"),
+    ],
+)
+async def test_anything_else_a_client_sends_gets_an_error_and_the_socket_stays(pair, sent, code):
+    alice, bob, _, thread = pair
+    alices, bobs = [await connect(user) for user in (alice, bob)]
+
+    await alices.send_to(text_data=sent)
+
+    assert (await events_of(alices))[0]["code"] == code
+    await alices.send_json_to({"type": "typing", "thread": thread.pk})
+    assert [event["type"] for event in await events_of(bobs)] == ["typing"]
+
+
+async def test_a_flood_of_client_messages_is_throttled(pair, settings):
+    settings.WEBSOCKET_MESSAGES_PER_SECOND = 3
+    alice, *_ = pair
+    alices = await connect(alice)
+
+    for _ in range(5):
+        await alices.send_to(text_data="{}")
+
+    codes = [event["code"] for event in await events_of(alices, 5)]
+    assert codes == ["invalid"] * 3 + ["throttled"] * 2
+
+
+async def test_events_keep_flowing_for_threads_created_after_connecting(pair):
+    alice, _, _, _ = pair
+    carol = await sync_to_async(UserFactory)(username="carol")
+    carols = await connect(carol)
+    created = await call(alice, "post", "/api/threads/", {"participants": [carol.pk]})
+    await events_of(carols)  # thread.created
+
+    await call(alice, "post", f"/api/threads/{created.data['id']}/messages", {"text": "hey"})
+
+    assert [event["type"] for event in await events_of(carols)] == ["message.created"]
