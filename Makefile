@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve migrate test test-postgres test-integrity lint format schema fuzz demo bench superuser clean
+.PHONY: help install run serve migrate test test-postgres test-integrity test-scaleout lint format schema fuzz demo bench superuser clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,6 +55,16 @@ test-integrity: install  ## Concurrent clients against gunicorn workers: nothing
 	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
 		$(BIN)/python scripts/integrity.py --database postgres; \
 	else echo "PostgreSQL is not running on 127.0.0.1:5432: its integrity run is skipped"; fi
+
+REDIS_UP = $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1)" 2>/dev/null
+
+test-scaleout: install  ## WebSocket events through Redis: the realtime tests, and two servers sharing it
+	@if $(REDIS_UP); then \
+		REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} $(BIN)/python -m pytest -q threads/tests/test_realtime.py && \
+		$(BIN)/python scripts/scaleout.py --database sqlite && \
+		if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+			$(BIN)/python scripts/scaleout.py --database postgres; fi; \
+	else echo "Redis is not running on 127.0.0.1:6379: the scale-out run is skipped"; fi
 
 fuzz: install  ## Fuzz a live server with Schemathesis from docs/openapi.yaml
 	scripts/fuzz.sh

@@ -1,6 +1,26 @@
 """The gunicorn worker for `make serve` (gunicorn.conf.py): uvicorn, tuned for this app."""
 
+import logging
+import re
+
 from uvicorn_worker import UvicornWorker as BaseUvicornWorker
+
+TOKEN_IN_QUERY = re.compile(r"(?<=[?&]token=)[^&\s\"']+")
+
+
+class RedactTokens(logging.Filter):
+    """Blank access tokens out of logged URLs: WebSocket clients may pass theirs as
+    `?token=`, and the server logs each handshake's path."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                TOKEN_IN_QUERY.sub("[redacted]", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = TOKEN_IN_QUERY.sub("[redacted]", record.msg)
+        return True
 
 
 class UvicornWorker(BaseUvicornWorker):
@@ -14,3 +34,8 @@ class UvicornWorker(BaseUvicornWorker):
         # Clients send only small JSON notices over their socket.
         "ws_max_size": 64 * 1024,
     }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("uvicorn.error", "uvicorn.access"):
+            logging.getLogger(name).addFilter(RedactTokens())

@@ -1,0 +1,223 @@
+"""Scale-out: two server processes sharing Redis deliver each other's events.
+
+Starts two production servers (gunicorn with one uvicorn worker each, debug off) on two
+loopback ports, over one database and one Redis (REDIS_URL, default
+redis://127.0.0.1:6379/15). Then, across the two:
+
+- alice (socket on A) starts a thread with bob over REST on A; bob's socket on B gets
+  `thread.created`;
+- alice posts over REST on A; bob's socket on B gets `message.created` with the id that
+  the POST returned, and so does alice's own socket on A;
+- bob marks it read over REST on B; alice's socket on A gets the read receipt;
+- bob sends `typing` over his socket on B; alice's socket on A gets it;
+- mallory, connected to both servers, hears nothing of it.
+
+Bounded: every wait has a 5-second deadline. Exits 1 and prints the servers' logs on
+failure. Usage: python scripts/scaleout.py [--database sqlite|postgres]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import websockets
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+WAIT = 5.0
+PASSWORD = "scale-out-password-1"
+
+
+class Failure(AssertionError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def call(base: str, method: str, path: str, body=None, token: str | None = None):
+    request = urllib.request.Request(
+        base + path, data=None if body is None else json.dumps(body).encode(), method=method
+    )
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=WAIT) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        raise Failure(f"{method} {path} answered {error.code}: {error.read()[:300]!r}") from None
+
+
+def start_server(env: dict, port: int, log: Path) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [PYTHON, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return server
+        except OSError:
+            if server.poll() is not None:
+                raise Failure(f"a server exited: {log.read_text()[-2000:]}") from None
+            time.sleep(0.2)
+    raise Failure("a server did not start within 30 s")
+
+
+def expect(condition: bool, event: dict) -> None:
+    if not condition:
+        raise Failure(f"unexpected event: {event}")
+
+
+async def next_event(socket, who: str, expected_type: str) -> dict:
+    try:
+        event = json.loads(await asyncio.wait_for(socket.recv(), WAIT))
+    except TimeoutError:
+        raise Failure(f"{who} received no {expected_type} within {WAIT} s") from None
+    if event.get("type") != expected_type:
+        raise Failure(f"{who} expected {expected_type}, received {event}")
+    return event
+
+
+async def hears_nothing(socket, who: str) -> None:
+    try:
+        event = await asyncio.wait_for(socket.recv(), 0.5)
+    except TimeoutError:
+        return
+    raise Failure(f"{who} received an event that is not theirs: {event}")
+
+
+async def scenario(a: str, b: str) -> list[str]:
+    """Run the story across servers `a` and `b` (base URLs); return what was seen."""
+    seen = []
+    tokens, ids = {}, {}
+    for name in ("alice", "bob", "mallory"):
+        call(a, "POST", "/api/user/register/", {"username": name, "password": PASSWORD})
+        _, pair = call(a, "POST", "/api/token/", {"username": name, "password": PASSWORD})
+        tokens[name] = pair["access"]
+        ids[name] = call(a, "GET", "/api/user/me/", token=tokens[name])[1]["id"]
+
+    def ws(base: str, name: str):
+        url = base.replace("http://", "ws://") + "/ws/"
+        return websockets.connect(url, subprotocols=["bearer", tokens[name]])
+
+    async with (
+        ws(a, "alice") as alice_on_a,
+        ws(b, "bob") as bob_on_b,
+        ws(a, "mallory") as mallory_on_a,
+        ws(b, "mallory") as mallory_on_b,
+    ):
+        _, thread = await asyncio.to_thread(
+            call, a, "POST", "/api/threads/", {"participants": [ids["bob"]]}, tokens["alice"]
+        )
+        event = await next_event(bob_on_b, "bob on B", "thread.created")
+        expect(event["thread"] == thread["id"], event)
+        await next_event(alice_on_a, "alice on A", "thread.created")
+        seen.append("thread.created: A -> B")
+
+        _, message = await asyncio.to_thread(
+            call,
+            a,
+            "POST",
+            f"/api/threads/{thread['id']}/messages",
+            {"text": "from server A"},
+            tokens["alice"],
+        )
+        event = await next_event(bob_on_b, "bob on B", "message.created")
+        if event["data"] != message:
+            raise Failure(f"bob on B got {event['data']}, the POST returned {message}")
+        await next_event(alice_on_a, "alice on A", "message.created")
+        seen.append("message.created: A -> B")
+
+        await asyncio.to_thread(
+            call, b, "PATCH", f"/api/threads/{thread['id']}/mark_read", {}, tokens["bob"]
+        )
+        event = await next_event(alice_on_a, "alice on A", "thread.read")
+        expect(event["up_to"] == message["id"], event)
+        expect(event["reader"] == ids["bob"], event)
+        await next_event(bob_on_b, "bob on B", "thread.read")
+        seen.append("thread.read: B -> A")
+
+        await bob_on_b.send(json.dumps({"type": "typing", "thread": thread["id"]}))
+        event = await next_event(alice_on_a, "alice on A", "typing")
+        expect(event["user"] == ids["bob"], event)
+        seen.append("typing: B -> A")
+
+        await hears_nothing(mallory_on_a, "mallory on A")
+        await hears_nothing(mallory_on_b, "mallory on B")
+        seen.append("mallory heard nothing")
+    return seen
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="chat-scaleout-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chat_project.settings",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "scaleout-" + secrets.token_urlsafe(50),
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "THROTTLE_AUTH_RATE": "1000000/minute",
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+        "WEB_CONCURRENCY": "1",
+    }
+    pg_name = f"chat_scaleout_{os.getpid()}"
+    if args.database == "postgres":
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{pg_name}"
+        subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", pg_name], check=True)
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{work / 'db.sqlite3'}"
+    servers = []
+    try:
+        subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        ports = [free_port(), free_port()]
+        for name, port in zip("AB", ports, strict=True):
+            servers.append(start_server(env, port, work / f"server-{name}.log"))
+        seen = asyncio.run(scenario(*(f"http://127.0.0.1:{port}" for port in ports)))
+        print(f"scale-out ({args.database}, Redis {env['REDIS_URL']}): " + "; ".join(seen))
+        print("scale-out: ok")
+        return 0
+    except (Failure, OSError, websockets.WebSocketException) as failure:
+        print(f"scale-out: FAILED: {failure!r}")
+        for log in sorted(work.glob("server-*.log")):
+            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
+        return 1
+    finally:
+        for server in servers:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        if args.database == "postgres":
+            subprocess.run(
+                ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", pg_name],
+                check=False,
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
