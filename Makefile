@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve migrate test test-postgres test-integrity test-scaleout lint format schema fuzz demo bench superuser clean
+.PHONY: help install run serve migrate test test-postgres test-integrity test-scaleout bench-realtime lint format schema fuzz demo bench superuser clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -90,3 +90,8 @@ superuser: migrate  ## Create an admin account for /admin/
 
 clean:  ## Remove the virtualenv and caches (keeps db.sqlite3)
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+bench-realtime: install  ## Benchmark: REST POST to the other participant's socket, in-memory layer and Redis
+	$(BIN)/python bench/realtime.py --layer memory
+	@if $(REDIS_UP); then $(BIN)/python bench/realtime.py --layer redis; \
+	else echo "Redis is not running on 127.0.0.1:6379: its benchmark is skipped"; fi

@@ -45,7 +45,7 @@ friend = User.objects.create_user("friend", password="friend-password-1")
 other = User.objects.create_user("other", password="other-password-1")
 thread, _ = thread_get_or_create(requester=fuzzer, other=friend)  # id 1
 for i in range(3):  # message ids 1-3, from both sides
-    message_send(thread=thread, sender=(fuzzer, friend)[i % 2], text=f"hello {i}")
+    message_send(thread_id=thread.pk, sender=(fuzzer, friend)[i % 2], text=f"hello {i}")
 thread_get_or_create(requester=fuzzer, other=other)  # id 2, for the delete operation
 print(RefreshToken.for_user(fuzzer).access_token)
 ')
