@@ -2,10 +2,11 @@
 
     python bench/load.py --database sqlite [--seconds 5] [--connections 4]
 
-Needs the data set (bench/generate.py) and wrk (Debian package `wrk`). Starts gunicorn
-(2 sync workers, the production server of `make serve`, access log off) on loopback with
-the raw-SQL floor views mounted (BENCH_FLOORS=1), then for each endpoint runs wrk against
-the API and against its floor, back to back, and prints requests/s, p50 and p99 latency
+Needs the data set (bench/generate.py) and wrk (Debian package `wrk`). Starts the
+production server of `make serve` (gunicorn with one uvicorn worker, access log off) on
+loopback with the raw-SQL floor views mounted (BENCH_FLOORS=1), then for each endpoint
+runs wrk against the API and against its floor, back to back, and prints requests/s, p50
+and p99 latency
 and the API's throughput as a ratio of its floor. Also prints the two scaling ratios the
 targets name. Results go to bench/data/results-<database>.json.
 """
@@ -82,7 +83,10 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2)
+    # One server process: uvicorn workers keep each of wrk's keep-alive connections on the
+    # process that accepted it, so with two processes and four connections the split
+    # (2:2, 3:1 or 4:0) changed throughput by up to 2x from run to run.
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     meta = json.loads((DATA / f"{args.database}.json").read_text())
 
@@ -199,7 +203,7 @@ def main() -> None:
 
         results = []
         print(
-            f"{args.database}: {args.workers} gunicorn sync workers, wrk 1 thread x "
+            f"{args.database}: {args.workers} uvicorn worker(s) under gunicorn, wrk 1 thread x "
             f"{args.connections} connections, {args.seconds} s per run",
             flush=True,
         )

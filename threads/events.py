@@ -12,12 +12,15 @@ The event shapes are listed in the README ("Real-time events").
 """
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable
 from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
 
 MESSAGE_CREATED = "message.created"
 MESSAGE_UPDATED = "message.updated"
@@ -49,12 +52,44 @@ def publish_each(build: Callable[[], dict[int, dict]]) -> None:
     transaction.on_commit(lambda: deliver(list(build().items())), robust=True)
 
 
+# The event loop of the ASGI server this process runs, if any (chat_project/asgi.py).
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def serve_on(loop: asyncio.AbstractEventLoop) -> None:
+    """Deliver events published from this process's threads on `loop`."""
+    global _server_loop
+    _server_loop = loop
+
+
 def deliver(deliveries: list[tuple[int, dict]]) -> None:
-    """Hand the events to the channel layer now (in one round of sends)."""
+    """Hand the events to the channel layer now (in one round of sends).
+
+    In the ASGI server, the request's thread hands them to the server's event loop and
+    returns without waiting (the layer, and the sockets listening on it, live on that
+    loop). Elsewhere (a management command, a WSGI server, code already running under
+    asgiref's sync_to_async) asgiref runs the sends and waits for them."""
     layer = get_channel_layer()
     if layer is None or not deliveries:
         return
-    async_to_sync(_send_all)(layer, deliveries)
+    loop = _server_loop
+    if loop is not None and loop.is_running() and not _on_loop(loop):
+        future = asyncio.run_coroutine_threadsafe(_send_all(layer, deliveries), loop)
+        future.add_done_callback(_log_failure)
+    else:
+        async_to_sync(_send_all)(layer, deliveries)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _log_failure(future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("Could not deliver events", exc_info=future.exception())
 
 
 async def _send_all(layer, deliveries: list[tuple[int, dict]]) -> None:
