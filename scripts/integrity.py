@@ -1,6 +1,6 @@
 """Integrity under load: nothing accepted is lost or duplicated, and counters stay exact.
 
-Starts the production server (gunicorn, several worker processes, debug off) on loopback
+Starts the production server (gunicorn, several uvicorn worker processes, debug off) on loopback
 against a fresh database, then runs concurrent clients that do what real clients do at
 the worst moments:
 
@@ -389,7 +389,7 @@ def main() -> int:
         statuses = dict(sorted(api.statuses.items()))
         print(
             f"{args.database}: {total} requests by {CLIENT_THREADS} concurrent clients to "
-            f"{WORKERS} gunicorn workers in {elapsed:.1f} s; statuses {statuses}; "
+            f"{WORKERS} uvicorn workers in {elapsed:.1f} s; statuses {statuses}; "
             f"{len({m['id'] for s, m in outcome['told'] if s == 201})} messages accepted, "
             f"{sum(s == 200 for s, _ in outcome['told'])} retries answered with the original"
         )

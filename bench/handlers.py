@@ -1,0 +1,116 @@
+"""How the request handler in front of Django changes throughput, on the real server.
+
+    python bench/handlers.py --database sqlite [--seconds 5]
+
+Why chat_project/asgi.py serves HTTP through Django's WSGI handler on a thread pool
+(a2wsgi) instead of Django's ASGI handler. One server process each, the same two
+requests (the light user's unread total from its floor view in bench/floors.py, one raw
+query and JsonResponse; and the API's thread list of the same user), measured with wrk
+in one run:
+
+- gunicorn, one sync worker, `chat_project.wsgi` (no WebSockets: the REST-only option);
+- gunicorn, one uvicorn worker, Django's ASGI handler (`bench/django_asgi.py`), which runs
+  each request's synchronous parts on a thread of its own;
+- gunicorn, one uvicorn worker, `chat_project.asgi` (what `make serve` runs).
+
+Needs the data set (bench/generate.py) and wrk.
+"""
+
+import argparse
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.generate import database_url  # noqa: E402
+from bench.load import DATA, call, free_port, wrk  # noqa: E402
+
+SERVERS = [
+    ("WSGI: gunicorn sync worker, chat_project.wsgi", "sync", "chat_project.wsgi:application"),
+    (
+        "ASGI: uvicorn worker, Django's ASGI handler",
+        "chat_project.workers.UvicornWorker",
+        "bench.django_asgi:application",
+    ),
+    (
+        "ASGI: uvicorn worker, chat_project.asgi (make serve)",
+        "chat_project.workers.UvicornWorker",
+        "chat_project.asgi:application",
+    ),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--seconds", type=int, default=5)
+    args = parser.parse_args()
+    meta = json.loads((DATA / f"{args.database}.json").read_text())
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chat_project.settings",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "bench-" + secrets.token_urlsafe(50),
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DATABASE_URL": database_url(args.database),
+        "THROTTLE_AUTH_RATE": "100000000/minute",
+        "BENCH_FLOORS": "1",
+        "DJANGO_LOG_LEVEL": "ERROR",
+        "GUNICORN_ACCESSLOG": "",
+    }
+    print(f"{args.database}: one server process each, wrk 1 thread x 4 connections")
+    for name, worker, app in SERVERS:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "1",
+            "--bind",
+            f"127.0.0.1:{port}",
+        ]
+        command += ["--worker-class", worker, app]
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(base + "/bench-floor/unread/?user=1", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            token = call(
+                base,
+                "POST",
+                "/api/token/",
+                {"username": meta["light_user"], "password": meta["password"]},
+            )["access"]
+            me = call(base, "GET", "/api/user/me/", token=token)["id"]
+            floor_url = f"{base}/bench-floor/unread/?user={me}"
+            floor = wrk(floor_url, "GET", None, {}, args.seconds, 4)
+            api = wrk(
+                base + "/api/threads/",
+                "GET",
+                None,
+                {"Authorization": f"Bearer {token}"},
+                args.seconds,
+                4,
+            )
+            print(
+                f"  {name:54} floor {floor['rps']:6.0f}/s p50 {floor['p50']:5.2f} ms | "
+                f"thread list {api['rps']:6.0f}/s p50 {api['p50']:5.2f} ms"
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
