@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,13 @@ def deliver(deliveries: list[tuple[int, dict]]) -> None:
     loop). Elsewhere (a management command, a WSGI server, code already running under
     asgiref's sync_to_async) asgiref runs the sends and waits for them."""
     layer = get_channel_layer()
+    if isinstance(layer, InMemoryChannelLayer):
+        # Everyone who could hear it is connected to this process: when none of the
+        # recipients is, there is nothing to hand over (the usual case for a post to
+        # someone offline).
+        deliveries = [
+            (user, event) for user, event in deliveries if user_group(user) in layer.groups
+        ]
     if layer is None or not deliveries:
         return
     loop = _server_loop
