@@ -22,6 +22,7 @@ from threads.models import Message, Thread
 from threads.selectors import (
     ThreadMessages,
     message_row,
+    message_row_of,
     message_search_for,
     message_window_for,
     thread_for,
@@ -221,7 +222,7 @@ class ThreadViewSet(
             except ClientIdReused:
                 raise ClientIdConflict from None
             return Response(
-                MessageSerializer(message).data,
+                message_row_of(message),  # MessageSerializer's shape, without its machinery
                 status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
             )
 
