@@ -50,7 +50,7 @@ lint: install  ## ruff lint and format check, migrations and docs/openapi.yaml u
 schema: install  ## Regenerate docs/openapi.yaml (the schema Postman users import)
 	DJANGO_DEBUG=1 $(BIN)/python manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
 
-test-integrity: install  ## Concurrent clients against gunicorn workers: nothing lost or duplicated
+test-integrity: install  ## Concurrent clients against 4 server processes: nothing lost or duplicated
 	$(BIN)/python scripts/integrity.py --database sqlite
 	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
 		$(BIN)/python scripts/integrity.py --database postgres; \
