@@ -35,3 +35,6 @@ max_requests_jitter = max_requests // 10
 # One line per request to stdout; GUNICORN_ACCESSLOG= (empty) turns it off (benchmarks).
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 errorlog = "-"
+# Gunicorn 27's control socket has one default path per user: several servers on one host
+# (make test-scaleout starts two) would fight over it.
+control_socket_disable = True

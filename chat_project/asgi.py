@@ -23,8 +23,10 @@ get_asgi_application()
 from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import WebsocketDenier  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from chat_project.errors import json_error  # noqa: E402
 from chat_project.wsgi import application as wsgi_application  # noqa: E402
 from threads import events  # noqa: E402
 from threads.consumers import EventConsumer  # noqa: E402
@@ -32,7 +34,63 @@ from threads.consumers import EventConsumer  # noqa: E402
 # Threads serving HTTP requests in each server process.
 HTTP_THREADS = int(os.environ.get("HTTP_THREADS", "8"))
 
-http_application = WSGIMiddleware(wsgi_application, workers=HTTP_THREADS)
+django_http = WSGIMiddleware(wsgi_application, workers=HTTP_THREADS)
+
+
+async def http_application(scope, receive, send):
+    """Read the request body on the event loop, then hand the request to a thread.
+
+    A thread that read the body itself would wait on the client: eight clients sending
+    their bodies slowly would hold every HTTP thread and stall the API for everyone. The
+    body is bounded (DATA_UPLOAD_MAX_MEMORY_SIZE, 413 beyond it, before reading when the
+    Content-Length says so), so holding it is cheap. A body sent in chunks, without a
+    Content-Length, gets one, so Django reads it instead of seeing an empty body.
+    """
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    headers = [(name, value) for name, value in scope["headers"] if name != b"transfer-encoding"]
+    declared = next((value for name, value in headers if name == b"content-length"), None)
+    if limit is not None and declared is not None and declared.isdigit() and int(declared) > limit:
+        return await _too_large(send, limit)
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        body += message.get("body", b"")
+        if limit is not None and len(body) > limit:
+            return await _too_large(send, limit)
+        if not message.get("more_body"):
+            break
+    if declared is None and body:
+        headers.append((b"content-length", str(len(body)).encode()))
+    replayed = False
+
+    async def receive_buffered():
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+    await django_http({**scope, "headers": headers}, receive_buffered, send)
+
+
+async def _too_large(send, limit: int) -> None:
+    response = json_error(
+        f"Request body too large: at most {limit} bytes are accepted.", "request_too_large", 413
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(response.content)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": response.content})
+
 
 websocket_application = URLRouter(
     [

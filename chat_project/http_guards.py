@@ -28,6 +28,12 @@ def usable_charset(content_type: str, query_string: str) -> bool:
         return True  # Django ignores charsets it does not know
     try:
         "".encode(charset)
+        # Django decodes percent-decoded bytes with errors="replace", which some text
+        # codecs ("idna") do not support.
+        b"\xff".decode(charset, errors="replace")
+    except (LookupError, UnicodeError, ValueError):
+        return False
+    try:
         query_string.encode("iso-8859-1").decode(charset)
     except UnicodeDecodeError:
         return True  # Django falls back to ISO-8859-1 for undecodable query strings

@@ -33,6 +33,10 @@ class UvicornWorker(BaseUvicornWorker):
         "proxy_headers": False,
         # Clients send only small JSON notices over their socket.
         "ws_max_size": 64 * 1024,
+        # uvicorn's default WebSocket implementation (websockets-sansio, uvicorn 0.54)
+        # never sends its 400/414 for an oversized handshake and holds the connection
+        # open; this one answers at once.
+        "ws": "websockets",
     }
 
     def __init__(self, *args, **kwargs) -> None:

@@ -17,6 +17,7 @@ Origin check, and clients without an Origin header (apps, scripts) are welcome.
 """
 
 import asyncio
+import contextlib
 import json
 import time
 from urllib.parse import parse_qs
@@ -31,6 +32,8 @@ from users.authentication import user_for_access_token
 
 UNAUTHORIZED = 4401
 SUBPROTOCOL = "bearer"
+# No connection outlives this, whatever its token says (access tokens last minutes).
+MAX_CONNECTION_SECONDS = 24 * 3600
 
 
 def credentials(scope) -> tuple[str, str | None]:
@@ -59,9 +62,8 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         self.window = (time.monotonic(), 0)
         # The connection ends with its token (a deactivated account's tokens stop working
         # at once for REST; its socket lasts at most the token's remaining minutes).
-        self.expiry = asyncio.get_running_loop().call_later(
-            max(0.0, token["exp"] - time.time()), self.expire
-        )
+        lifetime = min(max(0.0, token["exp"] - time.time()), MAX_CONNECTION_SECONDS)
+        self.expiry = asyncio.get_running_loop().call_later(lifetime, self.expire)
 
     def expire(self) -> None:
         asyncio.get_running_loop().create_task(
@@ -82,7 +84,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text_data if text_data is not None else bytes_data)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):  # not JSON, or nested too deep
             await self.error("parse_error", "Send JSON objects.")
             return
         await self.receive_json(content)
@@ -125,4 +127,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
 
     async def chat_event(self, message: dict) -> None:
         """An event from the channel layer (LAYER_MESSAGE_TYPE): pass it to the client."""
-        await self.send_json(message["event"])
+        # RuntimeError: the server closed the socket meanwhile (a client that stopped
+        # answering pings); its disconnect is on its way.
+        with contextlib.suppress(RuntimeError):
+            await self.send_json(message["event"])

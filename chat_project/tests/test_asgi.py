@@ -11,7 +11,9 @@ from chat_project.asgi import application
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
-async def request(method: str, path: str, *, headers=(), body: bytes = b"") -> tuple[int, dict]:
+async def request(
+    method: str, path: str, *, headers=(), body: bytes = b"", chunks=None
+) -> tuple[int, dict]:
     path, _, query = path.partition("?")
     scope = {
         "type": "http",
@@ -27,7 +29,10 @@ async def request(method: str, path: str, *, headers=(), body: bytes = b"") -> t
         "server": ("127.0.0.1", 8000),
     }
     communicator = ApplicationCommunicator(application, scope)
-    await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
+    pieces = chunks if chunks is not None else [body]
+    for index, piece in enumerate(pieces):
+        more = index < len(pieces) - 1
+        await communicator.send_input({"type": "http.request", "body": piece, "more_body": more})
     start = await communicator.receive_output(timeout=5)
     content = b""
     while True:
@@ -75,3 +80,27 @@ async def test_malformed_json_is_400():
     )
 
     assert (status, body["code"]) == (400, "parse_error")
+
+
+async def test_a_body_sent_in_chunks_without_a_length_is_read():
+    payload = json.dumps({"username": "chunky", "password": "correct-horse-battery"}).encode()
+
+    status, body = await request(
+        "POST",
+        "/api/user/register/",
+        headers=[(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+        chunks=[payload[:10], payload[10:30], payload[30:]],
+    )
+
+    assert (status, body["username"]) == (201, "chunky")
+
+
+async def test_a_chunked_body_over_the_limit_is_413():
+    status, body = await request(
+        "POST",
+        "/api/user/register/",
+        headers=[(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+        chunks=[b"x" * 40_000, b"x" * 40_000],
+    )
+
+    assert (status, body["code"]) == (413, "request_too_large")

@@ -160,8 +160,18 @@ def test_deeply_nested_json_inside_a_field_is_400(alice_client, thread):
     assert response.status_code == 400
 
 
-@pytest.mark.parametrize("charset", ["zlib", "base64", "rot13", "punycode", "bz2"])
-def test_a_non_text_charset_is_415_before_django_builds_the_request(charset):
+@pytest.mark.parametrize(
+    ("charset", "query"),
+    [
+        ("zlib", "search=a"),
+        ("base64", "search=a"),
+        ("rot13", "search=a"),
+        ("punycode", "search=a"),
+        ("bz2", "search=a"),
+        ("idna", "search=a%ff"),  # a text codec that cannot decode with errors="replace"
+    ],
+)
+def test_a_non_text_charset_is_415_before_django_builds_the_request(charset, query):
     from chat_project.wsgi import application
 
     answered = {}
@@ -173,7 +183,7 @@ def test_a_non_text_charset_is_415_before_django_builds_the_request(charset):
         {
             "REQUEST_METHOD": "GET",
             "PATH_INFO": "/api/users/",
-            "QUERY_STRING": "search=a",
+            "QUERY_STRING": query,
             "CONTENT_TYPE": f"text/plain; charset={charset}",
             "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "8000",

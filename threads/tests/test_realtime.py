@@ -415,6 +415,7 @@ async def test_typing_to_someone_who_blocked_you_reaches_nobody(pair):
     ("sent", "code"),
     [
         ("not json", "parse_error"),
+        ("[" * 5000, "parse_error"),  # nested deeper than the decoder recurses
         (json.dumps({"type": "message", "text": "hi"}), "invalid"),
         (json.dumps(["typing"]), "invalid"),
         (json.dumps({"type": "typing", "thread": "1"}), "invalid"),
