@@ -149,15 +149,22 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 # which is right for one process (`make run`, `make serve` with one worker). With
 # REDIS_URL, every server process shares the layer and delivers the others' events.
 REDIS_URL = env.str("REDIS_URL", default="")
+# Each connection buffers up to 1,000 events its client has not read yet; past that,
+# events for it are dropped (the client catches up over REST when it reconnects).
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000},
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": 1000},
+        }
+    }
 # A client's `typing` notices reach the other participant at most this often per thread.
 WEBSOCKET_TYPING_INTERVAL = env.float("WEBSOCKET_TYPING_INTERVAL", default=2.0)
 # Anything a client sends over its socket, at most this many per second; more are refused.

@@ -35,7 +35,8 @@ class UvicornWorker(BaseUvicornWorker):
         "ws_max_size": 64 * 1024,
         # uvicorn's default WebSocket implementation (websockets-sansio, uvicorn 0.54)
         # never sends its 400/414 for an oversized handshake and holds the connection
-        # open; this one answers at once.
+        # open; this one answers at once. uvicorn warns at start-up that it is deprecated:
+        # switch back when the default flushes its rejections.
         "ws": "websockets",
     }
 
