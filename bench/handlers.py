@@ -20,16 +20,14 @@ import argparse
 import json
 import os
 import secrets
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.generate import database_url  # noqa: E402
-from bench.load import DATA, call, free_port, wrk  # noqa: E402
+from bench.load import DATA, call, wrk  # noqa: E402
+from scripts.liveserver import free_port, start_server, stop  # noqa: E402
 
 SERVERS = [
     ("WSGI: gunicorn sync worker, chat_project.wsgi", "sync", "chat_project.wsgi:application"),
@@ -68,24 +66,8 @@ def main() -> None:
     for name, worker, app in SERVERS:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            "1",
-            "--bind",
-            f"127.0.0.1:{port}",
-        ]
-        command += ["--worker-class", worker, app]
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+        server = start_server(env, port=port, args=("--worker-class", worker, app))
         try:
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(base + "/bench-floor/unread/?user=1", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.2)
             token = call(
                 base,
                 "POST",
@@ -108,8 +90,7 @@ def main() -> None:
                 f"thread list {api['rps']:6.0f}/s p50 {api['p50']:5.2f} ms"
             )
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop(server)
 
 
 if __name__ == "__main__":

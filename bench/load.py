@@ -15,12 +15,9 @@ import argparse
 import json
 import os
 import re
-import secrets
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
@@ -28,12 +25,13 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 sys.path.insert(0, str(ROOT))
 from bench.generate import database_url  # noqa: E402
+from scripts.liveserver import free_port, production_env, start_server, stop  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# The limits stay on (their cost is part of a request) but never bite. Per second: DRF's
+# throttle keeps every request's time inside its window, so a per-minute window at
+# benchmark rates would hold tens of thousands of entries per user and pickle them on every
+# post; a real 60/minute limit holds at most 60.
+UNBITING_RATE = "100000000/second"
 
 
 def call(base: str, method: str, path: str, body=None, token=None) -> dict:
@@ -92,35 +90,18 @@ def main() -> None:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "chat_project.settings",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "bench-" + secrets.token_urlsafe(50),
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": database_url(args.database),
-        "THROTTLE_AUTH_RATE": "100000000/second",
-        # The limits stay on (their cost is part of a request) but never bite. Per second:
-        # DRF's throttle keeps every request's time inside its window, so a per-minute
-        # window at benchmark rates would hold tens of thousands of entries per user and
-        # pickle them on every post; a real 60/minute limit holds at most 60.
-        "THROTTLE_MESSAGE_POST_RATE": "100000000/second",
-        "BENCH_FLOORS": "1",
-        "DJANGO_LOG_LEVEL": "ERROR",
-        "GUNICORN_ACCESSLOG": "",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": str(args.workers),
-    }
+    env = production_env(
+        DATABASE_URL=database_url(args.database),
+        THROTTLE_AUTH_RATE=UNBITING_RATE,
+        THROTTLE_MESSAGE_POST_RATE=UNBITING_RATE,
+        BENCH_FLOORS="1",
+        DJANGO_LOG_LEVEL="ERROR",
+        GUNICORN_ACCESSLOG="",
+    )
     collect = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]
     subprocess.run(collect, cwd=ROOT, env=env, check=True)
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn"], cwd=ROOT, env=env)
+    server = start_server(env, port=port, workers=args.workers)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                break
-            except OSError:
-                time.sleep(0.2)
         password = meta["password"]
         token, me = {}, {}
         for role in ("heavy", "light"):
@@ -251,8 +232,7 @@ def main() -> None:
             json.dumps({"meta": meta, "results": results, "scaling": scaling}, indent=2)
         )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,7 @@ test: nothing is asserted.
 import argparse
 import asyncio
 import json
-import os
 import resource
-import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,12 +36,9 @@ import websockets
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 PYTHON = sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+sys.path.insert(0, str(ROOT))
+from bench.load import UNBITING_RATE  # noqa: E402
+from scripts.liveserver import free_port, migrate, production_env, start_server, stop  # noqa: E402
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -54,7 +48,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def prepare_database(env: dict, clients: int) -> list[dict]:
     """Users in pairs with one thread each; returns [{id, token, thread}] in pair order."""
-    subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    migrate(env)
     script = f"""
 import json
 from django.contrib.auth import get_user_model
@@ -84,22 +78,6 @@ print(json.dumps(people))
         text=True,
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
-
-
-def start_server(env: dict, port: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env={**env, "GUNICORN_ACCESSLOG": ""},
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(150):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return server
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("the server did not start")
 
 
 class HttpConnection:
@@ -221,36 +199,26 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
 
     work = Path(tempfile.mkdtemp(prefix="chat-realtime-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "chat_project.settings",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "bench-" + secrets.token_urlsafe(50),
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
-        # The limits stay on (their cost is part of a request) but never bite. Per second:
-        # DRF's throttle keeps every request's time inside its window, so a per-minute
-        # window at benchmark rates would hold tens of thousands of entries per user and
-        # pickle them on every post; a real 60/minute limit holds at most 60.
-        "THROTTLE_MESSAGE_POST_RATE": "100000000/second",
-        "DJANGO_LOG_LEVEL": "ERROR",
-        "REDIS_URL": "redis://127.0.0.1:6379/14" if args.layer == "redis" else "",
-        "WEB_CONCURRENCY": "1",
-    }
+    env = production_env(
+        DATABASE_URL=f"sqlite:///{work / 'db.sqlite3'}",
+        THROTTLE_MESSAGE_POST_RATE=UNBITING_RATE,
+        DJANGO_LOG_LEVEL="ERROR",
+        GUNICORN_ACCESSLOG="",
+        REDIS_URL="redis://127.0.0.1:6379/14" if args.layer == "redis" else "",
+    )
     people = prepare_database(env, args.clients)
     servers = []
     try:
         post_port = free_port()
-        servers.append(start_server(env, post_port))
+        servers.append(start_server(env, port=post_port))
         socket_port = post_port
         if args.layer == "redis":
             socket_port = free_port()
-            servers.append(start_server(env, socket_port))
+            servers.append(start_server(env, port=socket_port))
         result = asyncio.run(run(people, post_port, socket_port, args))
     finally:
         for server in servers:
-            server.terminate()
-            server.wait(timeout=30)
+            stop(server)
     where = "one process" if args.layer == "memory" else "posts on A, sockets on B"
     print(
         f"{args.layer} layer ({where}): {result['sockets']} sockets, {result['posts']} posts "

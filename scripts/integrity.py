@@ -29,8 +29,6 @@ import json
 import os
 import random
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,7 +41,16 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
+sys.path.insert(0, str(ROOT))
+from scripts.liveserver import (  # noqa: E402
+    ServerFailed,
+    free_port,
+    migrate,
+    production_env,
+    start_server,
+    stop,
+    throwaway_database,
+)
 
 USERS = 8
 WORKERS = 4
@@ -55,12 +62,6 @@ DOOMED_THREADS = 2  # threads deleted while their participants are still posting
 
 class Failure(AssertionError):
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Api:
@@ -87,27 +88,6 @@ class Api:
         if status >= 500:
             raise Failure(f"{method} {path} answered {status}: {raw[:300]!r}")
         return status, (json.loads(raw) if raw else None)
-
-
-def start_server(env: dict, port: int, log: Path) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return server
-        except OSError:
-            if server.poll() is not None:
-                raise Failure(f"the server exited: {log.read_text()[-2000:]}") from None
-            time.sleep(0.2)
-    server.kill()
-    raise Failure("the server did not start within 30 s")
 
 
 def run_load(api: Api) -> dict:
@@ -350,33 +330,27 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="chat-integrity-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "chat_project.settings",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "integrity-" + secrets.token_urlsafe(50),
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "THROTTLE_AUTH_RATE": "1000000/minute",
-        "THROTTLE_MESSAGE_POST_RATE": "1000000/minute",
-        "DJANGO_LOG_LEVEL": "ERROR",
-    }
-    pg_name = f"chat_integrity_{os.getpid()}"
-    if args.database == "postgres":
-        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{pg_name}"
-        subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", pg_name], check=True)
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{work / 'db.sqlite3'}"
+    env = production_env(
+        THROTTLE_AUTH_RATE="1000000/minute",
+        THROTTLE_MESSAGE_POST_RATE="1000000/minute",
+        DJANGO_LOG_LEVEL="ERROR",
+    )
+    with throwaway_database(args.database, work, "chat_integrity") as database_url:
+        env["DATABASE_URL"] = database_url
+        return run(env, work, args.database)
+
+
+def run(env: dict, work: Path, database: str) -> int:
     server = None
     try:
-        subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        migrate(env)
         port = free_port()
-        server = start_server(env, port, work / "server.log")
+        server = start_server(env, port=port, workers=WORKERS, log=work / "server.log")
         api = Api(f"http://127.0.0.1:{port}")
         started = time.monotonic()
         outcome = run_load(api)
         elapsed = time.monotonic() - started
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
         log = (work / "server.log").read_text()
         problems = check_database(env, outcome)
         if "Traceback" in log:
@@ -388,7 +362,7 @@ def main() -> int:
         total = sum(api.statuses.values())
         statuses = dict(sorted(api.statuses.items()))
         print(
-            f"{args.database}: {total} requests by {CLIENT_THREADS} concurrent clients to "
+            f"{database}: {total} requests by {CLIENT_THREADS} concurrent clients to "
             f"{WORKERS} uvicorn workers in {elapsed:.1f} s; statuses {statuses}; "
             f"{len({m['id'] for s, m in outcome['told'] if s == 201})} messages accepted, "
             f"{sum(s == 200 for s, _ in outcome['told'])} retries answered with the original"
@@ -397,27 +371,11 @@ def main() -> int:
             print("PROBLEM:", problem)
         print("integrity:", "FAILED" if problems else "ok")
         return 1 if problems else 0
-    except Failure as failure:
+    except (Failure, ServerFailed) as failure:
         print("integrity: FAILED:", failure)
         return 1
     finally:
-        if server is not None and server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        if args.database == "postgres":
-            from django.conf import settings
-
-            if settings.configured:  # the checks ran: let go of the database before dropping
-                from django.db import connections
-
-                connections.close_all()
-            subprocess.run(
-                ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", pg_name],
-                check=False,
-            )
+        stop(server)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,8 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -33,19 +29,23 @@ from pathlib import Path
 import websockets
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
+sys.path.insert(0, str(ROOT))
+from scripts.liveserver import (  # noqa: E402
+    ServerFailed,
+    free_port,
+    migrate,
+    production_env,
+    start_server,
+    stop,
+    throwaway_database,
+)
+
 WAIT = 5.0
 PASSWORD = "scale-out-password-1"
 
 
 class Failure(AssertionError):
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def call(base: str, method: str, path: str, body=None, token: str | None = None):
@@ -60,26 +60,6 @@ def call(base: str, method: str, path: str, body=None, token: str | None = None)
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
         raise Failure(f"{method} {path} answered {error.code}: {error.read()[:300]!r}") from None
-
-
-def start_server(env: dict, port: int, log: Path) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return server
-        except OSError:
-            if server.poll() is not None:
-                raise Failure(f"a server exited: {log.read_text()[-2000:]}") from None
-            time.sleep(0.2)
-    raise Failure("a server did not start within 30 s")
 
 
 def expect(condition: bool, event: dict) -> None:
@@ -173,50 +153,35 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="chat-scaleout-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "chat_project.settings",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "scaleout-" + secrets.token_urlsafe(50),
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "THROTTLE_AUTH_RATE": "1000000/minute",
-        "DJANGO_LOG_LEVEL": "WARNING",
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
-        "WEB_CONCURRENCY": "1",
-    }
-    pg_name = f"chat_scaleout_{os.getpid()}"
-    if args.database == "postgres":
-        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{pg_name}"
-        subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", pg_name], check=True)
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{work / 'db.sqlite3'}"
+    env = production_env(
+        THROTTLE_AUTH_RATE="1000000/minute",
+        DJANGO_LOG_LEVEL="WARNING",
+        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+    )
+    with throwaway_database(args.database, work, "chat_scaleout") as database_url:
+        env["DATABASE_URL"] = database_url
+        return run(env, work, args.database)
+
+
+def run(env: dict, work: Path, database: str) -> int:
     servers = []
     try:
-        subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        migrate(env)
         ports = [free_port(), free_port()]
         for name, port in zip("AB", ports, strict=True):
-            servers.append(start_server(env, port, work / f"server-{name}.log"))
+            servers.append(start_server(env, port=port, log=work / f"server-{name}.log"))
         seen = asyncio.run(scenario(*(f"http://127.0.0.1:{port}" for port in ports)))
-        print(f"scale-out ({args.database}, Redis {env['REDIS_URL']}): " + "; ".join(seen))
+        print(f"scale-out ({database}, Redis {env['REDIS_URL']}): " + "; ".join(seen))
         print("scale-out: ok")
         return 0
-    except (Failure, OSError, websockets.WebSocketException) as failure:
+    except (Failure, ServerFailed, OSError, websockets.WebSocketException) as failure:
         print(f"scale-out: FAILED: {failure!r}")
         for log in sorted(work.glob("server-*.log")):
             print(f"--- {log.name}\n{log.read_text()[-3000:]}")
         return 1
     finally:
         for server in servers:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        if args.database == "postgres":
-            subprocess.run(
-                ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force", pg_name],
-                check=False,
-            )
+            stop(server)
 
 
 if __name__ == "__main__":
