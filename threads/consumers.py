@@ -6,7 +6,8 @@ Authorization header on a WebSocket). A missing, invalid or expired token, or on
 user is inactive or changed password, gets the handshake completed and the connection
 closed at once with code 4401, so browser clients can read why (a refused handshake
 reaches them only as 1006). A connection lasts as long as its token: it is closed with
-4401 when the token expires, and the client reconnects with a fresh one.
+4401 when the token expires (the client reconnects with a fresh one), and at once when
+the account is deactivated or its password changes (threads/signals.py).
 
 The server pushes the events that `threads.events` publishes to the user's group. The
 only thing a client sends is `{"type": "typing", "thread": <id>}`, passed on to the other
@@ -60,8 +61,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         self.last_typing: dict[int, float] = {}
         self.window = (time.monotonic(), 0)
-        # The connection ends with its token (a deactivated account's tokens stop working
-        # at once for REST; its socket lasts at most the token's remaining minutes).
+        # The connection ends with its token.
         lifetime = min(max(0.0, token["exp"] - time.time()), MAX_CONNECTION_SECONDS)
         self.expiry = asyncio.get_running_loop().call_later(lifetime, self.expire)
 
@@ -124,6 +124,10 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
 
     async def error(self, code: str, detail: str, **extra) -> None:
         await self.send_json({"type": "error", "code": code, "detail": detail, **extra})
+
+    async def session_end(self, message: dict) -> None:
+        """The account was deactivated or its password changed (threads/signals.py)."""
+        await self.close(code=UNAUTHORIZED, reason="The session ended.")
 
     async def chat_event(self, message: dict) -> None:
         """An event from the channel layer (LAYER_MESSAGE_TYPE): pass it to the client."""

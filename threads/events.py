@@ -29,6 +29,7 @@ THREAD_CREATED = "thread.created"
 THREAD_DELETED = "thread.deleted"
 THREAD_READ = "thread.read"
 TYPING = "typing"
+SESSION_ENDED = "session.ended"  # server-internal: the consumer closes the socket
 
 # The consumer method a layer message is dispatched to ("chat.event" -> chat_event).
 LAYER_MESSAGE_TYPE = "chat.event"
@@ -39,11 +40,12 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def publish(event: dict, *, to: Iterable[int]) -> None:
+def publish(event: dict, *, to: Iterable[int], layer_type: str = LAYER_MESSAGE_TYPE) -> None:
     """Send `event` to every connection of the users `to` after the current transaction
-    commits (at once outside a transaction)."""
+    commits (at once outside a transaction). `layer_type` names the consumer method that
+    receives it (the default passes it on to the client)."""
     deliveries = [(user_id, event) for user_id in to]
-    transaction.on_commit(partial(deliver, deliveries), robust=True)
+    transaction.on_commit(partial(deliver, deliveries, layer_type), robust=True)
 
 
 def publish_each(build: Callable[[], dict[int, dict]]) -> None:
@@ -62,7 +64,7 @@ def serve_on(loop: asyncio.AbstractEventLoop) -> None:
     _server_loop = loop
 
 
-def deliver(deliveries: list[tuple[int, dict]]) -> None:
+def deliver(deliveries: list[tuple[int, dict]], layer_type: str = LAYER_MESSAGE_TYPE) -> None:
     """Hand the events to the channel layer now (in one round of sends).
 
     In the ASGI server, the request's thread hands them to the server's event loop and
@@ -81,10 +83,10 @@ def deliver(deliveries: list[tuple[int, dict]]) -> None:
         return
     loop = _server_loop
     if loop is not None and loop.is_running() and not _on_loop(loop):
-        future = asyncio.run_coroutine_threadsafe(_send_all(layer, deliveries), loop)
+        future = asyncio.run_coroutine_threadsafe(_send_all(layer, deliveries, layer_type), loop)
         future.add_done_callback(_log_failure)
     else:
-        async_to_sync(_send_all)(layer, deliveries)
+        async_to_sync(_send_all)(layer, deliveries, layer_type)
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
@@ -99,10 +101,10 @@ def _log_failure(future) -> None:
         logger.error("Could not deliver events", exc_info=future.exception())
 
 
-async def _send_all(layer, deliveries: list[tuple[int, dict]]) -> None:
+async def _send_all(layer, deliveries: list[tuple[int, dict]], layer_type: str) -> None:
     await asyncio.gather(
         *(
-            layer.group_send(user_group(user_id), {"type": LAYER_MESSAGE_TYPE, "event": event})
+            layer.group_send(user_group(user_id), {"type": layer_type, "event": event})
             for user_id, event in deliveries
         )
     )

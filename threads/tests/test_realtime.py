@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 import pytest_asyncio
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
@@ -69,7 +69,7 @@ async def call(user, method: str, path: str, data=None):
     def request():
         return getattr(client_for(user), method)(path, data)
 
-    return await sync_to_async(request)()
+    return await database_sync_to_async(request)()
 
 
 async def events_of(socket, count: int = 1) -> list[dict]:
@@ -88,7 +88,7 @@ async def pair():
         alice, bob, mallory = (UserFactory(username=name) for name in ("alice", "bob", "mallory"))
         return alice, bob, mallory, ThreadFactory(participants=[alice, bob])
 
-    return await sync_to_async(make)()
+    return await database_sync_to_async(make)()
 
 
 # --- Handshake -------------------------------------------------------------------------
@@ -160,7 +160,7 @@ async def test_an_expired_token_is_closed_with_4401(pair):
 
 async def test_a_refresh_token_is_not_an_access_token(pair):
     alice, *_ = pair
-    socket = await connect(token=str(await sync_to_async(RefreshToken.for_user)(alice)))
+    socket = await connect(token=str(await database_sync_to_async(RefreshToken.for_user)(alice)))
 
     assert await refused_with(socket) == 4401
 
@@ -169,7 +169,7 @@ async def test_a_deactivated_users_token_is_closed_with_4401(pair):
     alice, *_ = pair
     token = access_token(alice)
     alice.is_active = False
-    await sync_to_async(alice.save)()
+    await database_sync_to_async(alice.save)()
 
     assert await refused_with(await connect(token=token)) == 4401
 
@@ -180,6 +180,46 @@ async def test_the_connection_closes_when_its_token_expires(pair):
 
     assert await hears_nothing(socket)
     assert (await socket.receive_output(timeout=3))["code"] == 4401
+
+
+async def test_deactivating_an_account_closes_its_sockets_at_once(pair):
+    alice, bob, *_ = pair
+    alices, bobs = [await connect(user) for user in (alice, bob)]
+
+    def moderator_deactivates_alice():
+        alice.is_active = False
+        alice.save()
+
+    await database_sync_to_async(moderator_deactivates_alice)()
+
+    assert (await alices.receive_output(timeout=1))["code"] == 4401
+    assert await hears_nothing(bobs)
+
+
+async def test_a_password_change_closes_the_accounts_sockets(pair):
+    alice, *_ = pair
+    alices = await connect(alice)
+
+    def change_password():
+        alice.set_password("a-brand-new-password-1")
+        alice.save()
+
+    await database_sync_to_async(change_password)()
+
+    assert (await alices.receive_output(timeout=1))["code"] == 4401
+
+
+async def test_other_account_changes_keep_the_sockets_open(pair):
+    alice, *_ = pair
+    alices = await connect(alice)
+
+    def change_email():
+        alice.email = "alice@example.com"
+        alice.save()
+
+    await database_sync_to_async(change_email)()
+
+    assert await hears_nothing(alices)
 
 
 async def test_other_paths_are_refused():
@@ -248,7 +288,7 @@ async def test_edits_and_deletes_reach_both_participants_only(pair):
 
 async def test_a_new_thread_reaches_both_people_as_each_sees_it(pair):
     alice, _, mallory, _ = pair
-    carol = await sync_to_async(UserFactory)(username="carol")
+    carol = await database_sync_to_async(UserFactory)(username="carol")
     sockets = [await connect(user) for user in (alice, carol, mallory)]
 
     created = await call(alice, "post", "/api/threads/", {"participants": [carol.pk]})
@@ -318,7 +358,7 @@ async def test_a_moderators_purge_tells_both_to_drop_the_message(pair):
         moderator.force_login(UserFactory(username="moderator", is_staff=True, is_superuser=True))
         return moderator.post(f"/admin/threads/message/{posted['id']}/delete/", {"post": "yes"})
 
-    assert (await sync_to_async(moderator_deletes)()).status_code == 302
+    assert (await database_sync_to_async(moderator_deletes)()).status_code == 302
     for socket in sockets[:2]:
         assert await events_of(socket) == [
             {"type": "message.deleted", "thread": thread.pk, "message": posted["id"], "data": None}
@@ -336,9 +376,9 @@ async def test_a_write_that_rolls_back_is_never_announced(pair):
             raise RuntimeError("the rest of the request failed")
 
     with pytest.raises(RuntimeError):
-        await sync_to_async(post_then_fail)()
+        await database_sync_to_async(post_then_fail)()
 
-    assert not await sync_to_async(Message.objects.exists)()
+    assert not await database_sync_to_async(Message.objects.exists)()
     assert await hears_nothing(*sockets)
 
 
@@ -352,7 +392,7 @@ async def test_an_event_waits_for_the_commit(pair):
             message_send(thread_id=thread.pk, sender=alice, text="soon")
             heard_before_commit.append(not bobs.output_queue.empty())
 
-    await sync_to_async(post_in_a_longer_transaction)()
+    await database_sync_to_async(post_in_a_longer_transaction)()
 
     assert heard_before_commit == [False]
     assert [event["type"] for event in await events_of(bobs)] == ["message.created"]
@@ -448,7 +488,7 @@ async def test_a_flood_of_client_messages_is_throttled(pair, settings):
 
 async def test_events_keep_flowing_for_threads_created_after_connecting(pair):
     alice, _, _, _ = pair
-    carol = await sync_to_async(UserFactory)(username="carol")
+    carol = await database_sync_to_async(UserFactory)(username="carol")
     carols = await connect(carol)
     created = await call(alice, "post", "/api/threads/", {"participants": [carol.pk]})
     await events_of(carols)  # thread.created

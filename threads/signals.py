@@ -1,0 +1,37 @@
+"""Live connections end with the account's access: when a user is deactivated or their
+password changes, every open socket of theirs is closed (code 4401), as their tokens stop
+working for REST at once. Connected here, on the User model's saves, so every path that
+changes an account (the admin's forms, a shell) does it."""
+
+from django.contrib.auth import get_user_model
+from django.db.models.signals import post_save, pre_save
+
+from threads import events
+
+
+def remember_access(sender, instance, update_fields=None, **kwargs) -> None:
+    instance._access_before = None
+    if instance._state.adding:
+        return
+    if update_fields is not None and not {"password", "is_active"} & set(update_fields):
+        return  # a login's last_login, say: access does not change
+    instance._access_before = (
+        sender.objects.filter(pk=instance.pk).values_list("password", "is_active").first()
+    )
+
+
+def end_sessions_if_access_changed(sender, instance, created=False, **kwargs) -> None:
+    before = getattr(instance, "_access_before", None)
+    if created or before is None:
+        return
+    password, was_active = before
+    if password != instance.password or (was_active and not instance.is_active):
+        events.publish({"type": events.SESSION_ENDED}, to=[instance.pk], layer_type="session.end")
+
+
+def connect() -> None:
+    user_model = get_user_model()
+    pre_save.connect(remember_access, sender=user_model, dispatch_uid="threads.remember_access")
+    post_save.connect(
+        end_sessions_if_access_changed, sender=user_model, dispatch_uid="threads.end_sessions"
+    )
