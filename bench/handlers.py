@@ -18,16 +18,14 @@ Needs the data set (bench/generate.py) and wrk.
 
 import argparse
 import json
-import os
-import secrets
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.generate import database_url  # noqa: E402
-from bench.load import DATA, call, wrk  # noqa: E402
-from scripts.liveserver import free_port, start_server, stop  # noqa: E402
+from bench.load import DATA, UNBITING_RATE, call, wrk  # noqa: E402
+from scripts.liveserver import free_port, production_env, start_server, stop  # noqa: E402
 
 SERVERS = [
     ("WSGI: gunicorn sync worker, chat_project.wsgi", "sync", "chat_project.wsgi:application"),
@@ -50,18 +48,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     args = parser.parse_args()
     meta = json.loads((DATA / f"{args.database}.json").read_text())
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "chat_project.settings",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "bench-" + secrets.token_urlsafe(50),
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": database_url(args.database),
-        "THROTTLE_AUTH_RATE": "100000000/minute",
-        "BENCH_FLOORS": "1",
-        "DJANGO_LOG_LEVEL": "ERROR",
-        "GUNICORN_ACCESSLOG": "",
-    }
+    env = production_env(
+        DATABASE_URL=database_url(args.database),
+        THROTTLE_AUTH_RATE=UNBITING_RATE,
+        BENCH_FLOORS="1",
+        DJANGO_LOG_LEVEL="ERROR",
+        GUNICORN_ACCESSLOG="",
+    )
     print(f"{args.database}: one server process each, wrk 1 thread x 4 connections")
     for name, worker, app in SERVERS:
         port = free_port()

@@ -27,7 +27,7 @@ from channels.security.websocket import WebsocketDenier  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from chat_project.errors import json_error  # noqa: E402
+from chat_project.errors import request_too_large  # noqa: E402
 from chat_project.wsgi import application as wsgi_application  # noqa: E402
 from threads import events  # noqa: E402
 from threads.consumers import EventConsumer  # noqa: E402
@@ -77,9 +77,7 @@ async def http_application(scope, receive, send):
 
 
 async def _too_large(send, limit: int) -> None:
-    response = json_error(
-        f"Request body too large: at most {limit} bytes are accepted.", "request_too_large", 413
-    )
+    response = request_too_large(limit)
     await send(
         {
             "type": "http.response.start",

@@ -37,6 +37,13 @@ def json_error(detail: str, code: str, status: int) -> JsonResponse:
     )
 
 
+def request_too_large(limit: int) -> JsonResponse:
+    """413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE (the middleware and the ASGI entry)."""
+    return json_error(
+        f"Request body too large: at most {limit} bytes are accepted.", "request_too_large", 413
+    )
+
+
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return json_error("Bad request.", "bad_request", 400)
 

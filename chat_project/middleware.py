@@ -3,7 +3,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from chat_project.errors import json_error
+from chat_project.errors import request_too_large
 
 
 class RequestBodyLimitMiddleware:
@@ -26,9 +26,5 @@ class RequestBodyLimitMiddleware:
         except ValueError:
             length = 0
         if limit is not None and length > limit:
-            return json_error(
-                f"Request body too large: at most {limit} bytes are accepted.",
-                "request_too_large",
-                413,
-            )
+            return request_too_large(limit)
         return self.get_response(request)

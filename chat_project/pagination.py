@@ -2,17 +2,9 @@ from rest_framework import pagination
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
-    """`?limit=&offset=` paging with a ceiling, so no request can ask for a whole table.
-
-    A caller that already knows the total (a counter kept on the parent row) passes it as
-    `count`, which spares a COUNT(*) over the whole collection.
-    """
+    """`?limit=&offset=` paging with a ceiling, so no request can ask for a whole table."""
 
     max_limit = 100
-
-    def paginate_queryset(self, queryset, request, view=None, count: int | None = None):
-        self._known_count = count
-        return super().paginate_queryset(queryset, request, view)
 
     def paginate_rows(self, request, *, count: int, fetch) -> list:
         """Page through rows a selector fetches itself: `fetch(limit=, offset=)` returns
@@ -24,7 +16,3 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         self.offset = min(self.get_offset(request), count)
         self.count = count
         return fetch(limit=self.limit, offset=self.offset)
-
-    def get_count(self, queryset) -> int:
-        known = getattr(self, "_known_count", None)
-        return known if known is not None else super().get_count(queryset)

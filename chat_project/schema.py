@@ -111,7 +111,8 @@ class ChatAutoSchema(AutoSchema):
             for throttle in view.throttle_classes
         ):
             errors["429"] = THROTTLED
-        # The production server refuses a request line over its limit (gunicorn: 4,094
-        # bytes) before the API sees it; a client can only reach that with query strings.
+        # A request line over the server's or proxy's limit is refused before the API
+        # sees it (414 from gunicorn's sync workers and most proxies; uvicorn answers a
+        # plain 400); a client can only reach that with query strings.
         errors["414"] = URI_TOO_LONG
         return errors

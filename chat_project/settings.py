@@ -102,14 +102,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     # A pool of connections per server process (psycopg_pool), each checked before it is
-    # handed out. Not Django's persistent connections: under ASGI every request does its
-    # database work on a thread of its own, and per-thread connections would pile up
-    # until PostgreSQL refuses more ("too many clients"). Each process holds at most
+    # handed out, shared by every thread of the process: the HTTP threads
+    # (chat_project/asgi.py) and the WebSocket consumers' database calls. Per-thread
+    # persistent connections (CONN_MAX_AGE) would multiply with the threads until
+    # PostgreSQL refuses more ("too many clients"). Each process holds at most
     # DJANGO_DB_POOL_MAX_SIZE connections: keep WEB_CONCURRENCY times that below the
     # server's max_connections.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # the pool checks each connection
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    options["pool"] = {
         "min_size": env.int("DJANGO_DB_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DJANGO_DB_POOL_MAX_SIZE", default=10),
         "timeout": env.int("DJANGO_DB_POOL_TIMEOUT", default=10),
@@ -120,10 +122,8 @@ else:
     # off behind a pooler in transaction mode (PgBouncer), which cannot keep prepared
     # statements.
     if env.bool("DJANGO_DB_SERVER_SIDE_BINDING", default=True):
-        DATABASES["default"].setdefault("OPTIONS", {}).update(
-            # psycopg prepares a statement the fifth time a connection runs it.
-            {"server_side_binding": True, "prepare_threshold": 5}
-        )
+        # psycopg prepares a statement the fifth time a connection runs it.
+        options.update({"server_side_binding": True, "prepare_threshold": 5})
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"

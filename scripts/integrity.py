@@ -246,7 +246,6 @@ def run_load(api: Api) -> dict:
 def check_database(env: dict, outcome: dict) -> list[str]:
     """Compare what clients were told with what the database holds."""
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

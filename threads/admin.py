@@ -1,7 +1,7 @@
 """Moderation. Moderators read threads and messages and delete what must go; they do not
 write as users, so adding and editing are off (every write goes through the services).
 
-Built for large tables: list pages count with subqueries limited to the rows shown, a
+Built for large tables: list pages show the threads' kept message counts, a
 thread's page shows only its latest messages inline, and the delete confirmation of a
 thread summarises its messages instead of listing every one.
 """

@@ -29,7 +29,9 @@ from django.conf import settings
 
 from threads import events
 from threads.selectors import typing_recipient_for
+from threads.services import THREAD_NOT_FOUND
 from users.authentication import user_for_access_token
+from users.serializers import MAX_ID
 
 UNAUTHORIZED = 4401
 SUBPROTOCOL = "bearer"
@@ -94,7 +96,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             await self.error("invalid", 'The only message a client sends is {"type": "typing"}.')
             return
         thread_id = content.get("thread")
-        if type(thread_id) is not int or not 0 < thread_id < 2**63:
+        if type(thread_id) is not int or not 0 < thread_id <= MAX_ID:
             await self.error("invalid", "`thread` must be a thread id.")
             return
         now = time.monotonic()
@@ -102,7 +104,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             return  # the other participant already knows: a notice lasts the interval
         other = await database_sync_to_async(typing_recipient_for)(self.user, thread_id)
         if other is None:
-            await self.error("not_found", "No Thread matches the given query.", thread=thread_id)
+            await self.error("not_found", THREAD_NOT_FOUND, thread=thread_id)
             return
         self.last_typing[thread_id] = now
         await self.channel_layer.group_send(

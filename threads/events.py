@@ -48,10 +48,17 @@ def publish(event: dict, *, to: Iterable[int], layer_type: str = LAYER_MESSAGE_T
     transaction.on_commit(partial(deliver, deliveries, layer_type), robust=True)
 
 
-def publish_each(build: Callable[[], dict[int, dict]]) -> None:
-    """Like `publish`, for events that differ per recipient: `build`, called after the
-    commit, returns {user_id: event} (it may read what the transaction wrote)."""
-    transaction.on_commit(lambda: deliver(list(build().items())), robust=True)
+def publish_each(build: Callable[[int], dict | None], *, to: Iterable[int]) -> None:
+    """Like `publish`, for events that differ per recipient: after the commit,
+    `build(user_id)` makes the event of each recipient the layer can reach (it may read
+    what the transaction wrote; None sends nothing to that user)."""
+    recipients = list(to)
+
+    def send() -> None:
+        reachable = _reachable(get_channel_layer(), recipients)
+        deliver([(user, event) for user in reachable if (event := build(user)) is not None])
+
+    transaction.on_commit(send, robust=True)
 
 
 # The event loop of the ASGI server this process runs, if any (chat_project/asgi.py).
@@ -72,14 +79,11 @@ def deliver(deliveries: list[tuple[int, dict]], layer_type: str = LAYER_MESSAGE_
     loop). Elsewhere (a management command, a WSGI server, code already running under
     asgiref's sync_to_async) asgiref runs the sends and waits for them."""
     layer = get_channel_layer()
-    if isinstance(layer, InMemoryChannelLayer):
-        # Everyone who could hear it is connected to this process: when none of the
-        # recipients is, there is nothing to hand over (the usual case for a post to
-        # someone offline).
-        deliveries = [
-            (user, event) for user, event in deliveries if user_group(user) in layer.groups
-        ]
-    if layer is None or not deliveries:
+    if layer is None:
+        return
+    reachable = set(_reachable(layer, [user for user, _ in deliveries]))
+    deliveries = [(user, event) for user, event in deliveries if user in reachable]
+    if not deliveries:
         return
     loop = _server_loop
     if loop is not None and loop.is_running() and not _on_loop(loop):
@@ -87,6 +91,16 @@ def deliver(deliveries: list[tuple[int, dict]], layer_type: str = LAYER_MESSAGE_
         future.add_done_callback(_log_failure)
     else:
         async_to_sync(_send_all)(layer, deliveries, layer_type)
+
+
+def _reachable(layer, user_ids: list[int]) -> list[int]:
+    """The users whose connections `layer` could reach. With the in-memory layer everyone
+    who could hear an event is connected to this process, so users with no connection
+    here are left out (the usual case for a post to someone offline): nothing is built or
+    handed over for them."""
+    if isinstance(layer, InMemoryChannelLayer):
+        return [user for user in user_ids if user_group(user) in layer.groups]
+    return user_ids
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:

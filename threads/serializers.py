@@ -1,5 +1,6 @@
-"""Validation of input and the shape of output. No queries per row: everything a row
-shows comes from the selectors' annotations and prefetches."""
+"""Validation of input and the shape of output. No queries per row: the rows themselves
+are built by the selectors (`message_row`, `thread_page_for`); these serializers describe
+the same shapes for validation and the OpenAPI schema."""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model

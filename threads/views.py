@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from chat_project.routers import ID_PATTERN
 from chat_project.schema import error, validation_error
 from chat_project.throttling import MessagePostThrottle
-from threads.models import Message, Thread
+from threads.models import Thread
 from threads.selectors import (
     ThreadMessages,
     message_row,
@@ -45,6 +45,7 @@ from threads.serializers import (
     UnreadCountSerializer,
 )
 from threads.services import (
+    BLOCKED_IN_THREAD,
     THREAD_NOT_FOUND,
     ClientIdReused,
     MessageDeleted,
@@ -71,9 +72,7 @@ class ClientIdConflict(APIException):
 
 
 BLOCKED = error(
-    "The other participant has blocked the requester.",
-    "permission_denied",
-    "You cannot post in this thread: the other participant has blocked you.",
+    "The other participant has blocked the requester.", "permission_denied", BLOCKED_IN_THREAD
 )
 NOT_THE_SENDER = error(
     "Only the sender may change a message.",
@@ -282,9 +281,9 @@ class ThreadViewSet(
     def message(self, request: Request, pk: str | None = None, message_id: str = "") -> Response:
         """One message. Its sender may edit its text (PATCH) or delete it (DELETE); the
         other participant may only read it (403 otherwise)."""
-        message = get_object_or_404(
-            Message.objects.select_related("sender"), thread=self.get_object(), pk=message_id
-        )
+        # Through the thread's own manager, so the message carries the thread looked up.
+        messages = self.get_object().messages.select_related("sender")
+        message = get_object_or_404(messages, pk=message_id)
         if request.method == "PATCH":
             serializer = MessageWriteSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
