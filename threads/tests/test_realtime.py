@@ -382,22 +382,6 @@ async def test_a_write_that_rolls_back_is_never_announced(pair):
     assert await hears_nothing(*sockets)
 
 
-async def test_an_event_waits_for_the_commit(pair):
-    alice, bob, _, thread = pair
-    bobs = await connect(bob)
-    heard_before_commit = []
-
-    def post_in_a_longer_transaction():
-        with transaction.atomic():
-            message_send(thread_id=thread.pk, sender=alice, text="soon")
-            heard_before_commit.append(not bobs.output_queue.empty())
-
-    await database_sync_to_async(post_in_a_longer_transaction)()
-
-    assert heard_before_commit == [False]
-    assert [event["type"] for event in await events_of(bobs)] == ["message.created"]
-
-
 # --- Typing ----------------------------------------------------------------------------
 
 
