@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve migrate test test-postgres test-integrity test-scaleout bench-realtime lint format schema fuzz demo bench superuser clean
+.PHONY: help install lock run serve migrate test test-postgres test-integrity test-scaleout bench-realtime lint format schema fuzz demo bench superuser clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -14,13 +14,20 @@ help:  ## List the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall only when the pins change.
+# Reinstall only when the pins change. Every package, transitive ones included, is pinned
+# with its hashes (compiled by `make lock`), so every install is the same tree.
 $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.txt -r requirements-dev.txt
 	@touch $@
 
-install: $(VENV)/.installed  ## Create .venv and install the pinned requirements
+install: $(VENV)/.installed  ## Create .venv and install the locked requirements
+
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+	--no-emit-index-url --no-emit-find-links
+
+lock: install  ## Recompile requirements*.txt from requirements*.in (after editing a .in file)
+	$(PIP_COMPILE) -o requirements.txt requirements.in
+	$(PIP_COMPILE) -o requirements-dev.txt requirements-dev.in
 
 migrate: install  ## Apply database migrations (debug settings)
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput

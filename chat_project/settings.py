@@ -151,11 +151,35 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 REDIS_URL = env.str("REDIS_URL", default="")
 # Each connection buffers up to 1,000 events its client has not read yet; past that,
 # events for it are dropped (the client catches up over REST when it reconnects).
+# channels_redis waits for a connection's next event with a blocking read of up to 5 s
+# (RedisChannelLayer.brpop_timeout); redis-py gives up on any read after socket_timeout,
+# 5 s by default since redis-py 8. Equal, they dropped every idle socket after 5 s, so
+# reads may take REDIS_SOCKET_TIMEOUT (more than the blocking read); a Redis that stops
+# answering is still noticed after it, and a dead peer through TCP keepalive.
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=10.0)
 if REDIS_URL:
+    from channels_redis.core import RedisChannelLayer
+
+    blocking_read = RedisChannelLayer.brpop_timeout
+    if blocking_read >= REDIS_SOCKET_TIMEOUT:
+        raise ImproperlyConfigured(
+            f"REDIS_SOCKET_TIMEOUT must be longer than the channel layer's blocking read "
+            f"({blocking_read} s)."
+        )
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+                        "socket_connect_timeout": 5,
+                        "socket_keepalive": True,
+                    }
+                ],
+                "capacity": 1000,
+            },
         }
     }
 else:
