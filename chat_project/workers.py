@@ -3,6 +3,7 @@
 import logging
 import re
 
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn_worker import UvicornWorker as BaseUvicornWorker
 
 TOKEN_IN_QUERY = re.compile(r"(?<=[?&]token=)[^&\s\"']+")
@@ -23,6 +24,24 @@ class RedactTokens(logging.Filter):
         return True
 
 
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's supported WebSocket implementation (websockets' sans-I/O protocol), with
+    the answer to a handshake it cannot parse actually sent.
+
+    For a request line or headers over websockets' limits (an 8 KiB line, 128 headers),
+    the protocol object queues a 400/414 and stops reading, but uvicorn 0.54 only flushes
+    it for errors that come after the handshake: the client waited for an answer on an
+    open connection until it gave up. Here it is sent and the connection closed at once.
+    """
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.handshake_exc is not None and not self.close_sent:
+            self.close_sent = True
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.transport.close()
+
+
 class UvicornWorker(BaseUvicornWorker):
     CONFIG_KWARGS = {
         **BaseUvicornWorker.CONFIG_KWARGS,
@@ -33,14 +52,19 @@ class UvicornWorker(BaseUvicornWorker):
         "proxy_headers": False,
         # Clients send only small JSON notices over their socket.
         "ws_max_size": 64 * 1024,
-        # uvicorn's default WebSocket implementation (websockets-sansio, uvicorn 0.54)
-        # never sends its 400/414 for an oversized handshake and holds the connection
-        # open; this one answers at once. uvicorn warns at start-up that it is deprecated:
-        # switch back when the default flushes its rejections.
-        "ws": "websockets",
+        "ws": WebSocketProtocol,
     }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         for name in ("uvicorn.error", "uvicorn.access"):
             logging.getLogger(name).addFilter(RedactTokens())
+
+    async def _serve(self) -> None:
+        # uvloop takes over a listening socket's descriptor and closes it at shutdown. It
+        # detaches a plain socket.socket, but not gunicorn's wrapper around one, which
+        # then closed the same descriptor again: "Error while closing socket [Errno 9]
+        # Bad file descriptor" at every SIGTERM, and another file closed had the number
+        # been reused meanwhile. uvicorn gets the plain sockets.
+        self.sockets = [getattr(listener, "sock", listener) for listener in self.sockets]
+        await super()._serve()
