@@ -33,7 +33,7 @@ migrate: install  ## Apply database migrations (debug settings)
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
 
 run: migrate  ## Serve the API with debug on at http://127.0.0.1:8000
-	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DJANGO_DEBUG=1 $(BIN)/python -m chat_project.devserver --host $(HOST) --port $(PORT)
 
 serve: install  ## Production server: gunicorn, debug off (needs DJANGO_SECRET_KEY; see README)
 	$(BIN)/python manage.py migrate --noinput

@@ -52,11 +52,17 @@ def start_server(
     command += ["--bind", f"127.0.0.1:{port}", *args]
     output = log.open("w") if log else subprocess.DEVNULL
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    wait_until_listening(server, port, log)
+    return server
+
+
+def wait_until_listening(server: subprocess.Popen, port: int, log: Path | None = None) -> None:
+    """Wait until `server` accepts connections on `port` (30 s at most)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return server
+            return
         except OSError:
             if server.poll() is not None:
                 tail = log.read_text()[-2000:] if log else ""

@@ -1,14 +1,24 @@
-"""The production server (`make serve`: gunicorn with this project's uvicorn workers) as
-a client and an operator meet it: what it answers before Django sees a request, and what
-it logs when it starts and stops. These run the real server on a free loopback port."""
+"""The servers as a client and an operator meet them: `make serve` (gunicorn with this
+project's uvicorn workers) and `make run` (chat_project/devserver.py): what they answer
+before Django sees a request, and what they log when they start and stop. These run the
+real servers on free loopback ports."""
 
 import signal
 import socket
+import subprocess
 import time
 
 import pytest
 
-from scripts.liveserver import free_port, production_env, start_server, stop
+from scripts.liveserver import (
+    PYTHON,
+    ROOT,
+    free_port,
+    production_env,
+    start_server,
+    stop,
+    wait_until_listening,
+)
 
 HANDSHAKE = (
     "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -30,6 +40,23 @@ def server(tmp_path_factory):
         stop(process)
 
 
+@pytest.fixture(scope="module")
+def dev_server(tmp_path_factory):
+    """`make run`'s server: debug on, restarting on code changes."""
+    work = tmp_path_factory.mktemp("devserver")
+    port = free_port()
+    env = production_env(DJANGO_DEBUG="1", DATABASE_URL=f"sqlite:///{work / 'db.sqlite3'}")
+    command = [PYTHON, "-m", "chat_project.devserver", "--port", str(port)]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_until_listening(process, port)
+        yield port
+    finally:
+        stop(process)
+
+
 def first_line_answered(port: int, request: str) -> tuple[bytes, float]:
     """The status line the server answers `request` with, and how long it took."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
@@ -37,6 +64,24 @@ def first_line_answered(port: int, request: str) -> tuple[bytes, float]:
         connection.sendall(request.encode())
         answer = connection.recv(200)
         return answer.split(b"\r\n", 1)[0], time.monotonic() - started
+
+
+MALFORMED_MULTIPART = (
+    "POST /api/user/register/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    "Content-Type: multipart/form-data\r\nContent-Length: 1\r\n\r\nx"
+)
+
+
+@pytest.mark.parametrize("which", ["server", "dev_server"])
+def test_a_multipart_body_on_a_json_endpoint_is_415_on_both_servers(which, request):
+    # `manage.py runserver` (Daphne) answered this with a bare 400 and no body.
+    port = request.getfixturevalue(which)
+    if which == "server":
+        port = port[0]
+
+    status, _ = first_line_answered(port, MALFORMED_MULTIPART)
+
+    assert status == b"HTTP/1.1 415 Unsupported Media Type"
 
 
 def test_a_websocket_handshake_is_accepted(server):
