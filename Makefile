@@ -92,8 +92,18 @@ format: install  ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-superuser: migrate  ## Create an admin account for /admin/
-	DJANGO_DEBUG=1 $(BIN)/python manage.py createsuperuser
+# Asks at the terminal; without one (a script, CI, a container), it takes the account from
+# DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD (DJANGO_SUPERUSER_EMAIL optional).
+superuser: migrate  ## Create an admin account for /admin/ (no terminal: see README)
+	@if [ -n "$$DJANGO_SUPERUSER_USERNAME" ] && [ -n "$$DJANGO_SUPERUSER_PASSWORD" ]; then \
+		DJANGO_DEBUG=1 DJANGO_SUPERUSER_EMAIL="$${DJANGO_SUPERUSER_EMAIL:-}" \
+			$(BIN)/python manage.py createsuperuser --noinput; \
+	elif [ -t 0 ]; then \
+		DJANGO_DEBUG=1 $(BIN)/python manage.py createsuperuser; \
+	else \
+		echo "No terminal to ask at: set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD" >&2; \
+		exit 1; \
+	fi
 
 clean:  ## Remove the virtualenv and caches (keeps db.sqlite3)
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -8,6 +8,13 @@ from chat_project.routers import OptionalSlashRouter
 from threads.views import MessageSearchViewSet, ThreadViewSet
 from users.views import BlockViewSet, UserViewSet
 
+
+def slash_optional(route: str, view, *, name: str) -> list:
+    """`route/` (its name reverses to it) and `route`, answered alike with no redirect, as
+    every API path is (chat_project/routers.py)."""
+    return [path(f"{route}/", view, name=name), path(route, view)]
+
+
 router = OptionalSlashRouter()
 router.register("threads", ThreadViewSet, basename="thread")
 router.register("messages", MessageSearchViewSet, basename="message")
@@ -18,9 +25,11 @@ urlpatterns = [
     # The root has nothing of its own: send a visitor to the interactive documentation.
     path("", RedirectView.as_view(pattern_name="swagger-ui"), name="root"),
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    *slash_optional("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    *slash_optional(
+        "api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"
+    ),
+    *slash_optional("api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/", include(router.urls)),
     path("", include("users.urls")),
 ]

@@ -11,8 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
 
 
-def test_schema_is_served_without_a_token(anon_client):
-    response = anon_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+@pytest.mark.parametrize("path", ["/api/schema/", "/api/schema"])
+def test_schema_is_served_without_a_token(anon_client, path):
+    response = anon_client.get(path, HTTP_ACCEPT="application/vnd.oai.openapi+json")
 
     assert response.status_code == 200
     schema = response.json()
@@ -21,7 +22,7 @@ def test_schema_is_served_without_a_token(anon_client):
     assert "jwtAuth" in schema["components"]["securitySchemes"]
 
 
-@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/", "/api/docs", "/api/redoc"])
 def test_documentation_pages_load_with_local_assets(anon_client, path):
     response = anon_client.get(path)
 

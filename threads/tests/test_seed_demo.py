@@ -169,6 +169,12 @@ def test_progress_goes_to_stderr_and_the_summary_to_stdout():
     assert "curl" in stdout
 
 
+def test_the_login_command_uses_the_port_make_run_serves_on():
+    stdout, _ = seed()
+
+    assert "http://127.0.0.1:${PORT:-8000}/api/token/" in stdout
+
+
 @pytest.mark.parametrize(
     ("options", "complaint"),
     [

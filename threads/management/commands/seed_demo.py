@@ -390,9 +390,10 @@ class Command(BaseCommand):
                 f"{thread_counts[user]:>7,}  {message_counts[user]:>8,}"
             )
         body = json.dumps({"username": usernames[busiest[0]], "password": password})
+        # ${PORT:-8000} is left for the shell: the port `make run PORT=...` serves on.
         write("Get a token (with `make run` serving the API):")
         write(
-            "  curl -s -X POST http://127.0.0.1:8000/api/token/ "
+            "  curl -s -X POST http://127.0.0.1:${PORT:-8000}/api/token/ "
             f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
         )
 
