@@ -127,6 +127,8 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
+# Usernames log in in any letter case (they are unique regardless of case).
+AUTHENTICATION_BACKENDS = ["users.backends.CaseInsensitiveModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
