@@ -76,6 +76,17 @@ THROTTLED = OpenApiResponse(
 
 
 class ChatAutoSchema(AutoSchema):
+    def _get_request_body(self, direction="request"):
+        # drf-spectacular documents bodies for POST, PUT and PATCH only; a view whose DELETE
+        # takes one (deleting an account takes the password) says so.
+        if self.method == "DELETE" and getattr(self.view, "request_body_on_delete", False):
+            self.method = "POST"
+            try:
+                return super()._get_request_body(direction)
+            finally:
+                self.method = "DELETE"
+        return super()._get_request_body(direction)
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         for status, response in self._derived_errors().items():
@@ -95,7 +106,9 @@ class ChatAutoSchema(AutoSchema):
     def _derived_errors(self) -> dict[str, OpenApiResponse]:
         errors: dict[str, OpenApiResponse] = {}
         view = self.view
-        if self.method in ("POST", "PUT", "PATCH"):
+        if self.method in ("POST", "PUT", "PATCH") or (
+            self.method == "DELETE" and getattr(view, "request_body_on_delete", False)
+        ):
             errors["400"] = validation_error()
             errors["413"] = TOO_LARGE
             errors["415"] = UNSUPPORTED_MEDIA_TYPE

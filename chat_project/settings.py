@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
     "users",
     "threads",
 ]
@@ -62,6 +63,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login refused for a lockout into the lockout page (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chat_project.urls"
@@ -127,6 +130,27 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
+AUTHENTICATION_BACKENDS = [
+    # First: refuses logins that are locked out, before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    # Usernames log in in any letter case (they are unique regardless of case).
+    "users.backends.CaseInsensitiveModelBackend",
+]
+
+# Login lockout (django-axes), on every path that checks a password (the API's logins and
+# the admin's): after AXES_FAILURE_LIMIT failures for one username (from anywhere), or
+# from one client address (for any usernames), further logins of that username, or from
+# that address, are refused for AXES_COOLOFF_MINUTES after the latest failure, even with
+# the right password. Attempts are in the database (the admin's "Access attempts");
+# `manage.py axes_reset_username <name>` or `axes_reset` lifts them.
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "users.lockout.lockout_username"
+# The address the throttles use (REST_FRAMEWORK["NUM_PROXIES"], DJANGO_NUM_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "users.lockout.lockout_client_ip"
+AXES_LOCKOUT_TEMPLATE = "users/lockout.html"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -120,8 +120,13 @@ class ThreadCreateSerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         requester_id = self.context["request"].user.pk
         (other_id,) = [pk for pk in attrs["participants"] if pk != requester_id]
-        other = get_user_model().objects.filter(pk=other_id, is_active=True).first()
-        if other is None:
+        other = get_user_model().objects.filter(pk=other_id).first()
+        if other is not None and other.deleted is not None:
+            raise serializers.ValidationError(
+                {"participants": [f"User {other_id} has deleted their account."]},
+                code="account_deleted",
+            )
+        if other is None or not other.is_active:
             raise serializers.ValidationError(
                 {"participants": [f"User {other_id} does not exist."]}, code="does_not_exist"
             )

@@ -5,6 +5,10 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
+# A deleted account is renamed `deleted-<id>` (users.services.user_delete); registration
+# refuses names with this prefix so that the placeholder is always free.
+DELETED_USERNAME_PREFIX = "deleted-"
+
 
 class User(AbstractUser):
     """The project's user. A model of our own from the start, so fields can be added later
@@ -29,6 +33,9 @@ class User(AbstractUser):
     # thread_counters_rebuild). The thread list's total comes from here, read with the
     # user the request authenticates, instead of counting thousands of memberships.
     thread_count = models.PositiveIntegerField(default=0, editable=False)
+    # When the owner deleted the account (users.services.user_delete): it is then inactive
+    # and anonymised, and its conversations stay with the other participants.
+    deleted = models.DateTimeField(null=True, blank=True, editable=False)
 
     def save(self, *args, **kwargs) -> None:
         # A full save of a user loaded a while ago (the admin's forms, a password change)

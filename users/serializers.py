@@ -3,7 +3,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from users.models import Block
+from users.models import DELETED_USERNAME_PREFIX, Block
 
 # The largest id a database integer key can hold; larger numbers cannot name anything.
 MAX_ID = 2**63 - 1
@@ -23,6 +23,12 @@ class RegistrationSerializer(serializers.ModelSerializer):
         read_only_fields = ["id"]
 
     def validate_username(self, value: str) -> str:
+        # Deleted accounts are renamed `deleted-<id>` (users.services.user_delete).
+        if value.lower().startswith(DELETED_USERNAME_PREFIX):
+            raise serializers.ValidationError(
+                f"Usernames starting with {DELETED_USERNAME_PREFIX!r} are reserved.",
+                code="reserved",
+            )
         if get_user_model().objects.filter(username__iexact=value).exists():
             raise serializers.ValidationError(
                 "A user with that username already exists.", code="unique"
@@ -39,8 +45,56 @@ class RegistrationSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class CurrentPasswordField(serializers.CharField):
+    """The requester's password, as typed: checked against their account."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(
+            write_only=True,
+            trim_whitespace=False,
+            max_length=128,
+            style={"input_type": "password"},
+            help_text="Your password as it is now.",
+            **kwargs,
+        )
+
+    def to_internal_value(self, data) -> str:
+        value = super().to_internal_value(data)
+        if not self.context["request"].user.check_password(value):
+            raise serializers.ValidationError("Wrong password.", code="wrong_password")
+        return value
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    """`{current_password, new_password}`: the new one passes Django's password validators."""
+
+    current_password = CurrentPasswordField()
+    new_password = serializers.CharField(
+        write_only=True, trim_whitespace=False, max_length=128, style={"input_type": "password"}
+    )
+
+    def validate_new_password(self, value: str) -> str:
+        try:
+            validate_password(value, user=self.context["request"].user)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(list(error.messages)) from None
+        return value
+
+
+class AccountDeleteSerializer(serializers.Serializer):
+    """`{current_password}`: deleting the account takes the password, not just a token."""
+
+    current_password = CurrentPasswordField()
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField(read_only=True)
+    refresh = serializers.CharField(read_only=True)
+
+
 class UserSerializer(serializers.ModelSerializer):
-    """How the API names a person everywhere: id and username."""
+    """How the API names a person everywhere: id and username. A deleted account keeps its
+    id and is named `deleted-<id>`."""
 
     class Meta:
         model = get_user_model()

@@ -1,9 +1,12 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework.exceptions import ValidationError
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
 
-from users.models import Block
+from users.models import DELETED_USERNAME_PREFIX, Block
 
 
 def user_create(*, username: str, password: str) -> AbstractBaseUser:
@@ -45,3 +48,46 @@ def block_delete(*, blocker: AbstractBaseUser, blocked_id: int) -> bool:
     """Lift a block. Returns whether there was one."""
     deleted, _ = Block.objects.filter(blocker=blocker, blocked_id=blocked_id).delete()
     return bool(deleted)
+
+
+def _refresh_tokens_revoke_all(*, user: AbstractBaseUser) -> None:
+    """Blacklist every refresh token of `user` that is still outstanding. (Tokens also carry
+    a fingerprint of the password hash, which a password change moves; the blacklist
+    revokes them whatever the settings and shows it in the admin.)"""
+    live = OutstandingToken.objects.filter(
+        user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+    )
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in live], ignore_conflicts=True
+    )
+
+
+@transaction.atomic
+def user_password_change(*, user: AbstractBaseUser, new_password: str) -> dict[str, str]:
+    """Set `user`'s password and end every other session: all their refresh tokens are
+    revoked, their access tokens stop working (they carry the old password's fingerprint)
+    and their sockets close (threads.signals, on the save). Returns a fresh token pair
+    `{access, refresh}` for the client that made the change."""
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    _refresh_tokens_revoke_all(user=user)
+    refresh = RefreshToken.for_user(user)
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+@transaction.atomic
+def user_delete(*, user: AbstractBaseUser) -> None:
+    """The owner deletes their account. It is deactivated and anonymised rather than
+    removed, so the people they talked to keep their conversations: the username becomes
+    `deleted-<id>` (a prefix registration refuses), the password unusable, names and email
+    blank, staff rights and groups gone. Every token is revoked and every socket closes
+    (threads.signals, on the save), so nothing can act as the account again."""
+    user.username = f"{DELETED_USERNAME_PREFIX}{user.pk}"
+    user.first_name = user.last_name = user.email = ""
+    user.set_unusable_password()
+    user.is_active = user.is_staff = user.is_superuser = False
+    user.deleted = timezone.now()
+    user.save()
+    user.groups.clear()
+    user.user_permissions.clear()
+    _refresh_tokens_revoke_all(user=user)

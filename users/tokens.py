@@ -8,15 +8,19 @@
   could mint two new ones, and a logout racing a refresh could leave the session alive.
   Here the blacklist row is inserted first and its unique key decides: whoever inserts it
   used the token; everyone else gets 401.
+- A login refused by the lockout (django-axes, see settings) is a 429 with `Retry-After`,
+  not the 401 of a wrong password, so a client can tell the user to wait.
 - A refresh token is refused (401) when its user no longer exists (SimpleJWT lets the
   look-up's DoesNotExist escape as a 500) or has changed their password since it was
   issued (SimpleJWT checks that for access tokens only, so a stolen refresh token would
   keep minting access tokens after the victim changed the password).
 """
 
+from axes.helpers import get_cool_off
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings
@@ -27,10 +31,26 @@ from rest_framework_simplejwt.utils import datetime_from_epoch
 from users.authentication import check_token_user
 
 
+class LoginLockedOut(Throttled):
+    default_detail = "Too many failed logins for this username or from this address."
+    default_code = "locked_out"
+
+
 class LoginSerializer(TokenObtainPairSerializer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["password"] = serializers.CharField(write_only=True, trim_whitespace=False)
+
+    def validate(self, attrs: dict) -> dict:
+        try:
+            return super().validate(attrs)
+        except AuthenticationFailed:
+            # django-axes flags the request it refused (or just locked) in authenticate().
+            request = self.context.get("request")
+            if getattr(request, "axes_locked_out", False):
+                cool_off = get_cool_off(request)
+                raise LoginLockedOut(wait=cool_off.total_seconds() if cool_off else None) from None
+            raise
 
 
 @transaction.atomic

@@ -9,6 +9,7 @@ from users.views import (
     LoginView,
     LogoutView,
     MeView,
+    PasswordChangeView,
     RefreshView,
     RegistrationView,
 )
@@ -16,6 +17,7 @@ from users.views import (
 urlpatterns = [
     re_path(r"^api/user/register/?$", RegistrationView.as_view(), name="user-register"),
     re_path(r"^api/user/me/?$", MeView.as_view(), name="user-me"),
+    re_path(r"^api/user/password/?$", PasswordChangeView.as_view(), name="user-password"),
     re_path(r"^api/user/logout/?$", LogoutView.as_view(), name="user-logout"),
     re_path(r"^api/token/?$", LoginView.as_view(), name="token-obtain-pair"),
     re_path(r"^api/token/refresh/?$", RefreshView.as_view(), name="token-refresh"),

@@ -16,18 +16,27 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenViewBase
 
 from chat_project.routers import ID_PATTERN
-from chat_project.schema import validation_error
+from chat_project.schema import THROTTLED, validation_error
 from chat_project.throttling import AuthRateThrottle
 from users.selectors import blocks_made_by, user_directory
 from users.serializers import (
+    AccountDeleteSerializer,
     BlockCreateSerializer,
     BlockSerializer,
     MeSerializer,
+    PasswordChangeSerializer,
     RegistrationSerializer,
     SearchQuerySerializer,
+    TokenPairSerializer,
     UserSerializer,
 )
-from users.services import block_create, block_delete, user_create
+from users.services import (
+    block_create,
+    block_delete,
+    user_create,
+    user_delete,
+    user_password_change,
+)
 from users.tokens import LoginSerializer, LogoutSerializer, RefreshSerializer
 
 
@@ -124,13 +133,46 @@ class LogoutView(TokenViewBase):
         return Response(status=status.HTTP_205_RESET_CONTENT)
 
 
+class PasswordChangeView(APIView):
+    """`POST {current_password, new_password}` changes the password and answers a fresh
+    token pair; every other session of the account ends."""
+
+    throttle_classes = (AuthRateThrottle,)
+
+    @extend_schema(request=PasswordChangeSerializer, responses={200: TokenPairSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = PasswordChangeSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        pair = user_password_change(
+            user=request.user, new_password=serializer.validated_data["new_password"]
+        )
+        return Response(pair)
+
+
 class MeView(RetrieveAPIView):
-    """The requester's own account."""
+    """The requester's own account. `DELETE {current_password}` deletes it."""
 
     serializer_class = MeSerializer
+    request_body_on_delete = True  # for the schema (chat_project/schema.py)
 
     def get_object(self):
         return self.request.user
+
+    def get_throttles(self):
+        # DELETE checks the password: it is throttled like the other password checks.
+        if self.request.method == "DELETE":
+            return [AuthRateThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(
+        request=AccountDeleteSerializer,
+        responses={204: None, 400: validation_error("Wrong or missing password."), 429: THROTTLED},
+    )
+    def delete(self, request: Request) -> Response:
+        serializer = AccountDeleteSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        user_delete(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema_view(
