@@ -220,7 +220,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "auth": env.str("THROTTLE_AUTH_RATE", default="20/minute"),
         "message_post": env.str("THROTTLE_MESSAGE_POST_RATE", default="60/minute"),
+        "write": env.str("THROTTLE_WRITE_RATE", default="120/minute"),
     },
+    # Every change an authenticated user makes counts toward `write`; views that declare
+    # their own throttles (logins, message posting) replace it.
+    "DEFAULT_THROTTLE_CLASSES": ["chat_project.throttling.WriteRateThrottle"],
     # Client addresses for per-IP throttling come from REMOTE_ADDR unless the deployment
     # says how many trusted proxies append to X-Forwarded-For; trusting the header blindly
     # would let any client pick a fresh address per request.

@@ -20,16 +20,35 @@ class AuthRateThrottle(_SettingsRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class MessagePostThrottle(_SettingsRateThrottle):
-    """Messages posted, per user. Reads on the same endpoint are not counted."""
+class _UserMethodThrottle(_SettingsRateThrottle):
+    """Counts the `throttled_methods` requests of an authenticated user; any other request
+    passes uncounted. (`chat_project.schema` documents 429 for the same methods.)"""
 
-    scope = "message_post"
-    throttled_methods = frozenset({"POST"})
+    throttled_methods: frozenset[str] = frozenset()
 
     def allow_request(self, request, view) -> bool:
         if request.method not in self.throttled_methods:
             return True
         return super().allow_request(request, view)
 
-    def get_cache_key(self, request, view) -> str:
+    def get_cache_key(self, request, view) -> str | None:
+        if not request.user or not request.user.is_authenticated:
+            return None  # not counted: the views refuse anonymous writes (401) anyway
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class WriteRateThrottle(_UserMethodThrottle):
+    """Every change an authenticated user makes (edits, deletes, thread creates, mark-read,
+    blocks), per user: the default throttle, so a new write endpoint is covered without
+    asking. Reads are never counted. Posting messages has its own budget instead
+    (`MessagePostThrottle`)."""
+
+    scope = "write"
+    throttled_methods = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class MessagePostThrottle(_UserMethodThrottle):
+    """Messages posted, per user. Reads on the same endpoint are not counted."""
+
+    scope = "message_post"
+    throttled_methods = frozenset({"POST"})
