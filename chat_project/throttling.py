@@ -1,13 +1,30 @@
 """Rate limits. Rates are read from settings at request time (not import time), so they
-follow DEFAULT_THROTTLE_RATES as configured from the environment and in tests."""
+follow DEFAULT_THROTTLE_RATES as configured from the environment and in tests.
 
+The counters live in the default cache: Redis when REDIS_URL is set, so every server
+process counts against one budget. A cache that cannot be reached lets the request
+through (one log line each): an outage of the limiter must not become an outage of the
+API."""
+
+import logging
+
+from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
 
 
 class _SettingsRateThrottle(SimpleRateThrottle):
     def get_rate(self) -> str | None:
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request, view) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except (RedisError, OSError) as failure:
+            logger.warning("%s throttle not applied: cache unavailable (%r)", self.scope, failure)
+            return True
 
 
 class AuthRateThrottle(_SettingsRateThrottle):
