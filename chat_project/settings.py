@@ -145,26 +145,6 @@ USE_TZ = True
 # which is right for one process (`make run`, `make serve` with one worker). With
 # REDIS_URL, every server process shares the layer and delivers the others' events.
 REDIS_URL = env.str("REDIS_URL", default="")
-
-# Throttle counters live in the default cache. With REDIS_URL it is that Redis, so the
-# limits hold across server processes; without it, each process's memory (N processes
-# would allow N times the rate). An explicit CACHE_URL wins over both. A Redis that does
-# not answer within a second lets the request through uncounted (chat_project/throttling.py)
-# rather than holding it up.
-if env.str("CACHE_URL", default=""):
-    CACHES = {"default": env.cache("CACHE_URL")}
-elif REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# Deployments (or test runs) sharing one Redis database need different prefixes.
-CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default="chat"))
 # Each connection buffers up to 1,000 events its client has not read yet; past that,
 # events for it are dropped (the client catches up over REST when it reconnects).
 # channels_redis waits for a connection's next event with a blocking read of up to 5 s
@@ -209,6 +189,26 @@ else:
 WEBSOCKET_TYPING_INTERVAL = env.float("WEBSOCKET_TYPING_INTERVAL", default=2.0)
 # Anything a client sends over its socket, at most this many per second; more are refused.
 WEBSOCKET_MESSAGES_PER_SECOND = env.int("WEBSOCKET_MESSAGES_PER_SECOND", default=10)
+
+# Throttle counters live in the default cache. With REDIS_URL it is that Redis, so the
+# limits hold across server processes; without it, each process's memory (N processes
+# would allow N times the rate). An explicit CACHE_URL wins over both. A Redis that does
+# not answer within a second lets the request through uncounted (chat_project/throttling.py)
+# rather than holding it up.
+if env.str("CACHE_URL", default=""):
+    CACHES = {"default": env.cache("CACHE_URL")}
+elif REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Deployments (or test runs) sharing one Redis database need different prefixes.
+CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default="chat"))
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
