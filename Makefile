@@ -65,12 +65,14 @@ test-integrity: install  ## Concurrent clients against 4 server processes: nothi
 
 REDIS_UP = $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1)" 2>/dev/null
 
-test-scaleout: install  ## WebSocket events through Redis: the realtime tests, and two servers sharing it
+test-scaleout: install  ## Two servers sharing Redis: each other's WebSocket events, one rate limit
 	@if $(REDIS_UP); then \
 		REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} $(BIN)/python -m pytest -q threads/tests/test_realtime.py && \
 		$(BIN)/python scripts/scaleout.py --database sqlite && \
+		$(BIN)/python scripts/throttle_scaleout.py --database sqlite && \
 		if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
-			$(BIN)/python scripts/scaleout.py --database postgres; fi; \
+			$(BIN)/python scripts/scaleout.py --database postgres && \
+			$(BIN)/python scripts/throttle_scaleout.py --database postgres; fi; \
 	else echo "Redis is not running on 127.0.0.1:6379: the scale-out run is skipped"; fi
 
 fuzz: install  ## Fuzz a live server with Schemathesis from docs/openapi.yaml

@@ -94,6 +94,7 @@ def main() -> None:
         DATABASE_URL=database_url(args.database),
         THROTTLE_AUTH_RATE=UNBITING_RATE,
         THROTTLE_MESSAGE_POST_RATE=UNBITING_RATE,
+        THROTTLE_WRITE_RATE=UNBITING_RATE,
         BENCH_FLOORS="1",
         DJANGO_LOG_LEVEL="ERROR",
         GUNICORN_ACCESSLOG="",

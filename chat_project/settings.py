@@ -164,10 +164,6 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# Throttle counters live in the cache. The default is per process; with several server
-# processes point CACHE_URL at a shared cache so the limits hold across them.
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
-
 # Real-time events (threads/events.py, threads/consumers.py). Without REDIS_URL, the
 # in-memory channel layer: events reach the WebSocket clients of the same process only,
 # which is right for one process (`make run`, `make serve` with one worker). With
@@ -218,6 +214,26 @@ WEBSOCKET_TYPING_INTERVAL = env.float("WEBSOCKET_TYPING_INTERVAL", default=2.0)
 # Anything a client sends over its socket, at most this many per second; more are refused.
 WEBSOCKET_MESSAGES_PER_SECOND = env.int("WEBSOCKET_MESSAGES_PER_SECOND", default=10)
 
+# Throttle counters live in the default cache. With REDIS_URL it is that Redis, so the
+# limits hold across server processes; without it, each process's memory (N processes
+# would allow N times the rate). An explicit CACHE_URL wins over both. A Redis that does
+# not answer within a second lets the request through uncounted (chat_project/throttling.py)
+# rather than holding it up.
+if env.str("CACHE_URL", default=""):
+    CACHES = {"default": env.cache("CACHE_URL")}
+elif REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Deployments (or test runs) sharing one Redis database need different prefixes.
+CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default="chat"))
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
@@ -244,7 +260,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "auth": env.str("THROTTLE_AUTH_RATE", default="20/minute"),
         "message_post": env.str("THROTTLE_MESSAGE_POST_RATE", default="60/minute"),
+        "write": env.str("THROTTLE_WRITE_RATE", default="120/minute"),
     },
+    # Every change an authenticated user makes counts toward `write`; views that declare
+    # their own throttles (logins, message posting) replace it.
+    "DEFAULT_THROTTLE_CLASSES": ["chat_project.throttling.WriteRateThrottle"],
     # Client addresses for per-IP throttling come from REMOTE_ADDR unless the deployment
     # says how many trusted proxies append to X-Forwarded-For; trusting the header blindly
     # would let any client pick a fresh address per request.

@@ -28,3 +28,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")  # noqa: F405
     }
+
+if not os.environ.get("CACHE_URL"):
+    # Each test starts by clearing the throttle counters (conftest.py); on a Redis cache
+    # (REDIS_URL, as `make test-scaleout` sets for the channel layer) that would be FLUSHDB
+    # of a shared database. Tests count in memory; the shared counters have their own check
+    # (scripts/throttle_scaleout.py).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

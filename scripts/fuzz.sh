@@ -31,6 +31,7 @@ export DATABASE_URL="sqlite:///$WORK/fuzz.sqlite3"
 # The fuzzer is one client sending thousands of requests: rate limits would answer most of
 # them 429 and hide everything behind.
 export THROTTLE_AUTH_RATE=1000000/minute THROTTLE_MESSAGE_POST_RATE=1000000/minute
+export THROTTLE_WRITE_RATE=1000000/minute
 export DJANGO_LOG_LEVEL=ERROR
 
 $PY manage.py migrate -v0

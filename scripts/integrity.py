@@ -332,6 +332,7 @@ def main() -> int:
     env = production_env(
         THROTTLE_AUTH_RATE="1000000/minute",
         THROTTLE_MESSAGE_POST_RATE="1000000/minute",
+        THROTTLE_WRITE_RATE="1000000/minute",
         DJANGO_LOG_LEVEL="ERROR",
     )
     with throwaway_database(args.database, work, "chat_integrity") as database_url:

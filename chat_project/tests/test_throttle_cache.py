@@ -1,0 +1,99 @@
+"""Where the throttle counters live: Redis when REDIS_URL is set (shared by every server
+process), an explicit CACHE_URL over it, and requests let through when it is down."""
+
+import logging
+import socket
+
+import pytest
+from django.test import override_settings
+
+from chat_project.tests.test_limits import rates
+from chat_project.tests.test_settings import manage
+
+pytestmark = pytest.mark.django_db
+
+SHOW_CACHE = (
+    "from django.conf import settings as s; c = s.CACHES['default'];"
+    "print(c['BACKEND'], c.get('LOCATION', ''), c['KEY_PREFIX'], c.get('OPTIONS', {}))"
+)
+
+
+def default_cache(**env: str) -> str:
+    result = manage("shell", "--no-imports", "-c", SHOW_CACHE, DJANGO_DEBUG="1", **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_with_redis_url_the_counters_live_in_that_redis():
+    shown = default_cache(REDIS_URL="redis://127.0.0.1:6379/4", CACHE_URL="")
+
+    assert shown == (
+        "django.core.cache.backends.redis.RedisCache redis://127.0.0.1:6379/4 chat "
+        "{'socket_connect_timeout': 1, 'socket_timeout': 1}"
+    )
+
+
+def test_an_explicit_cache_url_wins_over_redis_url():
+    shown = default_cache(REDIS_URL="redis://127.0.0.1:6379/4", CACHE_URL="locmemcache://")
+
+    assert shown.startswith("django.core.cache.backends.locmem.LocMemCache")
+
+
+def test_without_either_the_counters_are_per_process():
+    shown = default_cache(REDIS_URL="", CACHE_URL="", CACHE_KEY_PREFIX="chat-staging")
+
+    assert shown == "django.core.cache.backends.locmem.LocMemCache  chat-staging {}"
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # nothing listens once the socket is closed
+
+
+def unreachable_redis_cache():
+    return override_settings(
+        CACHES={
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"redis://127.0.0.1:{closed_port()}/4",
+                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            }
+        }
+    )
+
+
+def test_writes_go_through_when_the_cache_is_down(alice_client, thread, caplog):
+    url = f"/api/threads/{thread.pk}/mark_read"
+
+    with (
+        rates(write="1/minute", message_post="1/minute"),
+        unreachable_redis_cache(),
+        caplog.at_level(logging.WARNING, logger="chat_project.throttling"),
+    ):
+        writes = [alice_client.patch(url, {}).status_code for _ in range(3)]
+        posts = [
+            alice_client.post(f"/api/threads/{thread.pk}/messages", {"text": "hi"}).status_code
+            for _ in range(2)
+        ]
+
+    assert writes == [200, 200, 200]
+    assert posts == [201, 201]
+    warnings = [r for r in caplog.records if r.name == "chat_project.throttling"]
+    assert len(warnings) == 5  # one line per request let through, no traceback
+    assert warnings[0].getMessage().startswith("write throttle not applied: cache unavailable")
+    assert all(record.exc_info is None for record in warnings)
+
+
+def test_logins_go_through_when_the_cache_is_down(anon_client, alice):
+    from users.tests.factories import DEFAULT_PASSWORD
+
+    with rates(auth="1/minute"), unreachable_redis_cache():
+        statuses = [
+            anon_client.post(
+                "/api/token/", {"username": "alice", "password": DEFAULT_PASSWORD}
+            ).status_code
+            for _ in range(2)
+        ]
+
+    assert statuses == [200, 200]
