@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # 503 instead of 500 when a view finds the database unreachable (chat_project/errors.py).
+    "chat_project.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "chat_project.urls"
