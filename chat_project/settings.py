@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, answered before the Host check and the HTTPS redirect.
+    "chat_project.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the admin's, the API docs') straight from the app server, compressed
     # and cached forever under hashed names: no separate web server needed.
