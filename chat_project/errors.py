@@ -126,9 +126,12 @@ def database_unavailable(request: HttpRequest, exc: Exception) -> JsonResponse:
     )
     # log_response marks the response as logged, so Django does not log it again as an
     # error ("Service Unavailable: /path").
+    error = type(exc).__name__
+    if exc.__cause__ is not None:  # the driver's error, e.g. psycopg_pool's PoolTimeout
+        error += f" from {type(exc.__cause__).__name__}"
     log_response(
         "Database unavailable (%s: %s): %s %s",
-        type(exc).__name__,
+        error,
         " ".join(str(exc).split()),  # psycopg's messages span lines
         request.method,
         request.path,

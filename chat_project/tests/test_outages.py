@@ -74,7 +74,7 @@ def assert_unavailable(response, caplog, error):
     assert record.levelno == logging.WARNING
     assert record.exc_info is None
     message = record.getMessage()
-    assert type(error).__name__ in message
+    assert f"{type(error).__name__} from {type(error.__cause__).__name__}" in message
     assert str(error.__cause__).split()[0] in message
     assert "\n" not in message
 
