@@ -92,13 +92,14 @@ class HealthCheckMiddleware:
         return response
 
     def liveness(self, request: HttpRequest) -> HttpResponse:
-        return JsonResponse({"status": "ok"})
+        # Under `make serve` the ASGI entry answers this first, on the event loop (asgi.py).
+        return _compact_json({"status": "ok"})
 
     def readiness(self, request: HttpRequest) -> HttpResponse:
         checks, errors = health.readiness()
         if not errors:
-            return JsonResponse({"status": "ok", "checks": checks})
-        response = JsonResponse({"status": "unavailable", "checks": checks}, status=503)
+            return _compact_json({"status": "ok", "checks": checks})
+        response = _compact_json({"status": "unavailable", "checks": checks}, status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         # One WARNING line per failed probe, naming what failed and why; log_response marks
         # the response logged, so Django does not log the 503 again as an error.
@@ -115,3 +116,7 @@ class HealthCheckMiddleware:
             level="warning",
         )
         return response
+
+
+def _compact_json(data: dict, status: int = 200) -> JsonResponse:
+    return JsonResponse(data, status=status, json_dumps_params={"separators": (",", ":")})

@@ -1,6 +1,7 @@
 """Health checks for load balancers and orchestrators: /healthz (the process answers) and
 /readyz (its database, and Redis when configured, answer too)."""
 
+import asyncio
 import logging
 import socket
 import time
@@ -11,6 +12,8 @@ import pytest
 from django.db import OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test import override_settings
+
+from chat_project.tests.test_asgi import request as asgi_request
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +132,18 @@ def test_other_paths_still_check_the_host(client):
     response = client.get("/healthzz", HTTP_HOST=POD_HOST)
 
     assert response.status_code == 400
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/healthz", "/healthz/"])
+async def test_liveness_answers_while_every_http_thread_is_busy(path):
+    # In a database outage every HTTP thread can be waiting for a connection (up to the
+    # pool's timeout each): a liveness probe queued behind them would time out and get a
+    # process restarted that only has to wait for its database.
+    async def every_thread_busy(scope, receive, send):
+        await asyncio.Event().wait()  # never answers
+
+    with mock.patch("chat_project.asgi.django_http", every_thread_busy):
+        status, body = await asgi_request("GET", path)
+
+    assert (status, body) == (200, {"status": "ok"})
