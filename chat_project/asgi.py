@@ -37,6 +37,9 @@ HTTP_THREADS = int(os.environ.get("HTTP_THREADS", "8"))
 
 django_http = WSGIMiddleware(wsgi_application, workers=HTTP_THREADS)
 
+LIVENESS_PATHS = ("/healthz", "/healthz/")
+LIVE = b'{"status":"ok"}'
+
 
 async def http_application(scope, receive, send):
     """Read the request body on the event loop, then hand the request to a thread.
@@ -47,6 +50,12 @@ async def http_application(scope, receive, send):
     Content-Length says so), so holding it is cheap. A body sent in chunks, without a
     Content-Length, gets one, so Django reads it instead of seeing an empty body.
     """
+    if scope["path"] in LIVENESS_PATHS and scope["method"] in ("GET", "HEAD"):
+        # Liveness is answered on the event loop, not by an HTTP thread: in a database
+        # outage every thread can be waiting for a connection (DJANGO_DB_POOL_TIMEOUT each),
+        # and a probe queued behind them would get a process restarted that only has to
+        # wait for its database. (/readyz and the other servers: HealthCheckMiddleware.)
+        return await _answer(send, 200, LIVE, [(b"cache-control", b"no-store")])
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     headers = [(name, value) for name, value in scope["headers"] if name != b"transfer-encoding"]
     declared = next((value for name, value in headers if name == b"content-length"), None)
@@ -77,18 +86,23 @@ async def http_application(scope, receive, send):
 
 
 async def _too_large(send, limit: int) -> None:
-    response = request_too_large(limit)
+    await _answer(send, 413, request_too_large(limit).content)
+
+
+async def _answer(send, status: int, body: bytes, headers: list | None = None) -> None:
+    """Send a JSON response from the event loop."""
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
-                (b"content-length", str(len(response.content)).encode()),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
             ],
         }
     )
-    await send({"type": "http.response.body", "body": response.content})
+    await send({"type": "http.response.body", "body": body})
 
 
 websocket_application = URLRouter(

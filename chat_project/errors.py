@@ -6,9 +6,19 @@
 
 Django-level errors (an unknown URL, a bad Host header, a server error) get the same
 `{detail, code}` JSON from the handlers below instead of an HTML page.
+
+A database that cannot be reached is a 503 (`database_unavailable`), not a 500: the
+request was fine and is worth retrying, and an outage is not a bug to log a traceback for.
 """
 
+import logging
+import sqlite3
+
+import psycopg
+import psycopg_pool
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
+from django.utils.log import log_response
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -60,3 +70,74 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonR
 
 def server_error(request: HttpRequest) -> JsonResponse:
     return json_error("Server error.", "server_error", 500)
+
+
+# Seconds a client is told to wait before trying again when the service is unavailable.
+RETRY_AFTER_SECONDS = 5
+
+# PostgreSQL error classes that mean the server cannot serve anyone right now: the
+# connection failed (08), it lacks resources, e.g. too many connections (53), or it is
+# shutting down or starting up (57P01-57P03). Other errors, including other
+# OperationalErrors the server answers with (a cancelled statement, a deadlock), are about
+# the statement, not the server.
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03")
+# SQLite reports query bugs ("no such table") as OperationalError too; these are the
+# messages that mean the database file cannot be used right now.
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open database file", "disk i/o error")
+
+logger = logging.getLogger("chat_project.database")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached (refused, lost, pool exhausted,
+    shutting down), as opposed to a query that is wrong.
+
+    Django raises its own OperationalError or InterfaceError with the driver's error as
+    the cause; the cause says which it is. Without a recognisable cause it is not treated
+    as an outage, so a bug is never hidden behind a 503.
+    """
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return False
+    cause = exc.__cause__
+    if isinstance(cause, psycopg_pool.PoolTimeout | psycopg_pool.PoolClosed):
+        return True
+    if isinstance(cause, psycopg.InterfaceError):
+        return True  # the connection is closed or unusable
+    if isinstance(cause, psycopg.OperationalError):
+        # No SQLSTATE: the server never answered (refused, lost in the middle).
+        return cause.sqlstate is None or cause.sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+    if isinstance(cause, sqlite3.OperationalError):
+        return str(cause).lower().startswith(_SQLITE_UNAVAILABLE)
+    return False
+
+
+def service_unavailable(detail: str) -> JsonResponse:
+    response = json_error(detail, "service_unavailable", 503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def database_unavailable(request: HttpRequest, exc: Exception) -> JsonResponse:
+    """503 for a request the database could not serve, logged as one WARNING line that
+    names the error: during an outage every request fails the same way, and a traceback
+    each would bury the log without saying more."""
+    response = service_unavailable(
+        "The service is temporarily unavailable: the database cannot be reached."
+    )
+    # log_response marks the response as logged, so Django does not log it again as an
+    # error ("Service Unavailable: /path").
+    error = type(exc).__name__
+    if exc.__cause__ is not None:  # the driver's error, e.g. psycopg_pool's PoolTimeout
+        error += f" from {type(exc.__cause__).__name__}"
+    log_response(
+        "Database unavailable (%s: %s): %s %s",
+        error,
+        " ".join(str(exc).split()),  # psycopg's messages span lines
+        request.method,
+        request.path,
+        response=response,
+        request=request,
+        logger=logger,
+        level="warning",
+    )
+    return response

@@ -1,9 +1,20 @@
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.log import log_response
 
-from chat_project.errors import request_too_large
+from chat_project import health
+from chat_project.errors import (
+    RETRY_AFTER_SECONDS,
+    database_unavailable,
+    is_database_unavailable,
+    json_error,
+    request_too_large,
+)
+
+health_logger = logging.getLogger("chat_project.health")
 
 
 class RequestBodyLimitMiddleware:
@@ -28,3 +39,84 @@ class RequestBodyLimitMiddleware:
         if limit is not None and length > limit:
             return request_too_large(limit)
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """Answer 503 instead of 500 when a view fails because the database cannot be reached.
+
+    Covers every view: DRF's (their authentication included: DRF hands exceptions it does
+    not know back to Django) and plain Django ones such as the admin. Handled here, an
+    outage does not reach Django's "Internal Server Error" path (a traceback logged per
+    request, got_request_exception sent to error trackers).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if is_database_unavailable(exception):
+            return database_unavailable(request, exception)
+        return None
+
+
+class HealthCheckMiddleware:
+    """Answer the load balancer's probes, `/healthz` (liveness) and `/readyz` (readiness),
+    with or without a trailing slash, before any other middleware.
+
+    First in MIDDLEWARE, so that the probes are answered whatever their Host header (a
+    kubelet or load balancer addresses the pod's IP, which ALLOWED_HOSTS does not list),
+    over plain HTTP (no HTTPS redirect), without credentials, sessions or rate limits.
+    Only these two paths skip those checks, and they reveal nothing but "ok" or which
+    dependency is unavailable.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.probes = {"/healthz": self.liveness, "/readyz": self.readiness}
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        probe = self.probes.get(request.path_info.removesuffix("/"))
+        if probe is None:
+            return self.get_response(request)
+        if request.method not in ("GET", "HEAD"):
+            response = json_error(
+                f'Method "{request.method}" not allowed.', "method_not_allowed", 405
+            )
+            response["Allow"] = "GET, HEAD"
+        else:
+            response = probe(request)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def liveness(self, request: HttpRequest) -> HttpResponse:
+        # Under `make serve` the ASGI entry answers this first, on the event loop (asgi.py).
+        return _compact_json({"status": "ok"})
+
+    def readiness(self, request: HttpRequest) -> HttpResponse:
+        checks, errors = health.readiness()
+        if not errors:
+            return _compact_json({"status": "ok", "checks": checks})
+        response = _compact_json({"status": "unavailable", "checks": checks}, status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        # One WARNING line per failed probe, naming what failed and why; log_response marks
+        # the response logged, so Django does not log the 503 again as an error.
+        log_response(
+            "Not ready (%s): %s",
+            "; ".join(
+                f"{name}: {type(error).__name__}: {' '.join(str(error).split())}"
+                for name, error in errors.items()
+            ),
+            request.path,
+            response=response,
+            request=request,
+            logger=health_logger,
+            level="warning",
+        )
+        return response
+
+
+def _compact_json(data: dict, status: int = 200) -> JsonResponse:
+    return JsonResponse(data, status=status, json_dumps_params={"separators": (",", ":")})

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, answered before the Host check and the HTTPS redirect.
+    "chat_project.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the admin's, the API docs') straight from the app server, compressed
     # and cached forever under hashed names: no separate web server needed.
@@ -63,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # 503 instead of 500 when a view finds the database unreachable (chat_project/errors.py).
+    "chat_project.middleware.DatabaseUnavailableMiddleware",
     # Last: turns a login refused for a lockout into the lockout page (django-axes).
     "axes.middleware.AxesMiddleware",
 ]
@@ -340,15 +344,42 @@ if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
 
 # --- Logging: everything to stdout/stderr, the process manager collects it --------------
 
+# Django logs each refused suspicious request on django.security.<exception class name>.
+SUSPICIOUS_REQUEST_LOGGERS = [
+    f"django.security.{name}"
+    for name in [
+        "DisallowedHost",
+        "DisallowedRedirect",
+        "DisallowedModelAdminLookup",
+        "DisallowedModelAdminToField",
+        "InvalidSessionKey",
+        "RequestDataTooBig",
+        "SuspiciousFileOperation",
+        "SuspiciousMultipartForm",
+        "SuspiciousOperation",
+        "SuspiciousSession",
+        "TooManyFieldsSent",
+        "TooManyFilesSent",
+    ]
+]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
+    # A 4xx is logged as one WARNING line without a traceback (chat_project/logs.py).
+    "filters": {"client_error": {"()": "chat_project.logs.ClientErrorFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    # Replaces Django's own "django" logger set-up, whose debug-only console handler would
-    # print every warning a second time.
-    "loggers": {"django": {"handlers": [], "propagate": True}},
+    "loggers": {
+        # Replaces Django's own "django" logger set-up, whose debug-only console handler
+        # would print every warning a second time.
+        "django": {"handlers": [], "propagate": True},
+        # A logger's filters see only the records logged on it, not its children's: each
+        # logger Django logs 4xx answers on is named.
+        "django.request": {"filters": ["client_error"]},
+        **{name: {"filters": ["client_error"]} for name in SUSPICIOUS_REQUEST_LOGGERS},
+    },
 }

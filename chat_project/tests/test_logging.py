@@ -1,0 +1,70 @@
+"""What a client's mistake writes to the log: one WARNING line, never a traceback.
+
+A traceback is for a bug to fix; a 4xx is the client's doing, and anyone can cause as many
+as they like, so each must stay one line.
+"""
+
+import logging
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def warnings_and_worse(caplog):
+    return [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+def test_a_bad_host_header_is_a_400_logged_as_one_warning_line(anon_client, caplog):
+    response = anon_client.get("/api/threads/", HTTP_HOST="attacker.example")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Bad request.", "code": "bad_request"}
+    [record] = warnings_and_worse(caplog)
+    assert record.name == "django.security.DisallowedHost"
+    assert record.levelno == logging.WARNING
+    assert record.exc_info is None
+    assert "attacker.example" in record.getMessage()
+
+
+def test_too_many_form_fields_is_a_400_logged_as_one_warning_line(caplog):
+    # Anyone can post this to the admin's login page: Django refuses it as suspicious.
+    body = "&".join(f"f{i}=x" for i in range(1001))
+    response = Client().post(
+        "/admin/login/", body, content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 400
+    [record] = warnings_and_worse(caplog)
+    assert record.name == "django.security.TooManyFieldsSent"
+    assert record.levelno == logging.WARNING
+    assert record.exc_info is None
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "status"),
+    [
+        ("/no/such/page", "get", 404),
+        ("/api/threads/999999/", "get", 404),
+        ("/api/threads/", "put", 405),
+        ("/api/token/", "put", 405),
+        ("/admin/threads/thread/add/", "get", 403),  # moderators never add threads
+        ("/admin/threads/message/add/", "get", 403),
+    ],
+)
+def test_an_expected_client_error_logs_one_warning_without_traceback(
+    admin_user, alice_client, caplog, path, method, status
+):
+    client = alice_client
+    if path.startswith("/admin/"):
+        client = Client()
+        client.force_login(admin_user)
+
+    response = getattr(client, method)(path)
+
+    assert response.status_code == status
+    [record] = warnings_and_worse(caplog)
+    assert record.levelno == logging.WARNING
+    assert record.exc_info is None
+    assert path in record.getMessage()
