@@ -6,20 +6,24 @@ API, the admin), and checks which sockets receive which event. Transactional dat
 events go out when a transaction commits, so the test must let them commit.
 """
 
+import asyncio
 import json
+import logging
 from datetime import timedelta
 
 import pytest
 import pytest_asyncio
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
 from django.test import Client
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from chat_project.asgi import application
 from conftest import client_for
+from threads import events
 from threads.models import Message
 from threads.services import message_send
 from threads.tests.factories import ThreadFactory
@@ -480,3 +484,122 @@ async def test_events_keep_flowing_for_threads_created_after_connecting(pair):
     await call(alice, "post", f"/api/threads/{created.data['id']}/messages", {"text": "hey"})
 
     assert [event["type"] for event in await events_of(carols)] == ["message.created"]
+
+
+# --- When the channel layer is unreachable (Redis down) ----------------------------------
+
+
+class FlakyLayer:
+    """An in-memory channel layer whose server can go away (`fail`) and come back
+    (`recover`): meanwhile every call raises as channels_redis does, and pending
+    receives fail too."""
+
+    extensions = ["groups", "flush"]
+
+    def __init__(self) -> None:
+        self.memory = InMemoryChannelLayer()
+        self.outage = asyncio.Event()
+
+    def fail(self) -> None:
+        self.outage.set()
+
+    def recover(self) -> None:
+        self.outage = asyncio.Event()
+
+    def check(self) -> None:
+        if self.outage.is_set():
+            raise RedisConnectionError(
+                "Error 111 connecting to 127.0.0.1:6379. Connection refused."
+            )
+
+    async def new_channel(self, prefix="specific"):
+        return await self.memory.new_channel(prefix)
+
+    async def receive(self, channel):
+        self.check()
+        message = asyncio.ensure_future(self.memory.receive(channel))
+        outage = asyncio.ensure_future(self.outage.wait())
+        try:
+            await asyncio.wait({message, outage}, return_when=asyncio.FIRST_COMPLETED)
+            if message.done():
+                return message.result()
+            self.check()
+        finally:
+            message.cancel()
+            outage.cancel()
+
+    async def group_add(self, group, channel):
+        self.check()
+        await self.memory.group_add(group, channel)
+
+    async def group_discard(self, group, channel):
+        self.check()
+        await self.memory.group_discard(group, channel)
+
+    async def group_send(self, group, message):
+        self.check()
+        await self.memory.group_send(group, message)
+
+    async def flush(self):
+        await self.memory.flush()
+
+
+@pytest.fixture
+def flaky_layer(monkeypatch):
+    """Every publish goes through one FlakyLayer; the failure log starts afresh."""
+    layer = FlakyLayer()
+    monkeypatch.setattr(events, "get_channel_layer", lambda alias="default": layer)
+    monkeypatch.setattr(events, "dropped_events", events.FailureLog("Layer down", "events"))
+    return layer
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The failure logs' clock, moved by hand."""
+    now = [1000.0]
+    monkeypatch.setattr(events, "monotonic", lambda: now[0])
+    return now
+
+
+async def warned(caplog, count: int) -> list[str]:
+    """The WARNING (and worse) lines logged, once there are `count` (1 s at most)."""
+    for _ in range(100):
+        if len(warnings(caplog)) >= count:
+            break
+        await asyncio.sleep(0.01)
+    return [record.getMessage() for record in warnings(caplog)]
+
+
+@pytest.mark.parametrize("from_server_thread", [True, False], ids=["asgi-server", "elsewhere"])
+async def test_posts_succeed_while_the_layer_is_down_and_one_line_reports_each_burst(
+    pair, flaky_layer, clock, caplog, monkeypatch, from_server_thread
+):
+    # In the ASGI server the request's thread hands the sends to the server's loop;
+    # elsewhere (a shell, a WSGI server) asgiref runs them: both report the same way.
+    monkeypatch.setattr(
+        events, "_server_loop", asyncio.get_running_loop() if from_server_thread else None
+    )
+    alice, _, _, thread = pair
+    url = f"/api/threads/{thread.pk}/messages"
+    flaky_layer.fail()
+
+    statuses = [(await call(alice, "post", url, {"text": f"{n}"})).status_code for n in range(3)]
+
+    assert statuses == [201] * 3
+    [line] = await warned(caplog, 1)
+    assert line.startswith("Layer down: 2 events since the last report (one report per 10 s")
+    assert line.endswith(
+        "ConnectionError: Error 111 connecting to 127.0.0.1:6379. Connection refused."
+    )
+    assert all(record.exc_info is None for record in caplog.records)
+
+    clock[0] += events.FAILURE_LOG_INTERVAL
+    assert (await call(alice, "post", url, {"text": "later"})).status_code == 201
+
+    lines = await warned(caplog, 2)
+    assert len(lines) == 2
+    assert lines[1].startswith("Layer down: 6 events since the last report")  # 4 held back
+
+
+def warnings(caplog) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.levelno >= logging.WARNING]
