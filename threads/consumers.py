@@ -21,10 +21,14 @@ import asyncio
 import contextlib
 import json
 import time
+from functools import partial
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 from django.conf import settings
 
 from threads import events
@@ -33,10 +37,14 @@ from threads.services import THREAD_NOT_FOUND
 from users.authentication import user_for_access_token
 from users.serializers import MAX_ID
 
-UNAUTHORIZED = 4401
+# Close codes (listed in the README, "Real-time events").
+UNAUTHORIZED = 4401  # no valid token, it expired, or the account lost its access
+SERVICE_RESTART = 1012  # the channel layer failed: reconnect after a pause, catch up
 SUBPROTOCOL = "bearer"
 # No connection outlives this, whatever its token says (access tokens last minutes).
 MAX_CONNECTION_SECONDS = 24 * 3600
+
+lost_subscriptions = events.FailureLog("Channel layer unreachable", "sockets closed with 1012")
 
 
 def credentials(scope) -> tuple[str, str | None]:
@@ -50,9 +58,52 @@ def credentials(scope) -> tuple[str, str | None]:
 
 
 class EventConsumer(AsyncJsonWebsocketConsumer):
+    user = None
+    subscribed = False  # in its user's group
+    closing = False
+    layer_failed = False
+    expiry: asyncio.TimerHandle | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Channels' AsyncConsumer.__call__, with the channel layer's receive guarded:
+        when it fails (Redis unreachable), the socket closes with 1012 rather than being
+        dropped with no close frame and a traceback."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_receive = partial(self.channel_layer.receive, self.channel_name)
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            await await_many_dispatch([receive, self.layer_receive], self.dispatch)
+
+    async def layer_receive(self) -> dict:
+        """The next message from the channel layer, or once it failed, `layer.lost`."""
+        if self.layer_failed:
+            await asyncio.Event().wait()  # nothing more: the socket is closing
+        try:
+            return await self.channel_receive()
+        except events.LAYER_ERRORS as error:
+            self.layer_failed = True
+            return {"type": "layer.lost", "error": error}
+
+    async def layer_lost(self, message: dict) -> None:
+        await self.restart(message["error"])
+
+    async def restart(self, error: BaseException) -> None:
+        """The channel layer failed: events would stop reaching this socket unnoticed, so
+        close it (1012) for the client to reconnect and catch up over REST."""
+        if not self.closing:
+            lost_subscriptions.failed(error)
+        await self.close(code=SERVICE_RESTART, reason="Events interrupted: reconnect.")
+
+    async def close(self, code=None, reason=None) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        await super().close(code=code, reason=reason)
+
     async def connect(self) -> None:
         raw_token, subprotocol = credentials(self.scope)
-        self.user = None
         if raw_token:
             self.user, token = await database_sync_to_async(user_for_access_token)(raw_token)
         await self.accept(subprotocol)
@@ -60,7 +111,12 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=UNAUTHORIZED, reason="A valid access token is required.")
             return
         self.group = events.user_group(self.user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        try:
+            await self.channel_layer.group_add(self.group, self.channel_name)
+        except events.LAYER_ERRORS as error:
+            await self.restart(error)
+            return
+        self.subscribed = True
         self.last_typing: dict[int, float] = {}
         self.window = (time.monotonic(), 0)
         # The connection ends with its token.
@@ -73,13 +129,16 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "user", None) is None:
-            return
-        self.expiry.cancel()
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.expiry is not None:
+            self.expiry.cancel()
+        if self.subscribed:
+            # With the layer down, the membership lapses with the group (channels_redis
+            # drops it after its group_expiry).
+            with contextlib.suppress(*events.LAYER_ERRORS):
+                await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        if self.user is None:
+        if not self.subscribed:
             return
         if not self.within_rate():
             await self.error("throttled", "Too many messages: slow down.")
@@ -107,13 +166,20 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             await self.error("not_found", THREAD_NOT_FOUND, thread=thread_id)
             return
         self.last_typing[thread_id] = now
-        await self.channel_layer.group_send(
-            events.user_group(other),
-            {
-                "type": events.LAYER_MESSAGE_TYPE,
-                "event": {"type": events.TYPING, "thread": thread_id, "user": self.user.pk},
-            },
-        )
+        try:
+            await self.channel_layer.group_send(
+                events.user_group(other),
+                {
+                    "type": events.LAYER_MESSAGE_TYPE,
+                    "event": {
+                        "type": events.TYPING,
+                        "thread": thread_id,
+                        "user": self.user.pk,
+                    },
+                },
+            )
+        except events.LAYER_ERRORS as error:
+            events.dropped_events.failed(error)  # a notice that soon goes stale anyway
 
     def within_rate(self) -> bool:
         """At most WEBSOCKET_MESSAGES_PER_SECOND client messages in any one-second window."""

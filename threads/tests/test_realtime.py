@@ -23,7 +23,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from chat_project.asgi import application
 from conftest import client_for
-from threads import events
+from threads import consumers, events
 from threads.models import Message
 from threads.services import message_send
 from threads.tests.factories import ThreadFactory
@@ -300,7 +300,11 @@ async def test_a_new_thread_reaches_both_people_as_each_sees_it(pair):
     for socket, user in zip(sockets[:2], (alice, carol), strict=True):
         [event] = await events_of(socket)
         mine = (await call(user, "get", f"/api/threads/{created.data['id']}/")).data
-        assert event == {"type": "thread.created", "thread": created.data["id"], "data": mine}
+        assert event == {
+            "type": "thread.created",
+            "thread": created.data["id"],
+            "data": mine,
+        }
     assert await hears_nothing(*sockets)
 
 
@@ -334,7 +338,12 @@ async def test_a_read_receipt_tells_the_sender_and_the_readers_new_count(pair):
 
     await call(bob, "patch", f"/api/threads/{thread.pk}/mark_read", {"up_to": first["id"]})
 
-    receipt = {"type": "thread.read", "thread": thread.pk, "reader": bob.pk, "up_to": first["id"]}
+    receipt = {
+        "type": "thread.read",
+        "thread": thread.pk,
+        "reader": bob.pk,
+        "up_to": first["id"],
+    }
     assert await events_of(sockets[0]) == [receipt]
     assert await events_of(sockets[1]) == [{**receipt, "unread_count": 1}]
     assert await hears_nothing(*sockets)
@@ -365,7 +374,12 @@ async def test_a_moderators_purge_tells_both_to_drop_the_message(pair):
     assert (await database_sync_to_async(moderator_deletes)()).status_code == 302
     for socket in sockets[:2]:
         assert await events_of(socket) == [
-            {"type": "message.deleted", "thread": thread.pk, "message": posted["id"], "data": None}
+            {
+                "type": "message.deleted",
+                "thread": thread.pk,
+                "message": posted["id"],
+                "data": None,
+            }
         ]
     assert await hears_nothing(*sockets)
 
@@ -489,6 +503,10 @@ async def test_events_keep_flowing_for_threads_created_after_connecting(pair):
 # --- When the channel layer is unreachable (Redis down) ----------------------------------
 
 
+def warnings(caplog) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
 class FlakyLayer:
     """An in-memory channel layer whose server can go away (`fail`) and come back
     (`recover`): meanwhile every call raises as channels_redis does, and pending
@@ -546,10 +564,12 @@ class FlakyLayer:
 
 @pytest.fixture
 def flaky_layer(monkeypatch):
-    """Every publish goes through one FlakyLayer; the failure log starts afresh."""
+    """Every socket and publish goes through one FlakyLayer; the failure logs start afresh."""
     layer = FlakyLayer()
-    monkeypatch.setattr(events, "get_channel_layer", lambda alias="default": layer)
+    for module in (events, consumers):
+        monkeypatch.setattr(module, "get_channel_layer", lambda alias="default": layer)
     monkeypatch.setattr(events, "dropped_events", events.FailureLog("Layer down", "events"))
+    monkeypatch.setattr(consumers, "lost_subscriptions", events.FailureLog("Layer down", "sockets"))
     return layer
 
 
@@ -577,7 +597,9 @@ async def test_posts_succeed_while_the_layer_is_down_and_one_line_reports_each_b
     # In the ASGI server the request's thread hands the sends to the server's loop;
     # elsewhere (a shell, a WSGI server) asgiref runs them: both report the same way.
     monkeypatch.setattr(
-        events, "_server_loop", asyncio.get_running_loop() if from_server_thread else None
+        events,
+        "_server_loop",
+        asyncio.get_running_loop() if from_server_thread else None,
     )
     alice, _, _, thread = pair
     url = f"/api/threads/{thread.pk}/messages"
@@ -601,5 +623,39 @@ async def test_posts_succeed_while_the_layer_is_down_and_one_line_reports_each_b
     assert lines[1].startswith("Layer down: 6 events since the last report")  # 4 held back
 
 
-def warnings(caplog) -> list[logging.LogRecord]:
-    return [record for record in caplog.records if record.levelno >= logging.WARNING]
+async def test_a_socket_whose_subscription_breaks_is_closed_with_1012(pair, flaky_layer, caplog):
+    alice, bob, *_ = pair
+    alices, bobs = [await connect(user) for user in (alice, bob)]
+
+    flaky_layer.fail()
+
+    assert (await alices.receive_output(timeout=1))["code"] == 1012
+    assert (await bobs.receive_output(timeout=1))["code"] == 1012
+    [line] = await warned(caplog, 1)
+    assert line.startswith("Layer down: 1 sockets since the last report")
+    assert all(record.exc_info is None for record in caplog.records)
+
+
+async def test_connecting_while_the_layer_is_down_is_closed_with_1012(pair, flaky_layer, caplog):
+    alice, *_ = pair
+    flaky_layer.fail()
+
+    assert await refused_with(await connect(alice)) == 1012
+    assert len(await warned(caplog, 1)) == 1
+
+
+async def test_once_the_layer_is_back_reconnected_sockets_get_events_again(pair, flaky_layer):
+    alice, bob, _, thread = pair
+    alices = await connect(alice)
+    flaky_layer.fail()
+    assert (await alices.receive_output(timeout=1))["code"] == 1012
+    missed = await call(bob, "post", f"/api/threads/{thread.pk}/messages", {"text": "missed"})
+
+    flaky_layer.recover()
+    alices = await connect(alice)
+    caught_up = await call(alice, "get", f"/api/threads/{thread.pk}/messages")
+    await call(bob, "post", f"/api/threads/{thread.pk}/messages", {"text": "back"})
+
+    assert missed.status_code == 201
+    assert [m["text"] for m in caught_up.data["results"]] == ["missed"]
+    assert [event["data"]["text"] for event in await events_of(alices)] == ["back"]
