@@ -16,7 +16,8 @@ import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.db import transaction
+from django.contrib.auth.hashers import make_password
+from django.db import OperationalError, transaction
 from django.test import Client
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
@@ -27,6 +28,7 @@ from threads import consumers, events
 from threads.models import Message
 from threads.services import message_send
 from threads.tests.factories import ThreadFactory
+from users.models import User
 from users.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -300,11 +302,7 @@ async def test_a_new_thread_reaches_both_people_as_each_sees_it(pair):
     for socket, user in zip(sockets[:2], (alice, carol), strict=True):
         [event] = await events_of(socket)
         mine = (await call(user, "get", f"/api/threads/{created.data['id']}/")).data
-        assert event == {
-            "type": "thread.created",
-            "thread": created.data["id"],
-            "data": mine,
-        }
+        assert event == {"type": "thread.created", "thread": created.data["id"], "data": mine}
     assert await hears_nothing(*sockets)
 
 
@@ -338,12 +336,7 @@ async def test_a_read_receipt_tells_the_sender_and_the_readers_new_count(pair):
 
     await call(bob, "patch", f"/api/threads/{thread.pk}/mark_read", {"up_to": first["id"]})
 
-    receipt = {
-        "type": "thread.read",
-        "thread": thread.pk,
-        "reader": bob.pk,
-        "up_to": first["id"],
-    }
+    receipt = {"type": "thread.read", "thread": thread.pk, "reader": bob.pk, "up_to": first["id"]}
     assert await events_of(sockets[0]) == [receipt]
     assert await events_of(sockets[1]) == [{**receipt, "unread_count": 1}]
     assert await hears_nothing(*sockets)
@@ -374,12 +367,7 @@ async def test_a_moderators_purge_tells_both_to_drop_the_message(pair):
     assert (await database_sync_to_async(moderator_deletes)()).status_code == 302
     for socket in sockets[:2]:
         assert await events_of(socket) == [
-            {
-                "type": "message.deleted",
-                "thread": thread.pk,
-                "message": posted["id"],
-                "data": None,
-            }
+            {"type": "message.deleted", "thread": thread.pk, "message": posted["id"], "data": None}
         ]
     assert await hears_nothing(*sockets)
 
@@ -500,11 +488,88 @@ async def test_events_keep_flowing_for_threads_created_after_connecting(pair):
     assert [event["type"] for event in await events_of(carols)] == ["message.created"]
 
 
-# --- When the channel layer is unreachable (Redis down) ----------------------------------
+# --- Sessions end everywhere: the periodic recheck ---------------------------------------
+
+RECHECK = 0.05
+
+
+@pytest.fixture
+def rechecks(monkeypatch, settings):
+    """Sockets recheck their account every RECHECK seconds; counts the rechecks."""
+    settings.WEBSOCKET_RECHECK_SECONDS = RECHECK
+    calls = []
+
+    def counted(user_id, token):
+        calls.append(user_id)
+        return account_still_valid(user_id, token)
+
+    account_still_valid = consumers.account_still_valid
+    monkeypatch.setattr(consumers, "account_still_valid", counted)
+    return calls
+
+
+def deactivate(user):
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+
+def change_password(user):
+    User.objects.filter(pk=user.pk).update(password=make_password("changed-elsewhere-1"))
+
+
+def delete(user):
+    User.objects.filter(pk=user.pk).delete()
+
+
+@pytest.mark.parametrize("change", [deactivate, change_password, delete])
+async def test_an_account_changed_without_its_models_save_is_closed_at_the_next_recheck(
+    pair, rechecks, change
+):
+    *_, mallory, _ = pair
+    mallorys = await connect(mallory)
+
+    await database_sync_to_async(change)(mallory)
+
+    assert (await mallorys.receive_output(timeout=1))["code"] == 4401
+
+
+async def test_an_unchanged_account_stays_connected_across_rechecks(pair, rechecks):
+    alice, *_ = pair
+    alices = await connect(alice)
+
+    assert await socket_quiet_for(alices, 6 * RECHECK)
+    assert len(rechecks) >= 3
+    await alices.disconnect()
+
+
+async def test_a_database_outage_during_a_recheck_keeps_the_socket_and_logs_one_line(
+    pair, rechecks, monkeypatch, caplog
+):
+    alice, *_ = pair
+    alices = await connect(alice)
+
+    def database_down(user_id, token):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(consumers, "account_still_valid", database_down)
+    assert await socket_quiet_for(alices, 6 * RECHECK)
+    assert [record.getMessage()[:41] for record in warnings(caplog)] == [
+        "Database unreachable: 1 account rechecks "
+    ]
+
+    monkeypatch.undo()  # the database is back: the next recheck sees the deactivation
+    await database_sync_to_async(deactivate)(alice)
+    assert (await alices.receive_output(timeout=1))["code"] == 4401
+
+
+async def socket_quiet_for(socket, seconds: float) -> bool:
+    return await socket.receive_nothing(timeout=seconds, interval=RECHECK / 5)
 
 
 def warnings(caplog) -> list[logging.LogRecord]:
     return [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+# --- When the channel layer is unreachable (Redis down) ----------------------------------
 
 
 class FlakyLayer:
@@ -597,9 +662,7 @@ async def test_posts_succeed_while_the_layer_is_down_and_one_line_reports_each_b
     # In the ASGI server the request's thread hands the sends to the server's loop;
     # elsewhere (a shell, a WSGI server) asgiref runs them: both report the same way.
     monkeypatch.setattr(
-        events,
-        "_server_loop",
-        asyncio.get_running_loop() if from_server_thread else None,
+        events, "_server_loop", asyncio.get_running_loop() if from_server_thread else None
     )
     alice, _, _, thread = pair
     url = f"/api/threads/{thread.pk}/messages"
