@@ -28,6 +28,7 @@ Origin check, and clients without an Origin header (apps, scripts) are welcome.
 import asyncio
 import contextlib
 import json
+import random
 import time
 from functools import partial
 from urllib.parse import parse_qs
@@ -161,8 +162,12 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         inactive or has a new password: changes that skipped the model's save (a queryset
         update) or whose event the channel layer could not carry. A database that does not
         answer skips a recheck, never closes the socket."""
+        # The first wait is a random part of the interval: sockets that reconnect together
+        # (after a restart) spread their rechecks instead of querying in step.
+        wait = random.uniform(0, settings.WEBSOCKET_RECHECK_SECONDS)  # noqa: S311
         while True:
-            await asyncio.sleep(settings.WEBSOCKET_RECHECK_SECONDS)
+            await asyncio.sleep(wait)
+            wait = settings.WEBSOCKET_RECHECK_SECONDS
             try:
                 valid = await database_sync_to_async(account_still_valid)(self.user.pk, token)
             except DatabaseError as error:
