@@ -217,6 +217,9 @@ else:
 WEBSOCKET_TYPING_INTERVAL = env.float("WEBSOCKET_TYPING_INTERVAL", default=2.0)
 # Anything a client sends over its socket, at most this many per second; more are refused.
 WEBSOCKET_MESSAGES_PER_SECOND = env.int("WEBSOCKET_MESSAGES_PER_SECOND", default=10)
+# An open socket rechecks its account (exists, active, same password) this often, for
+# changes the model's save did not announce (a queryset update, the layer unreachable).
+WEBSOCKET_RECHECK_SECONDS = env.float("WEBSOCKET_RECHECK_SECONDS", default=60.0)
 
 # Throttle counters live in the default cache. With REDIS_URL it is that Redis, so the
 # limits hold across server processes; without it, each process's memory (N processes

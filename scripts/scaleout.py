@@ -12,6 +12,12 @@ redis://127.0.0.1:6379/15). Then, across the two:
 - bob sends `typing` over his socket on B; alice's socket on A gets it;
 - mallory, connected to both servers, hears nothing of it.
 
+Meanwhile carol (socket on A) and dave (socket on B) stay silent for three times the
+longest timeout involved (the servers run with REDIS_SOCKET_TIMEOUT=6 unless it is set,
+more than channels_redis's 5 s blocking read: 18 s): both sockets must still be open,
+and a message dave then posts over REST on B must reach carol's socket on A. Sockets
+that died with the read timeout (redis-py 8's default of 5 s) fail it.
+
 Bounded: every wait has a 5-second deadline. Exits 1 and prints the servers' logs on
 failure. Usage: python scripts/scaleout.py [--database sqlite|postgres]
 """
@@ -85,19 +91,64 @@ async def hears_nothing(socket, who: str) -> None:
     raise Failure(f"{who} received an event that is not theirs: {event}")
 
 
-async def scenario(a: str, b: str) -> list[str]:
+def register(base: str, names: list[str]) -> tuple[dict, dict]:
+    """Register and log in `names`: their access tokens and user ids, by name."""
+    tokens, ids = {}, {}
+    for name in names:
+        call(base, "POST", "/api/user/register/", {"username": name, "password": PASSWORD})
+        _, pair = call(base, "POST", "/api/token/", {"username": name, "password": PASSWORD})
+        tokens[name] = pair["access"]
+        ids[name] = call(base, "GET", "/api/user/me/", token=tokens[name])[1]["id"]
+    return tokens, ids
+
+
+def connect(base: str, token: str):
+    url = base.replace("http://", "ws://") + "/ws/"
+    return websockets.connect(url, subprotocols=["bearer", token])
+
+
+async def checks(a: str, b: str, idle: float) -> list[str]:
+    """The story and the idle sockets, side by side, across servers `a` and `b`."""
+    tokens, ids = register(a, ["alice", "bob", "mallory", "carol", "dave"])
+    seen, idled = await asyncio.gather(
+        scenario(a, b, tokens, ids), idle_sockets(a, b, tokens, ids, idle)
+    )
+    return [*seen, idled]
+
+
+async def idle_sockets(a: str, b: str, tokens: dict, ids: dict, idle: float) -> str:
+    """carol on A and dave on B say nothing for `idle` seconds, then dave posts."""
+    _, thread = await asyncio.to_thread(
+        call, a, "POST", "/api/threads/", {"participants": [ids["dave"]]}, tokens["carol"]
+    )
+    async with connect(a, tokens["carol"]) as carol_on_a, connect(b, tokens["dave"]) as dave_on_b:
+        await asyncio.sleep(idle)
+        for socket, who in ((carol_on_a, "carol on A"), (dave_on_b, "dave on B")):
+            if socket.close_code is not None:
+                raise Failure(
+                    f"{who}'s socket was closed while idle ({idle:g} s): code "
+                    f"{socket.close_code} {socket.close_reason!r}"
+                )
+        _, message = await asyncio.to_thread(
+            call,
+            b,
+            "POST",
+            f"/api/threads/{thread['id']}/messages",
+            {"text": "after the quiet"},
+            tokens["dave"],
+        )
+        event = await next_event(carol_on_a, "carol on A", "message.created")
+        expect(event["message"] == message["id"], event)
+        await next_event(dave_on_b, "dave on B", "message.created")
+    return f"idle {idle:g} s: both sockets open, then message.created B -> A"
+
+
+async def scenario(a: str, b: str, tokens: dict, ids: dict) -> list[str]:
     """Run the story across servers `a` and `b` (base URLs); return what was seen."""
     seen = []
-    tokens, ids = {}, {}
-    for name in ("alice", "bob", "mallory"):
-        call(a, "POST", "/api/user/register/", {"username": name, "password": PASSWORD})
-        _, pair = call(a, "POST", "/api/token/", {"username": name, "password": PASSWORD})
-        tokens[name] = pair["access"]
-        ids[name] = call(a, "GET", "/api/user/me/", token=tokens[name])[1]["id"]
 
     def ws(base: str, name: str):
-        url = base.replace("http://", "ws://") + "/ws/"
-        return websockets.connect(url, subprotocols=["bearer", tokens[name]])
+        return connect(base, tokens[name])
 
     async with (
         ws(a, "alice") as alice_on_a,
@@ -157,6 +208,8 @@ def main() -> int:
         THROTTLE_AUTH_RATE="1000000/minute",
         DJANGO_LOG_LEVEL="WARNING",
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+        # Small, to keep the idle check short; still above the 5 s blocking read.
+        REDIS_SOCKET_TIMEOUT=os.environ.get("REDIS_SOCKET_TIMEOUT", "6"),
     )
     with throwaway_database(args.database, work, "chat_scaleout") as database_url:
         env["DATABASE_URL"] = database_url
@@ -170,7 +223,8 @@ def run(env: dict, work: Path, database: str) -> int:
         ports = [free_port(), free_port()]
         for name, port in zip("AB", ports, strict=True):
             servers.append(start_server(env, port=port, log=work / f"server-{name}.log"))
-        seen = asyncio.run(scenario(*(f"http://127.0.0.1:{port}" for port in ports)))
+        idle = 3 * float(env["REDIS_SOCKET_TIMEOUT"])
+        seen = asyncio.run(checks(*(f"http://127.0.0.1:{port}" for port in ports), idle))
         print(f"scale-out ({database}, Redis {env['REDIS_URL']}): " + "; ".join(seen))
         print("scale-out: ok")
         return 0

@@ -6,8 +6,16 @@ Authorization header on a WebSocket). A missing, invalid or expired token, or on
 user is inactive or changed password, gets the handshake completed and the connection
 closed at once with code 4401, so browser clients can read why (a refused handshake
 reaches them only as 1006). A connection lasts as long as its token: it is closed with
-4401 when the token expires (the client reconnects with a fresh one), and at once when
-the account is deactivated or its password changes (threads/signals.py).
+4401 when the token expires (the client reconnects with a fresh one), and when the
+account is deleted, deactivated or its password changes: at once for changes saved
+through the model while the channel layer is reachable (threads/signals.py), otherwise
+(a queryset update, another process without the layer, Redis down) within
+WEBSOCKET_RECHECK_SECONDS, when the socket rechecks its account (a database that does not
+answer skips a recheck; it never closes the socket).
+
+A failing channel layer (Redis unreachable) closes the socket with 1012, when its
+subscription breaks or when it cannot join its group on connecting: the client reconnects
+after a pause and catches up over REST. Close codes: 4401, 1012, and the server's own.
 
 The server pushes the events that `threads.events` publishes to the user's group. The
 only thing a client sends is `{"type": "typing", "thread": <id>}`, passed on to the other
@@ -20,23 +28,35 @@ Origin check, and clients without an Origin header (apps, scripts) are welcome.
 import asyncio
 import contextlib
 import json
+import random
 import time
+from functools import partial
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 from django.conf import settings
+from django.db import Error as DatabaseError
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
 from threads import events
 from threads.selectors import typing_recipient_for
 from threads.services import THREAD_NOT_FOUND
-from users.authentication import user_for_access_token
+from users.authentication import check_token_user, user_by_id, user_for_access_token
 from users.serializers import MAX_ID
 
-UNAUTHORIZED = 4401
+# Close codes (listed in the README, "Real-time events").
+UNAUTHORIZED = 4401  # no valid token, it expired, or the account lost its access
+SERVICE_RESTART = 1012  # the channel layer failed: reconnect after a pause, catch up
 SUBPROTOCOL = "bearer"
 # No connection outlives this, whatever its token says (access tokens last minutes).
 MAX_CONNECTION_SECONDS = 24 * 3600
+
+lost_subscriptions = events.FailureLog("Channel layer unreachable", "sockets closed with 1012")
+skipped_rechecks = events.FailureLog("Database unreachable", "account rechecks skipped")
 
 
 def credentials(scope) -> tuple[str, str | None]:
@@ -49,10 +69,67 @@ def credentials(scope) -> tuple[str, str | None]:
     return (query.get("token") or [""])[0], None
 
 
+def account_still_valid(user_id: int, token) -> bool:
+    """Whether the account `token` was issued to still exists and passes the token checks
+    (active, password unchanged since the token was issued)."""
+    user = user_by_id(user_id)
+    if user is None:
+        return False
+    try:
+        check_token_user(user, token)
+    except AuthenticationFailed:
+        return False
+    return True
+
+
 class EventConsumer(AsyncJsonWebsocketConsumer):
+    user = None
+    subscribed = False  # in its user's group
+    closing = False
+    layer_failed = False
+    expiry: asyncio.TimerHandle | None = None
+    recheck: asyncio.Task | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Channels' AsyncConsumer.__call__, with the channel layer's receive guarded:
+        when it fails (Redis unreachable), the socket closes with 1012 rather than being
+        dropped with no close frame and a traceback."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_receive = partial(self.channel_layer.receive, self.channel_name)
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            await await_many_dispatch([receive, self.layer_receive], self.dispatch)
+
+    async def layer_receive(self) -> dict:
+        """The next message from the channel layer, or once it failed, `layer.lost`."""
+        if self.layer_failed:
+            await asyncio.Event().wait()  # nothing more: the socket is closing
+        try:
+            return await self.channel_receive()
+        except events.LAYER_ERRORS as error:
+            self.layer_failed = True
+            return {"type": "layer.lost", "error": error}
+
+    async def layer_lost(self, message: dict) -> None:
+        await self.restart(message["error"])
+
+    async def restart(self, error: BaseException) -> None:
+        """The channel layer failed: events would stop reaching this socket unnoticed, so
+        close it (1012) for the client to reconnect and catch up over REST."""
+        if not self.closing:
+            lost_subscriptions.failed(error)
+        await self.close(code=SERVICE_RESTART, reason="Events interrupted: reconnect.")
+
+    async def close(self, code=None, reason=None) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        await super().close(code=code, reason=reason)
+
     async def connect(self) -> None:
         raw_token, subprotocol = credentials(self.scope)
-        self.user = None
         if raw_token:
             self.user, token = await database_sync_to_async(user_for_access_token)(raw_token)
         await self.accept(subprotocol)
@@ -60,26 +137,58 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=UNAUTHORIZED, reason="A valid access token is required.")
             return
         self.group = events.user_group(self.user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        try:
+            await self.channel_layer.group_add(self.group, self.channel_name)
+        except events.LAYER_ERRORS as error:
+            await self.restart(error)
+            return
+        self.subscribed = True
         self.last_typing: dict[int, float] = {}
         self.window = (time.monotonic(), 0)
-        # The connection ends with its token.
+        # The connection ends with its token, and earlier with the account's access:
+        # at once through threads/signals.py, or at the next recheck.
         lifetime = min(max(0.0, token["exp"] - time.time()), MAX_CONNECTION_SECONDS)
-        self.expiry = asyncio.get_running_loop().call_later(lifetime, self.expire)
+        loop = asyncio.get_running_loop()
+        self.expiry = loop.call_later(lifetime, self.expire)
+        self.recheck = loop.create_task(self.recheck_account(token))
 
     def expire(self) -> None:
         asyncio.get_running_loop().create_task(
             self.close(code=UNAUTHORIZED, reason="The access token expired.")
         )
 
+    async def recheck_account(self, token) -> None:
+        """Every WEBSOCKET_RECHECK_SECONDS, close with 4401 if the account is gone,
+        inactive or has a new password: changes that skipped the model's save (a queryset
+        update) or whose event the channel layer could not carry. A database that does not
+        answer skips a recheck, never closes the socket."""
+        # The first wait is a random part of the interval: sockets that reconnect together
+        # (after a restart) spread their rechecks instead of querying in step.
+        wait = random.uniform(0, settings.WEBSOCKET_RECHECK_SECONDS)  # noqa: S311
+        while True:
+            await asyncio.sleep(wait)
+            wait = settings.WEBSOCKET_RECHECK_SECONDS
+            try:
+                valid = await database_sync_to_async(account_still_valid)(self.user.pk, token)
+            except DatabaseError as error:
+                skipped_rechecks.failed(error)
+                continue
+            if not valid:
+                await self.close(code=UNAUTHORIZED, reason="The session ended.")
+                return
+
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "user", None) is None:
-            return
-        self.expiry.cancel()
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+        for pending in (self.expiry, self.recheck):
+            if pending is not None:
+                pending.cancel()
+        if self.subscribed:
+            # With the layer down, the membership lapses with the group (channels_redis
+            # drops it after its group_expiry).
+            with contextlib.suppress(*events.LAYER_ERRORS):
+                await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        if self.user is None:
+        if not self.subscribed:
             return
         if not self.within_rate():
             await self.error("throttled", "Too many messages: slow down.")
@@ -107,13 +216,16 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             await self.error("not_found", THREAD_NOT_FOUND, thread=thread_id)
             return
         self.last_typing[thread_id] = now
-        await self.channel_layer.group_send(
-            events.user_group(other),
-            {
-                "type": events.LAYER_MESSAGE_TYPE,
-                "event": {"type": events.TYPING, "thread": thread_id, "user": self.user.pk},
-            },
-        )
+        try:
+            await self.channel_layer.group_send(
+                events.user_group(other),
+                {
+                    "type": events.LAYER_MESSAGE_TYPE,
+                    "event": {"type": events.TYPING, "thread": thread_id, "user": self.user.pk},
+                },
+            )
+        except events.LAYER_ERRORS as error:
+            events.dropped_events.failed(error)  # a notice that soon goes stale anyway
 
     def within_rate(self) -> bool:
         """At most WEBSOCKET_MESSAGES_PER_SECOND client messages in any one-second window."""

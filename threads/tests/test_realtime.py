@@ -6,23 +6,29 @@ API, the admin), and checks which sockets receive which event. Transactional dat
 events go out when a transaction commits, so the test must let them commit.
 """
 
+import asyncio
 import json
+import logging
 from datetime import timedelta
 
 import pytest
 import pytest_asyncio
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.db import transaction
+from django.contrib.auth.hashers import make_password
+from django.db import OperationalError, transaction
 from django.test import Client
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from chat_project.asgi import application
 from conftest import client_for
+from threads import consumers, events
 from threads.models import Message
 from threads.services import message_send
 from threads.tests.factories import ThreadFactory
+from users.models import User
 from users.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -480,3 +486,239 @@ async def test_events_keep_flowing_for_threads_created_after_connecting(pair):
     await call(alice, "post", f"/api/threads/{created.data['id']}/messages", {"text": "hey"})
 
     assert [event["type"] for event in await events_of(carols)] == ["message.created"]
+
+
+# --- Sessions end everywhere: the periodic recheck ---------------------------------------
+
+RECHECK = 0.05
+
+
+@pytest.fixture
+def rechecks(monkeypatch, settings):
+    """Sockets recheck their account every RECHECK seconds; counts the rechecks."""
+    settings.WEBSOCKET_RECHECK_SECONDS = RECHECK
+    calls = []
+
+    def counted(user_id, token):
+        calls.append(user_id)
+        return account_still_valid(user_id, token)
+
+    account_still_valid = consumers.account_still_valid
+    monkeypatch.setattr(consumers, "account_still_valid", counted)
+    return calls
+
+
+def deactivate(user):
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+
+def change_password(user):
+    User.objects.filter(pk=user.pk).update(password=make_password("changed-elsewhere-1"))
+
+
+def delete(user):
+    User.objects.filter(pk=user.pk).delete()
+
+
+@pytest.mark.parametrize("change", [deactivate, change_password, delete])
+async def test_an_account_changed_without_its_models_save_is_closed_at_the_next_recheck(
+    pair, rechecks, change
+):
+    *_, mallory, _ = pair
+    mallorys = await connect(mallory)
+
+    await database_sync_to_async(change)(mallory)
+
+    assert (await mallorys.receive_output(timeout=1))["code"] == 4401
+
+
+async def test_an_unchanged_account_stays_connected_across_rechecks(pair, rechecks):
+    alice, *_ = pair
+    alices = await connect(alice)
+
+    assert await socket_quiet_for(alices, 6 * RECHECK)
+    assert len(rechecks) >= 3
+    await alices.disconnect()
+
+
+async def test_a_database_outage_during_a_recheck_keeps_the_socket_and_logs_one_line(
+    pair, rechecks, monkeypatch, caplog
+):
+    alice, *_ = pair
+    alices = await connect(alice)
+
+    def database_down(user_id, token):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(consumers, "account_still_valid", database_down)
+    assert await socket_quiet_for(alices, 6 * RECHECK)
+    assert [record.getMessage()[:41] for record in warnings(caplog)] == [
+        "Database unreachable: 1 account rechecks "
+    ]
+
+    monkeypatch.undo()  # the database is back: the next recheck sees the deactivation
+    await database_sync_to_async(deactivate)(alice)
+    assert (await alices.receive_output(timeout=1))["code"] == 4401
+
+
+async def socket_quiet_for(socket, seconds: float) -> bool:
+    return await socket.receive_nothing(timeout=seconds, interval=RECHECK / 5)
+
+
+def warnings(caplog) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+# --- When the channel layer is unreachable (Redis down) ----------------------------------
+
+
+class FlakyLayer:
+    """An in-memory channel layer whose server can go away (`fail`) and come back
+    (`recover`): meanwhile every call raises as channels_redis does, and pending
+    receives fail too."""
+
+    extensions = ["groups", "flush"]
+
+    def __init__(self) -> None:
+        self.memory = InMemoryChannelLayer()
+        self.outage = asyncio.Event()
+
+    def fail(self) -> None:
+        self.outage.set()
+
+    def recover(self) -> None:
+        self.outage = asyncio.Event()
+
+    def check(self) -> None:
+        if self.outage.is_set():
+            raise RedisConnectionError(
+                "Error 111 connecting to 127.0.0.1:6379. Connection refused."
+            )
+
+    async def new_channel(self, prefix="specific"):
+        return await self.memory.new_channel(prefix)
+
+    async def receive(self, channel):
+        self.check()
+        message = asyncio.ensure_future(self.memory.receive(channel))
+        outage = asyncio.ensure_future(self.outage.wait())
+        try:
+            await asyncio.wait({message, outage}, return_when=asyncio.FIRST_COMPLETED)
+            if message.done():
+                return message.result()
+            self.check()
+        finally:
+            message.cancel()
+            outage.cancel()
+
+    async def group_add(self, group, channel):
+        self.check()
+        await self.memory.group_add(group, channel)
+
+    async def group_discard(self, group, channel):
+        self.check()
+        await self.memory.group_discard(group, channel)
+
+    async def group_send(self, group, message):
+        self.check()
+        await self.memory.group_send(group, message)
+
+    async def flush(self):
+        await self.memory.flush()
+
+
+@pytest.fixture
+def flaky_layer(monkeypatch):
+    """Every socket and publish goes through one FlakyLayer; the failure logs start afresh."""
+    layer = FlakyLayer()
+    for module in (events, consumers):
+        monkeypatch.setattr(module, "get_channel_layer", lambda alias="default": layer)
+    monkeypatch.setattr(events, "dropped_events", events.FailureLog("Layer down", "events"))
+    monkeypatch.setattr(consumers, "lost_subscriptions", events.FailureLog("Layer down", "sockets"))
+    return layer
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The failure logs' clock, moved by hand."""
+    now = [1000.0]
+    monkeypatch.setattr(events, "monotonic", lambda: now[0])
+    return now
+
+
+async def warned(caplog, count: int) -> list[str]:
+    """The WARNING (and worse) lines logged, once there are `count` (1 s at most)."""
+    for _ in range(100):
+        if len(warnings(caplog)) >= count:
+            break
+        await asyncio.sleep(0.01)
+    return [record.getMessage() for record in warnings(caplog)]
+
+
+@pytest.mark.parametrize("from_server_thread", [True, False], ids=["asgi-server", "elsewhere"])
+async def test_posts_succeed_while_the_layer_is_down_and_one_line_reports_each_burst(
+    pair, flaky_layer, clock, caplog, monkeypatch, from_server_thread
+):
+    # In the ASGI server the request's thread hands the sends to the server's loop;
+    # elsewhere (a shell, a WSGI server) asgiref runs them: both report the same way.
+    monkeypatch.setattr(
+        events, "_server_loop", asyncio.get_running_loop() if from_server_thread else None
+    )
+    alice, _, _, thread = pair
+    url = f"/api/threads/{thread.pk}/messages"
+    flaky_layer.fail()
+
+    statuses = [(await call(alice, "post", url, {"text": f"{n}"})).status_code for n in range(3)]
+
+    assert statuses == [201] * 3
+    [line] = await warned(caplog, 1)
+    assert line.startswith("Layer down: 2 events since the last report (one report per 10 s")
+    assert line.endswith(
+        "ConnectionError: Error 111 connecting to 127.0.0.1:6379. Connection refused."
+    )
+    assert all(record.exc_info is None for record in caplog.records)
+
+    clock[0] += events.FAILURE_LOG_INTERVAL
+    assert (await call(alice, "post", url, {"text": "later"})).status_code == 201
+
+    lines = await warned(caplog, 2)
+    assert len(lines) == 2
+    assert lines[1].startswith("Layer down: 6 events since the last report")  # 4 held back
+
+
+async def test_a_socket_whose_subscription_breaks_is_closed_with_1012(pair, flaky_layer, caplog):
+    alice, bob, *_ = pair
+    alices, bobs = [await connect(user) for user in (alice, bob)]
+
+    flaky_layer.fail()
+
+    assert (await alices.receive_output(timeout=1))["code"] == 1012
+    assert (await bobs.receive_output(timeout=1))["code"] == 1012
+    [line] = await warned(caplog, 1)
+    assert line.startswith("Layer down: 1 sockets since the last report")
+    assert all(record.exc_info is None for record in caplog.records)
+
+
+async def test_connecting_while_the_layer_is_down_is_closed_with_1012(pair, flaky_layer, caplog):
+    alice, *_ = pair
+    flaky_layer.fail()
+
+    assert await refused_with(await connect(alice)) == 1012
+    assert len(await warned(caplog, 1)) == 1
+
+
+async def test_once_the_layer_is_back_reconnected_sockets_get_events_again(pair, flaky_layer):
+    alice, bob, _, thread = pair
+    alices = await connect(alice)
+    flaky_layer.fail()
+    assert (await alices.receive_output(timeout=1))["code"] == 1012
+    missed = await call(bob, "post", f"/api/threads/{thread.pk}/messages", {"text": "missed"})
+
+    flaky_layer.recover()
+    alices = await connect(alice)
+    caught_up = await call(alice, "get", f"/api/threads/{thread.pk}/messages")
+    await call(bob, "post", f"/api/threads/{thread.pk}/messages", {"text": "back"})
+
+    assert missed.status_code == 201
+    assert [m["text"] for m in caught_up.data["results"]] == ["missed"]
+    assert [event["data"]["text"] for event in await events_of(alices)] == ["back"]
