@@ -133,7 +133,7 @@ class Postgres:
             raise ServerFailed(f"{' '.join(args[:2])} failed: {tail}")
 
     def init(self) -> None:
-        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres")
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-N")
         self.initialized = True
         self.start()
         with psycopg.connect(self.url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
@@ -397,6 +397,7 @@ class Run:
     listeners: list[Listener] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    load_seconds: float = 0.0  # how long the clients posted
 
     async def listen(self, name: str, user: str) -> Listener:
         listener = await Listener(name).open(
@@ -555,6 +556,9 @@ async def scenario(run: Run) -> None:
             fresh = await run.listen(f"after-redis-{attempt}", "rita")
         except (OSError, websockets.WebSocketException) as error:
             fault.notes.append(f"a new socket could not connect: {error!r}")
+            response = getattr(error, "response", None)
+            if response is not None and response.status_code >= 500:
+                run.problems.append(f"a WebSocket handshake answered {response.status_code}")
             await asyncio.sleep(0.5)
             continue
         heard_at = await first_event(fresh, 3)
@@ -572,6 +576,7 @@ async def scenario(run: Run) -> None:
     posts.stop.set()
     for client in clients:
         await asyncio.to_thread(client.join, GIVE_UP + REQUEST_TIMEOUT)
+    run.load_seconds = now() - started
     if any(client.is_alive() for client in clients):
         run.problems.append("a posting client did not finish")
     for listener in run.listeners:
@@ -626,14 +631,15 @@ def tracebacks(log: str) -> tuple[int, Counter]:
     return count, endings
 
 
-def report(run: Run, log: str, elapsed: float) -> None:
+def report(run: Run, log: str) -> None:
     posts = run.posts
     outcomes = Counter(attempt.outcome for attempt in posts.attempts)
     answers = {k: v for k, v in outcomes.items() if isinstance(k, int)}
     errors = {k: v for k, v in outcomes.items() if isinstance(k, str)}
     retries = len(posts.attempts) - len(posts.tried)
     print(
-        f"faults: {len(posts.acked)} posts acknowledged by {POSTERS} clients in {elapsed:.0f} s;"
+        f"faults: {len(posts.acked)} posts acknowledged by {POSTERS} clients in "
+        f"{run.load_seconds:.0f} s;"
         f" {len(posts.attempts)} tries ({retries} retries): answers {dict(sorted(answers.items()))}"
         f", connection errors {errors or 0}; 503s seen {outcomes[503]} ({posts.no_retry_after}"
         f" without Retry-After); 500s {outcomes[500]}; given up {len(posts.gave_up)}"
@@ -657,8 +663,8 @@ def report(run: Run, log: str, elapsed: float) -> None:
         run.problems.append(problem)
     if len(posts.unexpected) > 5:
         run.problems.append(f"... and {len(posts.unexpected) - 5} more wrong answers")
-    if outcomes[500]:
-        run.problems.append(f"{outcomes[500]} posts answered 500")
+    if run.api.statuses[500]:
+        run.problems.append(f"{run.api.statuses[500]} requests answered 500")
 
 
 def main() -> int:
@@ -755,7 +761,7 @@ def run_all(pg_bin: Path, redis_server: str, work: Path, state: dict) -> int:
         raise Failure(f"the faults took more than {SCENARIO_LIMIT:.0f} s") from None
     stop(state.pop("server"))
     check_database(run, env)
-    report(run, log.read_text(), now() - started)
+    report(run, log.read_text())
     for problem in run.problems:
         print("PROBLEM:", problem)
     print("faults:", "FAILED" if run.problems else "ok", f"({now() - started:.0f} s)")
