@@ -21,7 +21,7 @@ rows (scripts/integrity.py); a socket that lived through the Redis outage was cl
 1012 ("service restart": reconnect and catch up; 1011 accepted) or still hears events, and
 a new socket hears events again; the server log holds at most MAX_TRACEBACKS tracebacks.
 
-Bounded: about a minute and a half, loopback only, every loop bounded in count and time. It
+Bounded: about 45 s (under two minutes), loopback only, every loop bounded in count and time. It
 stops everything it started (server, PostgreSQL, Redis, temporary folders), on failure and
 Ctrl-C too. Needs initdb/pg_ctl and redis-server: without them it is skipped, except when
 CI=true, where that fails. Usage: python scripts/faults.py
@@ -311,8 +311,9 @@ class Posts:
         return min(done, default=None)
 
     def outcomes_between(self, start: float, end: float) -> Counter:
+        """The answers (or errors) the clients got from `start` to `end`."""
         with self.lock:
-            return Counter(a.outcome for a in self.attempts if start <= a.sent <= end)
+            return Counter(a.outcome for a in self.attempts if start <= a.done <= end)
 
 
 # --- WebSocket clients ------------------------------------------------------------------
@@ -648,7 +649,7 @@ def report(run: Run, log: str) -> None:
         recovered = "never" if fault.recovered is None else f"{fault.recovered:.1f} s"
         during = dict(run.posts.outcomes_between(fault.start, fault.end + 2))
         print(f"  {fault.name}: posts acknowledged again {recovered} after it ended;")
-        print(f"    tries sent during it and 2 s after: {during}")
+        print(f"    answers during it and 2 s after: {during}")
         for note in fault.notes:
             print(f"    {note}")
     for note in run.notes:
