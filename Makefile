@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock run serve migrate test test-postgres test-integrity test-scaleout bench-realtime lint format schema fuzz demo bench superuser clean
+.PHONY: help install lock run serve migrate test test-postgres test-integrity test-scaleout test-faults bench-realtime lint format schema fuzz demo bench superuser clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ test-scaleout: install  ## Two servers sharing Redis: each other's WebSocket eve
 			$(BIN)/python scripts/scaleout.py --database postgres && \
 			$(BIN)/python scripts/throttle_scaleout.py --database postgres; fi; \
 	else echo "Redis is not running on 127.0.0.1:6379: the scale-out run is skipped"; fi
+
+test-faults: install  ## PostgreSQL restart, killed worker, Redis outage under load (own PG and Redis)
+	$(BIN)/python scripts/faults.py
 
 fuzz: install  ## Fuzz a live server with Schemathesis from docs/openapi.yaml
 	scripts/fuzz.sh

@@ -38,6 +38,7 @@ import urllib.request
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, wait
+from email.message import Message
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,19 +73,28 @@ class Api:
         self.statuses: Counter[int] = Counter()
         self.lock = threading.Lock()
 
-    def call(self, method: str, path: str, body=None, token: str | None = None):
+    def send(
+        self, method: str, path: str, body=None, token: str | None = None, timeout: float = 60
+    ) -> tuple[int, bytes, Message]:
+        """One request, whatever it is answered: status, raw body and headers. A connection
+        that fails or times out raises OSError (or http.client.HTTPException)."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
         if token:
             request.add_header("Authorization", f"Bearer {token}")
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                status, raw = response.status, response.read()
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                status, raw, headers = response.status, response.read(), response.headers
         except urllib.error.HTTPError as error:
-            status, raw = error.code, error.read()
+            status, raw, headers = error.code, error.read(), error.headers
         with self.lock:
             self.statuses[status] += 1
+        return status, raw, headers
+
+    def call(self, method: str, path: str, body=None, token: str | None = None):
+        """A request that must not fail: its status and JSON body; a 5xx raises Failure."""
+        status, raw, _ = self.send(method, path, body, token)
         if status >= 500:
             raise Failure(f"{method} {path} answered {status}: {raw[:300]!r}")
         return status, (json.loads(raw) if raw else None)
@@ -249,9 +259,9 @@ def check_database(env: dict, outcome: dict) -> list[str]:
     import django
 
     django.setup()
-    from django.db.models import Count, F, Max, Q
+    from django.db.models import Count
 
-    from threads.models import Message, Participant, Thread
+    from threads.models import Message, Thread
 
     problems = []
     doomed = outcome["doomed"]
@@ -282,6 +292,30 @@ def check_database(env: dict, outcome: dict) -> list[str]:
         problems.append(f"{Thread.objects.count()} threads for {outcome['pairs']} pairs")
     if Thread.objects.annotate(n=Count("memberships")).exclude(n=2).exists():
         problems.append("a thread without exactly two participants")
+    problems += counter_problems()
+    for user_id, said in outcome["unread_said"].items():
+        waiting = (
+            Message.objects.filter(
+                thread__memberships__user_id=user_id, is_read=False, deleted__isnull=True
+            )
+            .exclude(sender_id=user_id)
+            .count()
+        )
+        if said != waiting:
+            problems.append(f"user {user_id}: the API said {said} unread, messages say {waiting}")
+    return problems
+
+
+def counter_problems() -> list[str]:
+    """Every stored counter against the rows it counts (Django set up by the caller): each
+    thread's message count, last message and activity, each participant's copy of that
+    activity and unread count, each user's thread count."""
+    from django.db.models import Count, F, Max, Q
+
+    from threads.models import Message, Participant, Thread
+    from users.models import User
+
+    problems = []
     for thread in Thread.objects.annotate(n=Count("messages"), newest=Max("messages__id")):
         if (thread.message_count, thread.last_message_id) != (thread.n, thread.newest):
             problems.append(
@@ -306,18 +340,6 @@ def check_database(env: dict, outcome: dict) -> list[str]:
                 f"user {member.user_id} in thread {member.thread_id}: unread_count "
                 f"{member.unread_count}, messages say {waiting}"
             )
-    for user_id, said in outcome["unread_said"].items():
-        waiting = (
-            Message.objects.filter(
-                thread__memberships__user_id=user_id, is_read=False, deleted__isnull=True
-            )
-            .exclude(sender_id=user_id)
-            .count()
-        )
-        if said != waiting:
-            problems.append(f"user {user_id}: the API said {said} unread, messages say {waiting}")
-    from users.models import User
-
     for user in User.objects.annotate(n=Count("memberships")).exclude(thread_count=F("n")):
         problems.append(f"user {user.pk}: thread_count {user.thread_count}, memberships {user.n}")
     return problems
