@@ -1,6 +1,12 @@
-"""Logging filters (settings.LOGGING)."""
+"""Logging helpers: the filter settings.LOGGING applies, and the one-line report of a
+burst of failures that an outage would otherwise turn into a line (or a traceback) each."""
 
 import logging
+import threading
+from time import monotonic
+
+# Seconds between two log lines about the same kind of failure, per process.
+FAILURE_LOG_INTERVAL = 10.0
 
 
 class ClientErrorFilter(logging.Filter):
@@ -18,3 +24,34 @@ class ClientErrorFilter(logging.Filter):
             record.levelno, record.levelname = logging.WARNING, "WARNING"
             record.exc_info = record.exc_text = None
         return True
+
+
+class FailureLog:
+    """One WARNING line per burst of failures: at most one every FAILURE_LOG_INTERVAL
+    seconds in this process, saying what happened (`problem`), how many `what` since the
+    previous line, and the last error, without a traceback. Safe from any thread."""
+
+    def __init__(self, logger: logging.Logger, problem: str, what: str) -> None:
+        self.logger = logger
+        self.problem = problem
+        self.what = what
+        self.lock = threading.Lock()
+        self.count = 0
+        self.logged_at: float | None = None
+
+    def failed(self, error: BaseException, count: int = 1) -> None:
+        with self.lock:
+            self.count += count
+            now = monotonic()
+            if self.logged_at is not None and now - self.logged_at < FAILURE_LOG_INTERVAL:
+                return
+            count, self.count, self.logged_at = self.count, 0, now
+        self.logger.warning(
+            "%s: %d %s since the last report (one report per %g s at most): %s: %s",
+            self.problem,
+            count,
+            self.what,
+            FAILURE_LOG_INTERVAL,
+            type(error).__name__,
+            error,
+        )

@@ -3,8 +3,8 @@ follow DEFAULT_THROTTLE_RATES as configured from the environment and in tests.
 
 The counters live in the default cache: Redis when REDIS_URL is set, so every server
 process counts against one budget. A cache that cannot be reached lets the request
-through (one log line each): an outage of the limiter must not become an outage of the
-API."""
+through (one log line per burst, `FailureLog`): an outage of the limiter must not become
+an outage of the API."""
 
 import logging
 
@@ -12,7 +12,12 @@ from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from chat_project.logs import FailureLog
+
 logger = logging.getLogger(__name__)
+uncounted_requests = FailureLog(
+    logger, "Rate-limit cache unreachable", "requests let through uncounted"
+)
 
 
 class _SettingsRateThrottle(SimpleRateThrottle):
@@ -23,7 +28,7 @@ class _SettingsRateThrottle(SimpleRateThrottle):
         try:
             return super().allow_request(request, view)
         except (RedisError, OSError) as failure:
-            logger.warning("%s throttle not applied: cache unavailable (%r)", self.scope, failure)
+            uncounted_requests.failed(failure)
             return True
 
 

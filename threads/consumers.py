@@ -28,6 +28,7 @@ Origin check, and clients without an Origin header (apps, scripts) are welcome.
 import asyncio
 import contextlib
 import json
+import logging
 import random
 import time
 from functools import partial
@@ -42,6 +43,7 @@ from django.conf import settings
 from django.db import Error as DatabaseError
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
+from chat_project.logs import FailureLog
 from threads import events
 from threads.selectors import typing_recipient_for
 from threads.services import THREAD_NOT_FOUND
@@ -55,8 +57,9 @@ SUBPROTOCOL = "bearer"
 # No connection outlives this, whatever its token says (access tokens last minutes).
 MAX_CONNECTION_SECONDS = 24 * 3600
 
-lost_subscriptions = events.FailureLog("Channel layer unreachable", "sockets closed with 1012")
-skipped_rechecks = events.FailureLog("Database unreachable", "account rechecks skipped")
+logger = logging.getLogger(__name__)
+lost_subscriptions = FailureLog(logger, "Channel layer unreachable", "sockets closed with 1012")
+skipped_rechecks = FailureLog(logger, "Database unreachable", "account rechecks skipped")
 
 
 def credentials(scope) -> tuple[str, str | None]:

@@ -8,30 +8,28 @@ deliver (the channel layer unreachable) drops the events without failing the wri
 already committed: the REST API stays the source of truth, and a client that missed
 events catches up with it (`GET /api/threads/<id>/messages?after=<id>`). An outage drops
 events by the thousand, so it is logged as one line per FAILURE_LOG_INTERVAL with the
-count (`FailureLog`), not a traceback per event.
+count (`chat_project.logs.FailureLog`), not a traceback per event.
 
 The event shapes are listed in the README ("Real-time events").
 """
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from functools import partial
-from time import monotonic
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 from redis.exceptions import RedisError
 
+from chat_project.logs import FailureLog
+
 logger = logging.getLogger(__name__)
 
 # What a channel layer that cannot reach its server raises (redis-py's errors, and the
 # socket's own: refused, reset, timed out).
 LAYER_ERRORS = (OSError, RedisError)
-# Seconds between two log lines about the same kind of failure, per process.
-FAILURE_LOG_INTERVAL = 10.0
 
 MESSAGE_CREATED = "message.created"
 MESSAGE_UPDATED = "message.updated"
@@ -121,37 +119,7 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return False
 
 
-class FailureLog:
-    """One WARNING line per burst of failures: at most one every FAILURE_LOG_INTERVAL
-    seconds in this process, saying what happened (`problem`), how many `what` since the
-    previous line, and the last error, without a traceback. Safe from any thread."""
-
-    def __init__(self, problem: str, what: str) -> None:
-        self.problem = problem
-        self.what = what
-        self.lock = threading.Lock()
-        self.count = 0
-        self.logged_at: float | None = None
-
-    def failed(self, error: BaseException, count: int = 1) -> None:
-        with self.lock:
-            self.count += count
-            now = monotonic()
-            if self.logged_at is not None and now - self.logged_at < FAILURE_LOG_INTERVAL:
-                return
-            count, self.count, self.logged_at = self.count, 0, now
-        logger.warning(
-            "%s: %d %s since the last report (one report per %g s at most): %s: %s",
-            self.problem,
-            count,
-            self.what,
-            FAILURE_LOG_INTERVAL,
-            type(error).__name__,
-            error,
-        )
-
-
-dropped_events = FailureLog("Channel layer unreachable", "events dropped")
+dropped_events = FailureLog(logger, "Channel layer unreachable", "events dropped")
 
 
 def _log_failure(future) -> None:

@@ -22,7 +22,9 @@ from django.test import Client
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
+from chat_project import logs
 from chat_project.asgi import application
+from chat_project.logs import FailureLog
 from conftest import client_for
 from threads import consumers, events
 from threads.models import Message
@@ -633,8 +635,10 @@ def flaky_layer(monkeypatch):
     layer = FlakyLayer()
     for module in (events, consumers):
         monkeypatch.setattr(module, "get_channel_layer", lambda alias="default": layer)
-    monkeypatch.setattr(events, "dropped_events", events.FailureLog("Layer down", "events"))
-    monkeypatch.setattr(consumers, "lost_subscriptions", events.FailureLog("Layer down", "sockets"))
+    monkeypatch.setattr(events, "dropped_events", FailureLog(events.logger, "Layer down", "events"))
+    monkeypatch.setattr(
+        consumers, "lost_subscriptions", FailureLog(consumers.logger, "Layer down", "sockets")
+    )
     return layer
 
 
@@ -642,7 +646,7 @@ def flaky_layer(monkeypatch):
 def clock(monkeypatch):
     """The failure logs' clock, moved by hand."""
     now = [1000.0]
-    monkeypatch.setattr(events, "monotonic", lambda: now[0])
+    monkeypatch.setattr(logs, "monotonic", lambda: now[0])
     return now
 
 
@@ -678,7 +682,7 @@ async def test_posts_succeed_while_the_layer_is_down_and_one_line_reports_each_b
     )
     assert all(record.exc_info is None for record in caplog.records)
 
-    clock[0] += events.FAILURE_LOG_INTERVAL
+    clock[0] += logs.FAILURE_LOG_INTERVAL
     assert (await call(alice, "post", url, {"text": "later"})).status_code == 201
 
     lines = await warned(caplog, 2)
