@@ -26,6 +26,18 @@ class ClientErrorFilter(logging.Filter):
         return True
 
 
+class SingleLineFilter(logging.Filter):
+    """Fold a record's message onto one line. psycopg's errors span lines ("connection
+    failed: ... \n\tIs the server running ..."), and psycopg_pool logs one per reconnect
+    attempt while the database is down: one line each keeps the log readable."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "\n" in message:
+            record.msg, record.args = " ".join(message.split()), None
+        return True
+
+
 class FailureLog:
     """One WARNING line per burst of failures: at most one every FAILURE_LOG_INTERVAL
     seconds in this process, saying what happened (`problem`), how many `what` since the

@@ -373,7 +373,10 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     # A 4xx is logged as one WARNING line without a traceback (chat_project/logs.py).
-    "filters": {"client_error": {"()": "chat_project.logs.ClientErrorFilter"}},
+    "filters": {
+        "client_error": {"()": "chat_project.logs.ClientErrorFilter"},
+        "single_line": {"()": "chat_project.logs.SingleLineFilter"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -384,5 +387,7 @@ LOGGING = {
         # logger Django logs 4xx answers on is named.
         "django.request": {"filters": ["client_error"]},
         **{name: {"filters": ["client_error"]} for name in SUSPICIOUS_REQUEST_LOGGERS},
+        # The connection pool's reconnect attempts during a database outage, one line each.
+        "psycopg.pool": {"filters": ["single_line"]},
     },
 }

@@ -68,3 +68,21 @@ def test_an_expected_client_error_logs_one_warning_without_traceback(
     assert record.levelno == logging.WARNING
     assert record.exc_info is None
     assert path in record.getMessage()
+
+
+def test_the_connection_pools_reconnect_attempts_are_logged_one_line_each(caplog):
+    # psycopg's errors span lines; in an outage the pool logs one per reconnect attempt.
+    error = (
+        'connection failed: connection to server at "127.0.0.1", port 5432 failed: '
+        "Connection refused\n\tIs the server running on that host and accepting TCP/IP "
+        "connections?"
+    )
+
+    with caplog.at_level(logging.WARNING, logger="psycopg.pool"):
+        logging.getLogger("psycopg.pool").warning("error connecting in %r: %s", "pool-1", error)
+
+    [record] = caplog.records
+    assert "\n" not in record.getMessage()
+    assert record.getMessage().endswith(
+        "Is the server running on that host and accepting TCP/IP connections?"
+    )
