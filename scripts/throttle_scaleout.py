@@ -7,7 +7,9 @@ a minute), then edits one message `--rate` x 4 times, alternating between the se
 - shared: the counters in Redis (REDIS_URL, default redis://127.0.0.1:6379/15): exactly
   `--rate` edits succeed in total and the rest are 429 with Retry-After;
 - per process (CACHE_URL=locmemcache://, the way it was before): each server counts alone
-  and twice as many get through. This run checks that the first one can fail.
+  and twice as many get through. This run checks that the first one can fail;
+- connections: `--rate` x 12 more edits on the shared servers open only a few connections
+  to Redis, not one per request (Django's own Redis backend did, under the ASGI server).
 
 The run's cache keys carry a prefix of their own (CACHE_KEY_PREFIX), so it shares a Redis
 database safely with other runs; they are deleted at the end, and nothing else is.
@@ -95,15 +97,33 @@ def edits_across(bases: list[str], label: str, attempts: int) -> tuple[int, list
     return ids["writer"], statuses
 
 
+def connections_received(client: redis.Redis) -> int:
+    return client.info("stats")["total_connections_received"]
+
+
 def run_servers(
-    env: dict, work: Path, label: str, attempts: int, ports: list[int]
-) -> tuple[int, list[int]]:
+    env: dict,
+    work: Path,
+    label: str,
+    attempts: int,
+    ports: list[int],
+    redis_client: redis.Redis | None = None,
+) -> tuple[int, list[int], int | None]:
+    """The writer's id and statuses of `attempts` edits across the servers; with
+    `redis_client`, also how many connections Redis received for as many again, x 3."""
     servers = []
     try:
         for name, port in zip("AB", ports, strict=True):
             log = work / f"{label}-server-{name}.log"
             servers.append(start_server(env, port=port, log=log))
-        return edits_across([f"http://127.0.0.1:{port}" for port in ports], label, attempts)
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
+        writer, statuses = edits_across(bases, label, attempts)
+        opened = None
+        if redis_client is not None:
+            before = connections_received(redis_client)
+            edits_across(bases, f"{label}-more", attempts * 3)
+            opened = connections_received(redis_client) - before
+        return writer, statuses, opened
     finally:
         for server in servers:
             stop(server)
@@ -135,11 +155,11 @@ def main() -> int:
         with throwaway_database(args.database, work, "chat_throttle_scaleout") as database_url:
             env["DATABASE_URL"] = database_url
             migrate(env)
-            writer, shared = run_servers(env, work, "shared", attempts, ports)
+            writer, shared, opened = run_servers(env, work, "shared", attempts, ports, client)
             # Django's cache key is KEY_PREFIX:version:key, DRF's throttle_<scope>_<ident>.
             in_redis = client.exists(f"{prefix}:1:throttle_write_{writer}")
             local = {**env, "CACHE_URL": "locmemcache://"}
-            _, per_process = run_servers(local, work, "local", attempts, ports)
+            _, per_process, _ = run_servers(local, work, "local", attempts, ports)
     except (Failure, ServerFailed, OSError) as failure:
         print(f"throttle scale-out: FAILED: {failure!r}")
         for log in sorted(work.glob("*.log")):
@@ -156,7 +176,8 @@ def main() -> int:
     print(
         f"throttle scale-out ({where}): shared cache {shared.count(200)} ok + "
         f"{shared.count(429)} x 429; per-process cache "
-        f"{per_process.count(200)} ok + {per_process.count(429)} x 429"
+        f"{per_process.count(200)} ok + {per_process.count(429)} x 429; "
+        f"{opened} Redis connections opened for {attempts * 3} more edits and their set-up"
     )
     failed = False
     if shared.count(200) != args.rate or shared[: args.rate] != [200] * args.rate:
@@ -168,6 +189,10 @@ def main() -> int:
     if per_process.count(200) != 2 * args.rate:
         # Had the servers not each counted alone, the shared run proved nothing.
         print(f"throttle scale-out: FAILED: per-process counting let through {per_process}")
+        failed = True
+    if opened > attempts:
+        # Each server holds a pool per process; a connection per request is a leak.
+        print(f"throttle scale-out: FAILED: {opened} Redis connections for {attempts * 3} edits")
         failed = True
     if failed:
         return 1

@@ -29,9 +29,15 @@ def test_with_redis_url_the_counters_live_in_that_redis():
     shown = default_cache(REDIS_URL="redis://127.0.0.1:6379/4", CACHE_URL="")
 
     assert shown == (
-        "django.core.cache.backends.redis.RedisCache redis://127.0.0.1:6379/4 chat "
+        "chat_project.cache.RedisCache redis://127.0.0.1:6379/4 chat "
         "{'socket_connect_timeout': 1, 'socket_timeout': 1}"
     )
+
+
+def test_a_redis_cache_url_gets_the_backend_that_keeps_one_pool_per_process():
+    shown = default_cache(CACHE_URL="redis://127.0.0.1:6379/5")
+
+    assert shown.startswith("chat_project.cache.RedisCache redis://127.0.0.1:6379/5 ")
 
 
 def test_an_explicit_cache_url_wins_over_redis_url():
