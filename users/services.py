@@ -62,12 +62,24 @@ def _refresh_tokens_revoke_all(*, user: AbstractBaseUser) -> None:
     )
 
 
+def _lock_as_checked(*, user: AbstractBaseUser) -> None:
+    """Lock `user`'s row and make sure its password is still the one the request checked
+    `current_password` against, or raise the same 400 as a wrong password: a change or a
+    deletion that committed meanwhile (two tabs, a double click) made it wrong, and acting
+    on the stale account would undo it (a deleted account given a password back, a token
+    pair minted for a password that lost)."""
+    locked = get_user_model().objects.select_for_update().filter(pk=user.pk, is_active=True)
+    if locked.values_list("password", flat=True).first() != user.password:
+        raise ValidationError({"current_password": ["Wrong password."]}, code="wrong_password")
+
+
 @transaction.atomic
 def user_password_change(*, user: AbstractBaseUser, new_password: str) -> dict[str, str]:
     """Set `user`'s password and end every other session: all their refresh tokens are
     revoked, their access tokens stop working (they carry the old password's fingerprint)
     and their sockets close (threads.signals, on the save). Returns a fresh token pair
     `{access, refresh}` for the client that made the change."""
+    _lock_as_checked(user=user)
     user.set_password(new_password)
     user.save(update_fields=["password"])
     _refresh_tokens_revoke_all(user=user)
@@ -82,6 +94,7 @@ def user_delete(*, user: AbstractBaseUser) -> None:
     `deleted-<id>` (a prefix registration refuses), the password unusable, names and email
     blank, staff rights and groups gone. Every token is revoked and every socket closes
     (threads.signals, on the save), so nothing can act as the account again."""
+    _lock_as_checked(user=user)
     user.username = f"{DELETED_USERNAME_PREFIX}{user.pk}"
     user.first_name = user.last_name = user.email = ""
     user.set_unusable_password()
