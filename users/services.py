@@ -1,3 +1,5 @@
+import secrets
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -95,12 +97,19 @@ def user_delete(*, user: AbstractBaseUser) -> None:
     blank, staff rights and groups gone. Every token is revoked and every socket closes
     (threads.signals, on the save), so nothing can act as the account again."""
     _lock_as_checked(user=user)
-    user.username = f"{DELETED_USERNAME_PREFIX}{user.pk}"
     user.first_name = user.last_name = user.email = ""
     user.set_unusable_password()
     user.is_active = user.is_staff = user.is_superuser = False
     user.deleted = timezone.now()
-    user.save()
+    user.username = f"{DELETED_USERNAME_PREFIX}{user.pk}"
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # The placeholder belongs to someone else: an account registered before the
+        # prefix was reserved, or named in the admin, whose forms do not refuse it.
+        user.username = f"{DELETED_USERNAME_PREFIX}{user.pk}-{secrets.token_hex(4)}"
+        user.save()
     user.groups.clear()
     user.user_permissions.clear()
     _refresh_tokens_revoke_all(user=user)
