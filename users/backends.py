@@ -24,6 +24,10 @@ class CaseInsensitiveModelBackend(ModelBackend):
         if not isinstance(username, str) or password is None:
             return None
         try:
+            if not username.isascii():
+                # Names are ASCII (User.username_validator), and str.lower() maps a few
+                # other letters onto ASCII ones (the Kelvin sign onto "k"): a look-alike.
+                raise user_model.DoesNotExist
             user = user_model._default_manager.get(
                 Exact(Lower(user_model.USERNAME_FIELD), username.lower())
             )

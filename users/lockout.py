@@ -1,7 +1,13 @@
 """How django-axes (the login lockout) identifies a client: the username in lower case,
 as logins match it (users.backends), and the client address the DRF throttles use."""
 
+from axes.models import AccessAttempt
 from rest_framework.throttling import BaseThrottle
+
+# Axes stores the username of every failed attempt as typed, in a column of this length;
+# PostgreSQL refuses a longer value (a 500 on the login). No account's name is this long
+# (User.username is 150 at most), so a cut name still locks out exactly what it did.
+_USERNAME_MAX_LENGTH = AccessAttempt._meta.get_field("username").max_length
 
 
 def lockout_username(request, credentials: dict | None) -> str | None:
@@ -10,7 +16,9 @@ def lockout_username(request, credentials: dict | None) -> str | None:
     username = (credentials or {}).get("username")
     if username is None:
         username = request.POST.get("username")
-    return username.lower() if isinstance(username, str) else None
+    if not isinstance(username, str):
+        return None
+    return username.lower()[:_USERNAME_MAX_LENGTH]
 
 
 def lockout_client_ip(request) -> str:

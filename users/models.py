@@ -6,7 +6,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 
 # A deleted account is renamed `deleted-<id>` (users.services.user_delete); registration
-# refuses names with this prefix so that the placeholder is always free.
+# refuses names with this prefix so that the placeholder is free (accounts named before the
+# prefix was reserved, or in the admin, can still hold one: user_delete then adds a suffix).
 DELETED_USERNAME_PREFIX = "deleted-"
 
 

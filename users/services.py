@@ -1,3 +1,5 @@
+import secrets
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -62,12 +64,24 @@ def _refresh_tokens_revoke_all(*, user: AbstractBaseUser) -> None:
     )
 
 
+def _lock_as_checked(*, user: AbstractBaseUser) -> None:
+    """Lock `user`'s row and make sure its password is still the one the request checked
+    `current_password` against, or raise the same 400 as a wrong password: a change or a
+    deletion that committed meanwhile (two tabs, a double click) made it wrong, and acting
+    on the stale account would undo it (a deleted account given a password back, a token
+    pair minted for a password that lost)."""
+    locked = get_user_model().objects.select_for_update().filter(pk=user.pk, is_active=True)
+    if locked.values_list("password", flat=True).first() != user.password:
+        raise ValidationError({"current_password": ["Wrong password."]}, code="wrong_password")
+
+
 @transaction.atomic
 def user_password_change(*, user: AbstractBaseUser, new_password: str) -> dict[str, str]:
     """Set `user`'s password and end every other session: all their refresh tokens are
     revoked, their access tokens stop working (they carry the old password's fingerprint)
     and their sockets close (threads.signals, on the save). Returns a fresh token pair
     `{access, refresh}` for the client that made the change."""
+    _lock_as_checked(user=user)
     user.set_password(new_password)
     user.save(update_fields=["password"])
     _refresh_tokens_revoke_all(user=user)
@@ -82,12 +96,20 @@ def user_delete(*, user: AbstractBaseUser) -> None:
     `deleted-<id>` (a prefix registration refuses), the password unusable, names and email
     blank, staff rights and groups gone. Every token is revoked and every socket closes
     (threads.signals, on the save), so nothing can act as the account again."""
-    user.username = f"{DELETED_USERNAME_PREFIX}{user.pk}"
+    _lock_as_checked(user=user)
     user.first_name = user.last_name = user.email = ""
     user.set_unusable_password()
     user.is_active = user.is_staff = user.is_superuser = False
     user.deleted = timezone.now()
-    user.save()
+    user.username = f"{DELETED_USERNAME_PREFIX}{user.pk}"
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # The placeholder belongs to someone else: an account registered before the
+        # prefix was reserved, or named in the admin, whose forms do not refuse it.
+        user.username = f"{DELETED_USERNAME_PREFIX}{user.pk}-{secrets.token_hex(4)}"
+        user.save()
     user.groups.clear()
     user.user_permissions.clear()
     _refresh_tokens_revoke_all(user=user)

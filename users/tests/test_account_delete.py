@@ -151,3 +151,18 @@ def test_threads_with_other_people_survive_too(alice, bob):
 
     assert client_for(carol).get("/api/threads/").data["count"] == 1
     assert client_for(bob).get("/api/threads/").data["count"] == 0
+
+
+def test_an_account_whose_placeholder_name_is_taken_still_deletes(alice):
+    """Names starting `deleted-` could be registered before they were reserved, and the
+    admin's forms allow them: alice's placeholder may belong to someone else."""
+    squatter = UserFactory(username=f"Deleted-{alice.pk}")
+
+    response = delete_account(client_for(alice))
+
+    assert response.status_code == 204
+    alice.refresh_from_db()
+    assert not alice.is_active
+    assert alice.username.startswith(f"deleted-{alice.pk}-")
+    squatter.refresh_from_db()
+    assert squatter.username == f"Deleted-{alice.pk}"

@@ -153,3 +153,24 @@ def test_a_forwarded_for_header_from_the_client_does_not_move_its_address(anon_c
         )
 
     assert api_login(anon_client, "bob", DEFAULT_PASSWORD).status_code == 429
+
+
+@pytest.mark.parametrize("path", ["/api/token/", "/token/refresh/"])
+def test_a_username_too_long_for_any_account_is_a_401_and_still_counts(anon_client, path):
+    """The attempt is stored whatever was typed: a name longer than the attempts' username
+    column (PostgreSQL refuses it, "value too long", a 500) is kept as far as it fits."""
+    typed = "A" * 10_000
+
+    response = api_login(anon_client, typed, "guess", path=path)
+
+    assert response.status_code == 401
+    attempt = AccessAttempt.objects.get()
+    field = AccessAttempt._meta.get_field("username")
+    assert attempt.username == typed.lower()[: field.max_length]
+
+
+def test_the_admin_login_with_a_username_too_long_for_any_account_is_the_form_again():
+    response, _ = admin_login("A" * 10_000, "guess")
+
+    assert response.status_code == 200
+    assert len(AccessAttempt.objects.get().username) <= 255

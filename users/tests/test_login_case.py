@@ -62,3 +62,14 @@ def test_the_admin_refuses_a_wrong_password_in_any_case():
 
     assert response.status_code == 200  # the form again, with its error
     assert "_auth_user_id" not in browser.session
+
+
+@pytest.mark.parametrize("path", ["/api/token/", "/token/refresh/"])
+def test_a_non_ascii_letter_that_lowercases_to_ascii_does_not_log_in(anon_client, path):
+    """The Kelvin sign "K" (U+212A) lowercases to "k" in Python: names are ASCII, so a name
+    with it names no account."""
+    UserFactory(username="kelvin")
+
+    response = anon_client.post(path, {"username": "\u212aelvin", "password": DEFAULT_PASSWORD})
+
+    assert response.status_code == 401
