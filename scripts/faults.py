@@ -407,6 +407,16 @@ class Run:
         self.listeners.append(listener)
         return listener
 
+    async def outage(self, name: str, service, seconds: float) -> Fault:
+        """Stop `service` (its `stop` and `start`) for `seconds`, then measure the recovery."""
+        fault = Fault(name, now(), 0)
+        await asyncio.to_thread(service.stop)
+        await asyncio.sleep(seconds)
+        await asyncio.to_thread(service.start)
+        fault.end = now()
+        await self.recovery(fault)
+        return fault
+
     async def recovery(self, fault: Fault) -> None:
         """Measure how soon after `fault` ended a post was acknowledged again."""
         await until(lambda: self.posts.first_answer_after(fault.end), RECOVERY_WAIT, 0.1)
@@ -439,12 +449,7 @@ async def scenario(run: Run) -> None:
     await asyncio.sleep(2)
 
     # 1. PostgreSQL restarts.
-    fault = Fault(f"PostgreSQL restart (down {PG_DOWN} s)", now(), 0)
-    await asyncio.to_thread(run.pg.stop)
-    await asyncio.sleep(PG_DOWN)
-    await asyncio.to_thread(run.pg.start)
-    fault.end = now()
-    await run.recovery(fault)
+    await run.outage(f"PostgreSQL restart (down {PG_DOWN} s)", run.pg, PG_DOWN)
     await asyncio.sleep(2)
 
     # 2. A worker dies: the one holding the fewest idle sockets, so that some survive.
@@ -520,12 +525,7 @@ async def scenario(run: Run) -> None:
     before = now()
     if not await until(lambda: all(listener.heard_after(before) for listener in through), 5):
         raise Failure("the sockets opened before the Redis outage heard no event")
-    fault = Fault(f"Redis outage (down {REDIS_DOWN} s)", now(), 0)
-    await asyncio.to_thread(run.redis.stop)
-    await asyncio.sleep(REDIS_DOWN)
-    await asyncio.to_thread(run.redis.start)
-    fault.end = now()
-    await run.recovery(fault)
+    fault = await run.outage(f"Redis outage (down {REDIS_DOWN} s)", run.redis, REDIS_DOWN)
 
     def settled(listener: Listener) -> bool:
         return listener.closed_at is not None or bool(listener.heard_after(fault.end))

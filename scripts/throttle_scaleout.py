@@ -23,14 +23,13 @@ import os
 import secrets
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from scripts.integrity import Api  # noqa: E402
 from scripts.liveserver import (  # noqa: E402
     ServerFailed,
     free_port,
@@ -43,19 +42,6 @@ from scripts.liveserver import (  # noqa: E402
 from scripts.scaleout import Failure, call  # noqa: E402
 
 PASSWORD = "throttle-check-password-1"
-
-
-def request(base: str, method: str, path: str, body: dict, token: str):
-    """(status, Retry-After, body) of a request, errors included."""
-    data = json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=5) as response:
-            return response.status, response.headers.get("Retry-After"), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("Retry-After"), error.read()
 
 
 def edits_across(bases: list[str], label: str, attempts: int) -> tuple[int, list[int]]:
@@ -84,9 +70,10 @@ def edits_across(bases: list[str], label: str, attempts: int) -> tuple[int, list
     statuses = []
     for attempt in range(attempts):
         base = bases[attempt % len(bases)]
-        status, retry_after, body = request(
-            base, "PATCH", path, {"text": f"edit {attempt}"}, tokens["writer"]
+        status, body, headers = Api(base).send(
+            "PATCH", path, {"text": f"edit {attempt}"}, tokens["writer"], timeout=5
         )
+        retry_after = headers.get("Retry-After")
         if status == 429 and not (
             retry_after and int(retry_after) > 0 and json.loads(body)["code"] == "throttled"
         ):
