@@ -11,7 +11,7 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from threads.selectors import THREAD_PAGE_SQL
+from threads.queries import THREAD_PAGE_SQL
 
 
 def _iso(value) -> str | None:

@@ -23,8 +23,12 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from chat_project.exceptions import ChatError, InvalidField
+
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, ChatError):
+        exc = as_api_exception(exc)
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -37,6 +41,27 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         detail = data["detail"]
         data["code"] = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
     return response
+
+
+def as_api_exception(error: ChatError) -> exceptions.APIException:
+    """The HTTP answer to one of the project's own errors, as DRF's exception."""
+    if isinstance(error, InvalidField):
+        return exceptions.ValidationError({error.field: [error.detail]}, code=error.code)
+    answer = exceptions.APIException(error.detail, error.code)
+    answer.status_code = error.status
+    return answer
+
+
+def chat_error_response(error: ChatError) -> JsonResponse:
+    """The same answer from a view outside DRF (the admin's, through
+    `chat_project.middleware.ErrorAnswerMiddleware`)."""
+    if isinstance(error, InvalidField):
+        return JsonResponse(
+            {error.field: [error.detail]},
+            status=error.status,
+            json_dumps_params={"separators": (",", ":")},
+        )
+    return json_error(error.detail, error.code, error.status)
 
 
 def json_error(detail: str, code: str, status: int) -> JsonResponse:

@@ -8,11 +8,13 @@ from django.utils.log import log_response
 from chat_project import health
 from chat_project.errors import (
     RETRY_AFTER_SECONDS,
+    chat_error_response,
     database_unavailable,
     is_database_unavailable,
     json_error,
     request_too_large,
 )
+from chat_project.exceptions import ChatError
 
 health_logger = logging.getLogger("chat_project.health")
 
@@ -41,13 +43,16 @@ class RequestBodyLimitMiddleware:
         return self.get_response(request)
 
 
-class DatabaseUnavailableMiddleware:
-    """Answer 503 instead of 500 when a view fails because the database cannot be reached.
+class ErrorAnswerMiddleware:
+    """Answer the errors a view outside DRF's exception handler lets through.
 
-    Covers every view: DRF's (their authentication included: DRF hands exceptions it does
-    not know back to Django) and plain Django ones such as the admin. Handled here, an
-    outage does not reach Django's "Internal Server Error" path (a traceback logged per
-    request, got_request_exception sent to error trackers).
+    - The database cannot be reached: 503, not 500. Covers every view: DRF's (their
+      authentication included: DRF hands exceptions it does not know back to Django) and
+      plain Django ones such as the admin. Handled here, an outage does not reach Django's
+      "Internal Server Error" path (a traceback logged per request, got_request_exception
+      sent to error trackers).
+    - One of the project's own errors (`chat_project.exceptions`) raised under a plain
+      Django view (the admin calling a service): the answer DRF's views give it.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -59,6 +64,8 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if is_database_unavailable(exception):
             return database_unavailable(request, exception)
+        if isinstance(exception, ChatError):
+            return chat_error_response(exception)
         return None
 
 

@@ -12,6 +12,8 @@ from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework_simplejwt.views import TokenViewBase
 
+from chat_project.exceptions import ChatError
+
 
 class ErrorSerializer(serializers.Serializer):
     """Any error that is not about specific fields."""
@@ -37,6 +39,12 @@ def error(description: str, code: str, detail: str) -> OpenApiResponse:
         description=description,
         examples=[OpenApiExample(code, value={"detail": detail, "code": code})],
     )
+
+
+def rule_error(description: str, refusal: type[ChatError]) -> OpenApiResponse:
+    """A documented refusal by one of the project's rules, its example built from the
+    error itself (chat_project.exceptions), so its text exists once."""
+    return error(description, refusal.code, refusal.detail)
 
 
 def validation_error(description: str = "Invalid input.") -> OpenApiResponse:

@@ -66,7 +66,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # 503 instead of 500 when a view finds the database unreachable (chat_project/errors.py).
-    "chat_project.middleware.DatabaseUnavailableMiddleware",
+    "chat_project.middleware.ErrorAnswerMiddleware",
     # Last: turns a login refused for a lockout into the lockout page (django-axes).
     "axes.middleware.AxesMiddleware",
 ]

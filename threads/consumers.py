@@ -43,11 +43,13 @@ from django.conf import settings
 from django.db import Error as DatabaseError
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
+from chat_project.exceptions import ChatError
 from chat_project.logs import FailureLog
 from threads import events
+from threads.errors import NotAThreadId, NotJson, SocketThrottled, UnknownClientMessage
 from threads.selectors import typing_recipient_for
-from threads.services import THREAD_NOT_FOUND
-from users.authentication import check_token_user, user_by_id, user_for_access_token
+from users.authentication import check_token_user, user_for_access_token
+from users.queries import user_by_id
 from users.serializers import MAX_ID
 
 # Close codes (listed in the README, "Real-time events").
@@ -60,6 +62,12 @@ MAX_CONNECTION_SECONDS = 24 * 3600
 logger = logging.getLogger(__name__)
 lost_subscriptions = FailureLog(logger, "Channel layer unreachable", "sockets closed with 1012")
 skipped_rechecks = FailureLog(logger, "Database unreachable", "account rechecks skipped")
+
+
+def error_event(error: ChatError) -> dict:
+    """The `error` event that answers one of the project's errors: the one place they
+    become WebSocket answers (HTTP answers: chat_project.errors)."""
+    return {"type": "error", "code": error.code, "detail": error.detail, **error.context}
 
 
 def credentials(scope) -> tuple[str, str | None]:
@@ -193,31 +201,27 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         if not self.subscribed:
             return
-        if not self.within_rate():
-            await self.error("throttled", "Too many messages: slow down.")
-            return
         try:
-            content = json.loads(text_data if text_data is not None else bytes_data)
-        except (TypeError, ValueError, RecursionError):  # not JSON, or nested too deep
-            await self.error("parse_error", "Send JSON objects.")
-            return
-        await self.receive_json(content)
+            if not self.within_rate():
+                raise SocketThrottled
+            try:
+                content = json.loads(text_data if text_data is not None else bytes_data)
+            except (TypeError, ValueError, RecursionError):  # not JSON, or nested too deep
+                raise NotJson from None
+            await self.receive_json(content)
+        except ChatError as error:
+            await self.send_json(error_event(error))
 
     async def receive_json(self, content, **kwargs) -> None:
         if not isinstance(content, dict) or content.get("type") != "typing":
-            await self.error("invalid", 'The only message a client sends is {"type": "typing"}.')
-            return
+            raise UnknownClientMessage
         thread_id = content.get("thread")
         if type(thread_id) is not int or not 0 < thread_id <= MAX_ID:
-            await self.error("invalid", "`thread` must be a thread id.")
-            return
+            raise NotAThreadId
         now = time.monotonic()
         if now - self.last_typing.get(thread_id, -1e9) < settings.WEBSOCKET_TYPING_INTERVAL:
             return  # the other participant already knows: a notice lasts the interval
         other = await database_sync_to_async(typing_recipient_for)(self.user, thread_id)
-        if other is None:
-            await self.error("not_found", THREAD_NOT_FOUND, thread=thread_id)
-            return
         self.last_typing[thread_id] = now
         try:
             await self.channel_layer.group_send(
@@ -238,9 +242,6 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             started, count = now, 0
         self.window = (started, count + 1)
         return count < settings.WEBSOCKET_MESSAGES_PER_SECOND
-
-    async def error(self, code: str, detail: str, **extra) -> None:
-        await self.send_json({"type": "error", "code": code, "detail": detail, **extra})
 
     async def session_end(self, message: dict) -> None:
         """The account was deactivated or its password changed (threads/signals.py)."""

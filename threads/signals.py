@@ -1,12 +1,21 @@
-"""Live connections end with the account's access: when a user is deactivated or their
-password changes, every open socket of theirs is closed (code 4401), as their tokens stop
-working for REST at once. Connected here, on the User model's saves, so every path that
-changes an account (the admin's forms, a shell) does it."""
+"""What the threads app does when accounts change, connected on the users app's hooks so
+that app knows nothing of threads.
+
+- Live connections end with the account's access: when a user is deactivated or their
+  password changes, every open socket of theirs is closed (code 4401), as their tokens
+  stop working for REST at once. Connected on the User model's saves, so every path that
+  changes an account (the API, the admin's forms, a shell) does it.
+- An account removed for good takes its conversations along (`accounts_removing`): a
+  thread is between two people, and the other person's unread counts must not keep
+  messages that went with the account.
+"""
 
 from django.contrib.auth import get_user_model
 from django.db.models.signals import post_save, pre_save
 
 from threads import events
+from threads.services import threads_delete_of
+from users.signals import accounts_removing
 
 
 def remember_access(sender, instance, update_fields=None, **kwargs) -> None:
@@ -29,7 +38,12 @@ def end_sessions_if_access_changed(sender, instance, created=False, **kwargs) ->
         events.publish({"type": events.SESSION_ENDED}, to=[instance.pk], layer_type="session.end")
 
 
+def delete_conversations(sender, user_ids: list[int], **kwargs) -> None:
+    threads_delete_of(user_ids=user_ids)
+
+
 def connect() -> None:
+    accounts_removing.connect(delete_conversations, dispatch_uid="threads.delete_conversations")
     user_model = get_user_model()
     pre_save.connect(remember_access, sender=user_model, dispatch_uid="threads.remember_access")
     post_save.connect(

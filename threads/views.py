@@ -1,6 +1,5 @@
 from functools import partial
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -11,19 +10,25 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chat_project.routers import ID_PATTERN
-from chat_project.schema import error, validation_error
+from chat_project.schema import rule_error, validation_error
 from chat_project.throttling import MessagePostThrottle
-from threads.models import Thread
+from threads.errors import (
+    BlockedByOther,
+    BlockedInThread,
+    ClientIdReused,
+    MessageDeleted,
+    NotTheSender,
+)
+from threads.models import Message, Thread
 from threads.selectors import (
     ThreadMessages,
-    message_row,
+    UserMessages,
+    message_in,
     message_row_of,
-    message_search_for,
     message_window_for,
     thread_for,
     thread_page_for,
@@ -45,10 +50,6 @@ from threads.serializers import (
     UnreadCountSerializer,
 )
 from threads.services import (
-    BLOCKED_IN_THREAD,
-    THREAD_NOT_FOUND,
-    ClientIdReused,
-    MessageDeleted,
     message_delete,
     message_edit,
     message_send,
@@ -58,26 +59,11 @@ from threads.services import (
 )
 from users.serializers import SearchQuerySerializer
 
-
-class MessageDeletedConflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "This message was deleted and can no longer be edited."
-    default_code = "message_deleted"
-
-
-class ClientIdConflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "This client_id was already used for a different message."
-    default_code = "client_id_reused"
-
-
-BLOCKED = error(
-    "The other participant has blocked the requester.", "permission_denied", BLOCKED_IN_THREAD
-)
-NOT_THE_SENDER = error(
-    "Only the sender may change a message.",
-    "permission_denied",
-    "You can only change your own messages.",
+BLOCKED = rule_error("The other participant has blocked the requester.", BlockedInThread)
+NOT_THE_SENDER = rule_error("Only the sender may change a message.", NotTheSender)
+ONE_MESSAGE = (
+    "One message. Its sender may edit its text (PATCH) or delete it (DELETE); the\n"
+    "other participant may only read it (403 otherwise)."
 )
 MESSAGE_PAGE = PolymorphicProxySerializer(
     component_name="MessagePage",
@@ -106,10 +92,7 @@ class ThreadViewSet(
         return threads_of(self.request.user)
 
     def get_object(self) -> Thread:
-        thread = thread_for(self.request.user, int(self.kwargs["pk"]))
-        if thread is None:
-            raise NotFound(THREAD_NOT_FOUND)
-        return thread
+        return thread_for(self.request.user, int(self.kwargs["pk"]))
 
     def list(self, request: Request) -> Response:
         """The requester's threads, most recent activity first."""
@@ -122,21 +105,14 @@ class ThreadViewSet(
 
     def retrieve(self, request: Request, pk: str) -> Response:
         """One of the requester's threads, as the list shows it."""
-        row = thread_row_for(request.user, int(pk))
-        if row is None:
-            raise NotFound(THREAD_NOT_FOUND)
-        return Response(row)
+        return Response(thread_row_for(request.user, int(pk)))
 
     @extend_schema(
         request=ThreadCreateSerializer,
         responses={
             201: ThreadSerializer,
             200: ThreadSerializer,
-            403: error(
-                "The other user has blocked the requester.",
-                "permission_denied",
-                "You cannot start a thread with this user: they have blocked you.",
-            ),
+            403: rule_error("The other user has blocked the requester.", BlockedByOther),
         },
         examples=[
             OpenApiExample(
@@ -152,16 +128,14 @@ class ThreadViewSet(
         thread, created = thread_get_or_create(
             requester=request.user, other=serializer.validated_data["other"]
         )
+        # ThreadNotFound if the other participant deleted it a moment ago.
         row = thread_row_for(request.user, thread.pk)
-        if row is None:  # the other participant deleted it a moment ago
-            raise NotFound(THREAD_NOT_FOUND)
         return Response(row, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     def perform_destroy(self, instance) -> None:
         thread_delete(thread=instance)
 
     @extend_schema(
-        methods=["GET"],
         operation_id="threads_messages_list",
         parameters=[
             MessageListQuerySerializer,
@@ -181,50 +155,14 @@ class ThreadViewSet(
             "`around=first_unread` opens where the reader left off."
         ),
     )
-    @extend_schema(
-        methods=["POST"],
-        operation_id="threads_messages_create",
-        request=MessagePostSerializer,
-        responses={
-            201: MessageSerializer,
-            200: OpenApiResponse(
-                MessageSerializer, description="A retry: the message stored for this client_id."
-            ),
-            403: BLOCKED,
-            409: error(
-                "The client_id was already used for a different text.",
-                "client_id_reused",
-                "This client_id was already used for a different message.",
-            ),
-        },
-        examples=[OpenApiExample("a message", value={"text": "Lorem ipsum"}, request_only=True)],
-    )
     @action(
         detail=True,
-        methods=["get", "post"],
+        methods=["get"],
         serializer_class=MessageSerializer,
         throttle_classes=[MessagePostThrottle],
     )
     def messages(self, request: Request, pk: str | None = None) -> Response:
-        """GET: the thread's messages, newest first. POST: send a message."""
-        if request.method == "POST":
-            serializer = MessagePostSerializer(data=request.data)
-            if not serializer.is_valid():
-                self.get_object()  # a stranger gets 404 whatever they send
-                raise ValidationError(serializer.errors)
-            # The service finds the requester's thread itself (404 otherwise), in the
-            # statement that stores the message.
-            try:
-                message, created = message_send(
-                    thread_id=int(pk), sender=request.user, **serializer.validated_data
-                )
-            except ClientIdReused:
-                raise ClientIdConflict from None
-            return Response(
-                message_row_of(message),  # MessageSerializer's shape, without its machinery
-                status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-            )
-
+        """The thread's messages, newest first."""
         thread = self.get_object()
         query = MessageListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -252,51 +190,83 @@ class ThreadViewSet(
             }
         )
 
-    @extend_schema(methods=["GET"], operation_id="threads_message_retrieve")
     @extend_schema(
-        methods=["PATCH"],
-        operation_id="threads_message_edit",
-        request=MessageWriteSerializer,
+        operation_id="threads_messages_create",
+        request=MessagePostSerializer,
         responses={
-            200: MessageSerializer,
-            403: NOT_THE_SENDER,
-            409: error(
-                "The message was deleted.",
-                "message_deleted",
-                "This message was deleted and can no longer be edited.",
+            201: MessageSerializer,
+            200: OpenApiResponse(
+                MessageSerializer, description="A retry: the message stored for this client_id."
             ),
+            403: BLOCKED,
+            409: rule_error("The client_id was already used for a different text.", ClientIdReused),
         },
+        examples=[OpenApiExample("a message", value={"text": "Lorem ipsum"}, request_only=True)],
     )
-    @extend_schema(
-        methods=["DELETE"],
-        operation_id="threads_message_delete",
-        responses={204: None, 403: NOT_THE_SENDER},
-    )
+    @messages.mapping.post
+    def messages_create(self, request: Request, pk: str | None = None) -> Response:
+        """GET: the thread's messages, newest first. POST: send a message."""
+        serializer = MessagePostSerializer(data=request.data)
+        if not serializer.is_valid():
+            self.get_object()  # a stranger gets 404 whatever they send
+            serializer.is_valid(raise_exception=True)
+        # The service finds the requester's thread itself (404 otherwise), in the
+        # statement that stores the message.
+        message, created = message_send(
+            thread_id=int(pk), sender=request.user, **serializer.validated_data
+        )
+        return Response(
+            message_row_of(message),  # MessageSerializer's shape, without its machinery
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(operation_id="threads_message_retrieve", description=ONE_MESSAGE)
     @action(
         detail=True,
-        methods=["get", "patch", "delete"],
+        methods=["get"],
         url_path=rf"messages/(?P<message_id>{ID_PATTERN})",
         serializer_class=MessageSerializer,
     )
     def message(self, request: Request, pk: str | None = None, message_id: str = "") -> Response:
-        """One message. Its sender may edit its text (PATCH) or delete it (DELETE); the
-        other participant may only read it (403 otherwise)."""
-        # Through the thread's own manager, so the message carries the thread looked up.
-        messages = self.get_object().messages.select_related("sender")
-        message = get_object_or_404(messages, pk=message_id)
-        if request.method == "PATCH":
-            serializer = MessageWriteSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            try:
-                message = message_edit(
-                    message=message, editor=request.user, text=serializer.validated_data["text"]
-                )
-            except MessageDeleted:
-                raise MessageDeletedConflict from None
-        elif request.method == "DELETE":
-            message_delete(message=message, editor=request.user)
-            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(MessageSerializer(self._message(message_id)).data)
+
+    @extend_schema(
+        operation_id="threads_message_edit",
+        description=ONE_MESSAGE,
+        request=MessageWriteSerializer,
+        responses={
+            200: MessageSerializer,
+            403: NOT_THE_SENDER,
+            409: rule_error("The message was deleted.", MessageDeleted),
+        },
+    )
+    @message.mapping.patch
+    def message_update(
+        self, request: Request, pk: str | None = None, message_id: str = ""
+    ) -> Response:
+        message = self._message(message_id)
+        serializer = MessageWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        message = message_edit(
+            message=message, editor=request.user, text=serializer.validated_data["text"]
+        )
         return Response(MessageSerializer(message).data)
+
+    @extend_schema(
+        operation_id="threads_message_delete",
+        description=ONE_MESSAGE,
+        responses={204: None, 403: NOT_THE_SENDER},
+    )
+    @message.mapping.delete
+    def message_destroy(
+        self, request: Request, pk: str | None = None, message_id: str = ""
+    ) -> Response:
+        message_delete(message=self._message(message_id), editor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _message(self, message_id: str) -> Message:
+        # Through the thread's own manager, so the message carries the thread looked up.
+        return message_in(self.get_object(), int(message_id))
 
     @extend_schema(
         operation_id="threads_mark_read",
@@ -350,12 +320,10 @@ class MessageSearchViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Messages across all the requester's threads, newest first; `?search=` filters by text."""
 
     serializer_class = MessageSerializer
-
-    def get_queryset(self):
-        query = SearchQuerySerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        return message_search_for(self.request.user, search=query.validated_data.get("search", ""))
+    queryset = Message.objects.none()  # for the schema: the rows come from UserMessages
 
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response([message_row(row) for row in page])
+        query = SearchQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        messages = UserMessages(request.user, search=query.validated_data.get("search", ""))
+        return self.get_paginated_response(self.paginate_queryset(messages))

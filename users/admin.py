@@ -4,24 +4,23 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from threads.services import threads_delete_of
 from users.models import Block, User
+from users.signals import accounts_removing
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    """Deleting an account also deletes its threads: a thread is a conversation between
-    two people, and the other person's unread counts must not keep messages that went
-    with the account."""
+    """Deleting an account removes it for good, and whatever other apps keep for it
+    (`accounts_removing`: the threads app deletes its conversations)."""
 
     @transaction.atomic
     def delete_model(self, request: HttpRequest, obj: User) -> None:
-        threads_delete_of(user_ids=[obj.pk])
+        accounts_removing.send(sender=User, user_ids=[obj.pk])
         super().delete_model(request, obj)
 
     @transaction.atomic
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        threads_delete_of(user_ids=list(queryset.values_list("pk", flat=True)))
+        accounts_removing.send(sender=User, user_ids=list(queryset.values_list("pk", flat=True)))
         super().delete_queryset(request, queryset)
 
 

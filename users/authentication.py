@@ -1,30 +1,9 @@
-from functools import cache
-
-from django.contrib.auth import get_user_model
-from django.db import connection
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from chat_project.rawsql import fetch_instance, model_columns
-
-
-def user_by_id(user_id: int):
-    """The user with primary key `user_id`, or None: one hand-written query, as every
-    authenticated request makes it (see chat_project/rawsql.py)."""
-    user_model = get_user_model()
-    return fetch_instance(user_model, _user_sql(user_model, connection.vendor), [user_id])
-
-
-@cache
-def _user_sql(user_model, vendor: str) -> str:
-    meta = user_model._meta
-    quote = connection.ops.quote_name
-    return (
-        f"SELECT {model_columns(user_model)} FROM {quote(meta.db_table)} "
-        f"WHERE {quote(meta.pk.column)} = %s"
-    )
+from users.queries import user_by_id
 
 
 def check_token_user(user, token) -> None:
@@ -43,7 +22,7 @@ class JWTAuthentication(authentication.JWTAuthentication):
 
     Every API request loads its user. Compiling `User.objects.get(pk=...)` cost the ORM
     more than the database spent answering it (a fifth of a message-page request on the
-    benchmark), so the one statement is written out (`user_by_id`); the checks are
+    benchmark), so the one statement is written out (`users.queries.user_by_id`); the checks are
     SimpleJWT's own.
     """
 

@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
+from users.errors import UsernameTaken
+
 # A deleted account is renamed `deleted-<id>` (users.services.user_delete); registration
 # refuses names with this prefix so that the placeholder is free (accounts named before the
 # prefix was reserved, or in the admin, can still hold one: user_delete then adds a suffix).
@@ -27,7 +29,7 @@ class User(AbstractUser):
         unique=True,
         help_text="Required. 150 characters or fewer. ASCII letters, digits and @/./+/-/_ only.",
         validators=[username_validator],
-        error_messages={"unique": "A user with that username already exists."},
+        error_messages={"unique": UsernameTaken.detail},
     )
     # How many threads the user takes part in, kept exact by threads.services in the
     # transaction that creates or deletes a thread (and recomputed by its repair,

@@ -28,7 +28,3 @@ def user_directory(*, search: str = "") -> QuerySet:
 
 def blocks_made_by(user: AbstractBaseUser) -> QuerySet[Block]:
     return Block.objects.filter(blocker=user).select_related("blocked").order_by("-created", "-id")
-
-
-def is_blocked(*, blocker_id: int, blocked_id: int) -> bool:
-    return Block.objects.filter(blocker_id=blocker_id, blocked_id=blocked_id).exists()

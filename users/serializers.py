@@ -3,6 +3,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from users.errors import UsernameTaken, WrongPassword
 from users.models import DELETED_USERNAME_PREFIX, Block
 
 # The largest id a database integer key can hold; larger numbers cannot name anything.
@@ -30,9 +31,7 @@ class RegistrationSerializer(serializers.ModelSerializer):
                 code="reserved",
             )
         if get_user_model().objects.filter(username__iexact=value).exists():
-            raise serializers.ValidationError(
-                "A user with that username already exists.", code="unique"
-            )
+            raise serializers.ValidationError(UsernameTaken.detail, code=UsernameTaken.code)
         return value
 
     def validate(self, attrs: dict) -> dict:
@@ -61,7 +60,7 @@ class CurrentPasswordField(serializers.CharField):
     def to_internal_value(self, data) -> str:
         value = super().to_internal_value(data)
         if not self.context["request"].user.check_password(value):
-            raise serializers.ValidationError("Wrong password.", code="wrong_password")
+            raise serializers.ValidationError(WrongPassword.detail, code=WrongPassword.code)
         return value
 
 

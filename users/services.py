@@ -4,10 +4,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from users.errors import CannotBlockSelf, UsernameTaken, WrongPassword
 from users.models import DELETED_USERNAME_PREFIX, Block
 
 
@@ -23,9 +23,7 @@ def user_create(*, username: str, password: str) -> AbstractBaseUser:
         with transaction.atomic():
             return user_model.objects.create_user(username=username, password=password)
     except IntegrityError:
-        raise ValidationError(
-            {"username": ["A user with that username already exists."]}, code="unique"
-        ) from None
+        raise UsernameTaken from None
 
 
 def block_create(*, blocker: AbstractBaseUser, blocked: AbstractBaseUser) -> tuple[Block, bool]:
@@ -35,7 +33,7 @@ def block_create(*, blocker: AbstractBaseUser, blocked: AbstractBaseUser) -> tup
     colliding and its re-read; trying again settles it either way.
     """
     if blocker.pk == blocked.pk:
-        raise ValidationError({"user": ["You cannot block yourself."]}, code="block_self")
+        raise CannotBlockSelf
     for _ in range(3):
         try:
             with transaction.atomic():
@@ -72,7 +70,7 @@ def _lock_as_checked(*, user: AbstractBaseUser) -> None:
     pair minted for a password that lost)."""
     locked = get_user_model().objects.select_for_update().filter(pk=user.pk, is_active=True)
     if locked.values_list("password", flat=True).first() != user.password:
-        raise ValidationError({"current_password": ["Wrong password."]}, code="wrong_password")
+        raise WrongPassword
 
 
 @transaction.atomic

@@ -8,7 +8,6 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import mixins, permissions, status, viewsets
-from rest_framework.exceptions import NotFound
 from rest_framework.generics import RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +17,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from chat_project.routers import ID_PATTERN
 from chat_project.schema import THROTTLED, validation_error
 from chat_project.throttling import AuthRateThrottle
+from users.errors import NotBlocked
 from users.selectors import blocks_made_by, user_directory
 from users.serializers import (
     AccountDeleteSerializer,
@@ -235,5 +235,5 @@ class BlockViewSet(
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, user_id: str) -> Response:
         if not block_delete(blocker=request.user, blocked_id=int(user_id)):
-            raise NotFound("You have not blocked this user.")  # nothing to undo
+            raise NotBlocked  # nothing to undo
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from chat_project.rawsql import fetch_instance, model_columns
 from threads.models import Thread
-from users.authentication import user_by_id
+from users.queries import user_by_id
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,71 @@
+"""What the thread rules answer when they refuse a request (see chat_project.exceptions).
+Raised by the services and selectors; the OpenAPI examples are built from them too."""
+
+from chat_project.exceptions import ChatError, Conflict, NotFound, PermissionDenied
+
+
+class ThreadNotFound(NotFound):
+    """Not one of the requester's threads (or no such thread: the answer is the same)."""
+
+    detail = "No Thread matches the given query."
+
+
+class ThreadDeleted(NotFound):
+    """The thread was deleted while the request was on its way."""
+
+    detail = "The thread was deleted."
+
+
+class MessageNotFound(NotFound):
+    detail = "No Message matches the given query."
+
+
+class MessageDeletedWithThread(NotFound):
+    detail = "The message was deleted with its thread."
+
+
+class BlockedByOther(PermissionDenied):
+    """The other user has blocked the requester: no new thread with them."""
+
+    detail = "You cannot start a thread with this user: they have blocked you."
+
+
+class BlockedInThread(PermissionDenied):
+    """The thread's other participant has blocked the requester: no more writing in it."""
+
+    detail = "You cannot post in this thread: the other participant has blocked you."
+
+
+class NotTheSender(PermissionDenied):
+    detail = "You can only change your own messages."
+
+
+class MessageDeleted(Conflict):
+    code = "message_deleted"
+    detail = "This message was deleted and can no longer be edited."
+
+
+class ClientIdReused(Conflict):
+    code = "client_id_reused"
+    detail = "This client_id was already used for a different message."
+
+
+# What the WebSocket answers a client message it cannot take (threads/consumers.py).
+
+
+class SocketThrottled(ChatError):
+    code = "throttled"
+    detail = "Too many messages: slow down."
+
+
+class NotJson(ChatError):
+    code = "parse_error"
+    detail = "Send JSON objects."
+
+
+class UnknownClientMessage(ChatError):
+    detail = 'The only message a client sends is {"type": "typing"}.'
+
+
+class NotAThreadId(ChatError):
+    detail = "`thread` must be a thread id."

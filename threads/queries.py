@@ -1,0 +1,387 @@
+"""The threads app's hand-written SQL, and the only place in the app that formats SQL.
+
+Each statement is a named function with typed parameters that returns plain records:
+dicts keyed by column name, with datetimes aware and booleans real on every database.
+The selectors shape them into the API's JSON; the services call the writes. Hand-written
+where the ORM spent longer building a statement than the database spent running it (the
+reads every request makes), or where one statement does what would otherwise take a
+transaction of round trips (posting on PostgreSQL); figures in docs/performance.md.
+
+Portable SQL (SQLite and PostgreSQL) unless a function says otherwise. Every value is a
+bound parameter; the only text formatted into a statement is this module's own.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from django.db import connection, transaction
+
+from chat_project.rawsql import db_datetime, fetch_instance, model_columns
+from threads.models import Message, Thread
+from users.queries import blocked_sql
+
+# --- Messages as records -----------------------------------------------------------------
+
+# A message as every read returns it: the name each record carries, and its column. The
+# message's table is `m`, its sender's `su`.
+MESSAGE_COLUMNS = {
+    "id": "m.id",
+    "thread_id": "m.thread_id",
+    "sender_id": "m.sender_id",
+    "sender_username": "su.username",
+    "text": "m.text",
+    "created": "m.created",
+    "is_read": "m.is_read",
+    "edited": "m.edited",
+    "deleted": "m.deleted",
+}
+_MESSAGE_SELECT = ", ".join(MESSAGE_COLUMNS.values())
+_MESSAGE_WIDTH = len(MESSAGE_COLUMNS)
+_MESSAGE_FROM = "threads_message m JOIN users_user su ON su.id = m.sender_id"
+
+
+def _message_record(values: Sequence) -> dict:
+    """A record of the MESSAGE_COLUMNS `values`, by name, normalised."""
+    record = dict(zip(MESSAGE_COLUMNS, values, strict=True))
+    record["is_read"] = bool(record["is_read"])
+    for name in ("created", "edited", "deleted"):
+        record[name] = db_datetime(record[name])
+    return record
+
+
+# --- Threads -----------------------------------------------------------------------------
+
+# The one spelling of membership in SQL: the requester's (`%(user)s`) side of thread `t`.
+_MEMBER_JOIN = "JOIN threads_participant me ON me.thread_id = t.id AND me.user_id = %(user)s"
+
+
+def thread_for(*, user_id: int, thread_id: int) -> Thread | None:
+    """The thread `thread_id` if user `user_id` takes part in it, else None. It carries
+    `reader_unread_count`, the requester's membership counter, read in the same query."""
+    return fetch_instance(
+        Thread,
+        f"SELECT {model_columns(Thread, 't')}, me.unread_count "
+        f"FROM threads_thread t {_MEMBER_JOIN} WHERE t.id = %(thread)s",
+        {"user": user_id, "thread": thread_id},
+        extra=("reader_unread_count",),
+    )
+
+
+# The requester's write access to a thread: whether they take part in it, the thread's
+# last activity and pair key, its other participant, and whether that participant has
+# blocked the requester. No row: not the requester's thread (or it is gone).
+_WRITE_TARGET = f"""
+SELECT t.id, t.updated, t.pair_key, other.user_id,
+    {blocked_sql(blocker="other.user_id", blocked="%(user)s")} AS blocked
+FROM threads_thread t
+{_MEMBER_JOIN}
+LEFT JOIN threads_participant other ON other.thread_id = t.id AND other.user_id <> %(user)s
+WHERE t.id = %(thread)s
+"""
+
+
+@dataclass(frozen=True)
+class WriteTarget:
+    pair_key: str
+    other_id: int | None  # None: the other participant's account was removed
+    blocked: bool  # the other participant has blocked the requester
+
+
+def write_target(*, user_id: int, thread_id: int) -> WriteTarget | None:
+    """Whether user `user_id` may write in thread `thread_id` (None: not their thread)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_WRITE_TARGET, {"user": user_id, "thread": thread_id})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    _, _, pair_key, other_id, blocked = row
+    return WriteTarget(pair_key=pair_key, other_id=other_id, blocked=bool(blocked))
+
+
+# One range of the (user, -updated) membership index, joined by key to each thread, the
+# other participant and the last message.
+_THREAD_PAGE = f"""
+SELECT p.thread_id, p.unread_count, t.created, t.updated, o.user_id, ou.username,
+    {_MESSAGE_SELECT}
+FROM threads_participant p
+JOIN threads_thread t ON t.id = p.thread_id
+LEFT JOIN threads_participant o ON o.thread_id = p.thread_id AND o.user_id <> p.user_id
+LEFT JOIN users_user ou ON ou.id = o.user_id
+LEFT JOIN threads_message m ON m.id = t.last_message_id
+LEFT JOIN users_user su ON su.id = m.sender_id
+WHERE p.user_id = %(user)s {{only_thread}}
+ORDER BY p.updated DESC, p.thread_id DESC
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+THREAD_PAGE_SQL = _THREAD_PAGE.format(only_thread="")
+_ONE_THREAD_SQL = _THREAD_PAGE.format(only_thread="AND p.thread_id = %(thread)s")
+
+
+def thread_page(
+    *, user_id: int, limit: int, offset: int = 0, thread_id: int | None = None
+) -> list[dict]:
+    """A page of the user's threads, most recent activity first, as records: `id`,
+    `unread_count`, `created`, `updated`, `other_id` and `other_username` (None when the
+    other participant is gone), `last_message` (a message record or None). With
+    `thread_id`, just that thread (an empty list if it is not the user's)."""
+    params = {"user": user_id, "limit": limit, "offset": offset, "thread": thread_id}
+    with connection.cursor() as cursor:
+        cursor.execute(THREAD_PAGE_SQL if thread_id is None else _ONE_THREAD_SQL, params)
+        rows = cursor.fetchall()
+    return [
+        {
+            "id": row[0],
+            "unread_count": row[1],
+            "created": db_datetime(row[2]),
+            "updated": db_datetime(row[3]),
+            "other_id": row[4],
+            "other_username": row[5],
+            "last_message": None if row[6] is None else _message_record(row[6:]),
+        }
+        for row in rows
+    ]
+
+
+def thread_messages_delete(*, thread_id: int) -> None:
+    """Delete every message of the thread in one statement. Left to the ORM's cascade, a
+    thread's messages are fetched and deleted a batch at a time (its `last_message`
+    points at one of them), with every writer to the thread waiting meanwhile."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM threads_message WHERE thread_id = %s", [thread_id])
+
+
+# --- A thread's messages -----------------------------------------------------------------
+
+
+def text_pattern(search: str) -> str:
+    """The LIKE pattern of messages whose text contains `search`."""
+    return f"%{connection.ops.prep_for_like_query(search)}%"
+
+
+def _selection(alias: str, pattern: str | None) -> str:
+    """The messages a read selects: the thread's (`%(thread)s`), or, with a `pattern`, its
+    live messages whose text contains it, case-insensitively. UPPER(...) LIKE UPPER(...)
+    is what Django's icontains compiles to; on PostgreSQL the trigram index on
+    UPPER(text) serves it."""
+    where = f"{alias}.thread_id = %(thread)s"
+    if pattern is not None:
+        where += f" AND {_text_matches(alias)}"
+    return where
+
+
+def _text_matches(alias: str) -> str:
+    return f"{alias}.deleted IS NULL AND UPPER({alias}.text) LIKE UPPER(%(pattern)s) ESCAPE '\\'"
+
+
+# The only comparison operators that reach the SQL text.
+_OPERATORS = {">=": ">=", "<=": "<=", "<": "<", ">": ">"}
+
+
+def thread_messages(
+    *,
+    thread_id: int,
+    pattern: str | None,
+    limit: int,
+    offset: int = 0,
+    newest_first: bool = True,
+    id_bound: tuple[str, int] | None = None,
+    more: tuple[str, int] | None = None,
+) -> tuple[list[dict], bool | None]:
+    """A page of the thread's messages (only those matching `pattern`, if given) as
+    records, newest or oldest first, optionally only those whose id compares to a bound,
+    `id_bound` = (operator, id). With `more` = (">=" or "<=", id), also whether any message
+    of the same selection lies on that side of that id, in the same query (else None)."""
+    params = {"thread": thread_id, "pattern": pattern, "limit": limit, "offset": offset}
+    where = _selection("m", pattern)
+    if id_bound is not None:
+        operator, params["bound"] = id_bound
+        where += f" AND m.id {_OPERATORS[operator]} %(bound)s"
+    select = _MESSAGE_SELECT
+    if more is not None:
+        operator, params["more"] = more
+        select += (
+            f", EXISTS(SELECT 1 FROM threads_message n WHERE {_selection('n', pattern)} "
+            f"AND n.id {_OPERATORS[operator]} %(more)s)"
+        )
+    order = "DESC" if newest_first else "ASC"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {select} FROM {_MESSAGE_FROM} WHERE {where} "
+            f"ORDER BY m.id {order} LIMIT %(limit)s OFFSET %(offset)s",
+            params,
+        )
+        rows = cursor.fetchall()
+    more_found = bool(rows[0][_MESSAGE_WIDTH]) if more is not None and rows else None
+    return [_message_record(row[:_MESSAGE_WIDTH]) for row in rows], more_found
+
+
+def thread_messages_exist(
+    *, thread_id: int, pattern: str | None, operator: str, message_id: int
+) -> bool:
+    """Whether any message of the selection has an id that compares to `message_id`."""
+    params = {"thread": thread_id, "pattern": pattern, "id": message_id}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS(SELECT 1 FROM threads_message m WHERE {_selection('m', pattern)} "
+            f"AND m.id {_OPERATORS[operator]} %(id)s)",
+            params,
+        )
+        return bool(cursor.fetchone()[0])
+
+
+def thread_messages_count(*, thread_id: int, pattern: str) -> int:
+    """How many of the thread's live messages match `pattern`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM threads_message m WHERE {_selection('m', pattern)}",
+            {"thread": thread_id, "pattern": pattern},
+        )
+        return cursor.fetchone()[0]
+
+
+# --- Messages across the requester's threads ------------------------------------------------
+
+
+def _matching(pattern: str | None) -> str:
+    where = "m.thread_id IN (SELECT thread_id FROM threads_participant WHERE user_id = %(user)s)"
+    if pattern is not None:
+        where += f" AND {_text_matches('m')}"
+    return where
+
+
+def user_messages(*, user_id: int, pattern: str | None, limit: int, offset: int) -> list[dict]:
+    """A page of the messages in all the user's threads (only those matching `pattern`, if
+    given), newest first, as records."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_MESSAGE_SELECT} FROM {_MESSAGE_FROM} WHERE {_matching(pattern)} "
+            "ORDER BY m.id DESC LIMIT %(limit)s OFFSET %(offset)s",
+            {"user": user_id, "pattern": pattern, "limit": limit, "offset": offset},
+        )
+        return [_message_record(row) for row in cursor.fetchall()]
+
+
+def user_messages_count(*, user_id: int, pattern: str | None) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM threads_message m WHERE {_matching(pattern)}",
+            {"user": user_id, "pattern": pattern},
+        )
+        return cursor.fetchone()[0]
+
+
+# --- Posting -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What a post did. `target` None: the sender does not take part in the thread (or it
+    is gone). `message_id` None with a target: nothing was stored, because the other
+    participant blocks the sender (`target.blocked`) or the client_id is taken."""
+
+    target: WriteTarget | None
+    message_id: int | None = None
+    created: datetime | None = None
+
+
+# PostgreSQL: the whole post in one statement, so one round trip, atomic without a
+# transaction block of its own. The thread's row lock (FOR UPDATE) is taken before the
+# insert reads `target`; a post that waited for it sees the thread as the post before it
+# left it, and the updates apply to that newest row. A retry whose client_id is taken
+# inserts nothing (ON CONFLICT), so nothing moves. `created` is never earlier than the
+# thread's last activity, so time order follows id order.
+_POST_POSTGRESQL = f"""
+WITH target AS ({_WRITE_TARGET} FOR UPDATE OF t),
+message AS (
+    INSERT INTO threads_message (thread_id, sender_id, text, created, is_read, client_id)
+    SELECT target.id, %(user)s, %(text)s, GREATEST(%(now)s, target.updated), false,
+        %(client_id)s
+    FROM target WHERE NOT target.blocked
+    ON CONFLICT (thread_id, sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
+    RETURNING id, created
+),
+thread AS (
+    UPDATE threads_thread t SET updated = m.created, last_message_id = m.id,
+        message_count = t.message_count + 1
+    FROM message m WHERE t.id = %(thread)s
+),
+members AS (
+    UPDATE threads_participant p SET updated = m.created,
+        unread_count = p.unread_count + CASE WHEN p.user_id = %(user)s THEN 0 ELSE 1 END
+    FROM message m WHERE p.thread_id = %(thread)s
+)
+SELECT target.pair_key, target.user_id, target.blocked, m.id, m.created
+FROM (SELECT 1) AS one LEFT JOIN target ON true LEFT JOIN message m ON true
+"""
+
+
+def message_post(
+    *, thread_id: int, sender_id: int, text: str, now: datetime, client_id: UUID | None
+) -> Posted:
+    """Store a message from `sender_id` in their thread `thread_id` and move the thread's
+    and both participants' read state, atomically. Posts to one thread take turns on the
+    thread's row lock, so ids, `created` times and the thread's last activity agree."""
+    params = {
+        "thread": thread_id,
+        "user": sender_id,
+        "text": text,
+        "now": connection.ops.adapt_datetimefield_value(now),
+        "client_id": Message._meta.get_field("client_id").get_db_prep_value(client_id, connection),
+    }
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_POST_POSTGRESQL, params)
+            pair_key, other_id, blocked, message_id, created = cursor.fetchone()
+        if pair_key is None:
+            return Posted(target=None)
+        target = WriteTarget(pair_key=pair_key, other_id=other_id, blocked=blocked)
+        return Posted(target=target, message_id=message_id, created=created)
+    with transaction.atomic():
+        return _post_in_turn(params, now)
+
+
+def _post_in_turn(params: dict, now: datetime) -> Posted:
+    """SQLite, which has no writes inside WITH: the same steps in turn, in the caller's
+    transaction. IMMEDIATE transactions already run one at a time, and statements run
+    in-process, so the extra statements cost no round trips."""
+    with connection.cursor() as cursor:
+        cursor.execute(_WRITE_TARGET, params)
+        row = cursor.fetchone()
+        if row is None:
+            return Posted(target=None)
+        _, updated, pair_key, other_id, blocked = row
+        target = WriteTarget(pair_key=pair_key, other_id=other_id, blocked=bool(blocked))
+        if target.blocked:
+            return Posted(target=target)
+        if params["client_id"] is not None:
+            cursor.execute(
+                "SELECT 1 FROM threads_message WHERE thread_id = %(thread)s "
+                "AND sender_id = %(user)s AND client_id = %(client_id)s",
+                params,
+            )
+            if cursor.fetchone():
+                return Posted(target=target)
+        created = max(now, db_datetime(updated))
+        values = {**params, "created": connection.ops.adapt_datetimefield_value(created)}
+        cursor.execute(
+            "INSERT INTO threads_message "
+            "(thread_id, sender_id, text, created, is_read, client_id) "
+            "VALUES (%(thread)s, %(user)s, %(text)s, %(created)s, false, %(client_id)s) "
+            "RETURNING id",
+            values,
+        )
+        (values["id"],) = cursor.fetchone()
+        cursor.execute(
+            "UPDATE threads_thread SET updated = %(created)s, last_message_id = %(id)s, "
+            "message_count = message_count + 1 WHERE id = %(thread)s",
+            values,
+        )
+        cursor.execute(
+            "UPDATE threads_participant SET updated = %(created)s, unread_count = "
+            "unread_count + CASE WHEN user_id = %(user)s THEN 0 ELSE 1 END "
+            "WHERE thread_id = %(thread)s",
+            values,
+        )
+    return Posted(target=target, message_id=values["id"], created=created)

@@ -1,0 +1,138 @@
+"""Messages: posted by a participant, edited and deleted by their sender, purged by a
+moderator."""
+
+from uuid import UUID
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import connection, transaction
+from django.utils import timezone
+
+from threads import events, queries
+from threads.errors import (
+    BlockedInThread,
+    ClientIdReused,
+    MessageDeleted,
+    MessageDeletedWithThread,
+    NotTheSender,
+    ThreadNotFound,
+)
+from threads.models import Message, Thread
+from threads.selectors import message_row_of
+from threads.services.counters import count_received, lock_thread, read_state_rebuild
+
+
+def message_send(
+    *, thread_id: int, sender: AbstractBaseUser, text: str, client_id: UUID | None = None
+) -> tuple[Message, bool]:
+    """Post `text` from `sender` into their thread `thread_id`. Returns `(message, created)`.
+
+    ThreadNotFound unless `sender` takes part in the thread (it may also have been deleted
+    meanwhile); BlockedInThread when the other participant has blocked the sender. With a
+    `client_id`, posting is idempotent: a retry of the same message (same sender, thread
+    and client_id) returns the message first stored, even when the retries run
+    concurrently; reusing the id for a different text raises ClientIdReused.
+
+    Storing is atomic (`queries.message_post`); a retry's original is read just after.
+    """
+    posted = queries.message_post(
+        thread_id=thread_id, sender_id=sender.pk, text=text, now=timezone.now(), client_id=client_id
+    )
+    if posted.target is None:
+        raise ThreadNotFound
+    if posted.target.blocked:
+        raise BlockedInThread
+    if posted.message_id is None:  # the client_id was already used by this sender here
+        stored = Message.objects.filter(
+            thread_id=thread_id, sender=sender, client_id=client_id
+        ).first()
+        if stored is None:  # gone since (deleted with its thread, or by a moderator)
+            raise ThreadNotFound
+        if stored.text != text and stored.deleted is None:
+            raise ClientIdReused
+        return stored, False
+    message = Message(
+        id=posted.message_id,
+        thread_id=thread_id,
+        sender=sender,
+        text=text,
+        created=posted.created,
+        client_id=client_id,
+    )
+    message._state.adding = False  # it is stored: behave like a fetched instance
+    message._state.db = connection.alias
+    events.publish(
+        events.message_event(events.MESSAGE_CREATED, message_row_of(message)),
+        to=Thread.participant_ids_in(posted.target.pair_key),
+    )
+    return message, True
+
+
+def _check_sender(*, message: Message, editor: AbstractBaseUser) -> None:
+    if message.sender_id != editor.pk:
+        raise NotTheSender
+
+
+@transaction.atomic
+def message_edit(*, message: Message, editor: AbstractBaseUser, text: str) -> Message:
+    """The sender replaces the text of their message; `edited` records when.
+
+    A sender the other participant has blocked may no longer write in the thread
+    (BlockedInThread); taking their own words back (`message_delete`) stays allowed. The
+    update is conditional on the message still being live, so an edit racing a delete
+    cannot bring deleted text back.
+    """
+    _check_sender(message=message, editor=editor)
+    target = queries.write_target(user_id=editor.pk, thread_id=message.thread_id)
+    if target is not None and target.blocked:
+        raise BlockedInThread
+    now = timezone.now()
+    live = Message.objects.filter(pk=message.pk, deleted__isnull=True)
+    if not live.update(text=text, edited=now):
+        if Message.objects.filter(pk=message.pk).exists():
+            raise MessageDeleted
+        raise MessageDeletedWithThread
+    message.text, message.edited = text, now
+    events.publish(
+        events.message_event(events.MESSAGE_UPDATED, message_row_of(message)),
+        to=Thread.participant_ids_in(message.thread.pair_key),
+    )
+    return message
+
+
+@transaction.atomic
+def message_delete(*, message: Message, editor: AbstractBaseUser) -> None:
+    """The sender removes their message. The row stays, as deleted and without its text, so
+    the conversation keeps its shape; deleting again changes nothing. A message deleted
+    before it was read no longer waits for its recipient."""
+    _check_sender(message=message, editor=editor)
+    participants = lock_thread(message.thread_id)  # counters move: thread first
+    now = timezone.now()
+    if not Message.objects.filter(pk=message.pk, deleted__isnull=True).update(text="", deleted=now):
+        return
+    if not Message.objects.filter(pk=message.pk, is_read=True).exists():
+        count_received(thread_id=message.thread_id, by_other_than=editor.pk, change=-1)
+    message.text, message.deleted = "", now
+    events.publish(
+        events.message_event(events.MESSAGE_DELETED, message_row_of(message)),
+        to=participants,
+    )
+
+
+@transaction.atomic
+def message_purge(*, message: Message) -> None:
+    """A moderator removes a message for good (the admin's delete). The thread's read
+    state (last message and activity, count, unread counts) is recomputed from what is
+    left: a rare action, so exactness wins over incremental bookkeeping."""
+    participants = lock_thread(message.thread_id)
+    if Message.objects.filter(pk=message.pk).delete()[0]:
+        read_state_rebuild([message.thread_id])
+        # Gone for good: no data, only which message to drop.
+        events.publish(
+            {
+                "type": events.MESSAGE_DELETED,
+                "thread": message.thread_id,
+                "message": message.pk,
+                "data": None,
+            },
+            to=participants,
+        )
