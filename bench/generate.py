@@ -16,7 +16,6 @@ Writes bench/data/<database>.json with the ids the load driver needs.
 """
 
 import argparse
-import itertools
 import json
 import os
 import random
@@ -58,33 +57,6 @@ def prepare(database: str) -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
 
 
-def insert(cursor, connection, table: str, columns: list[str], rows) -> int:
-    """Multi-row INSERTs of `rows` (tuples), as many per statement as the backend allows."""
-    quote = connection.ops.quote_name
-    per_statement = min(1000, (connection.features.max_query_params or 5000) // len(columns))
-    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    head = f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) VALUES "
-    full = head + ", ".join([one] * per_statement)
-    done = 0
-    iterator = iter(rows)
-    while batch := list(itertools.islice(iterator, per_statement * 20)):
-        whole = len(batch) - len(batch) % per_statement
-        if whole:
-            cursor.executemany(
-                full,
-                [
-                    list(itertools.chain.from_iterable(batch[i : i + per_statement]))
-                    for i in range(0, whole, per_statement)
-                ],
-            )
-        if rest := batch[whole:]:
-            cursor.execute(
-                head + ", ".join([one] * len(rest)), list(itertools.chain.from_iterable(rest))
-            )
-        done += len(batch)
-    return done
-
-
 def build(database: str) -> dict:
     os.environ["DATABASE_URL"] = database_url(database)
     os.environ.setdefault("DJANGO_DEBUG", "1")
@@ -96,6 +68,7 @@ def build(database: str) -> dict:
     from django.contrib.auth.hashers import make_password
     from django.db import connection, transaction
 
+    from chat_project.rawsql import insert_rows
     from threads.models import Message, Participant, Thread
     from threads.services import thread_counters_rebuild
     from users.models import User
@@ -109,12 +82,10 @@ def build(database: str) -> dict:
         stamps[name] = round(time.monotonic() - began, 1)
         print(f"  {name}: {stamps[name]} s", flush=True)
 
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic():
         began = time.monotonic()
         hashed = make_password(PASSWORD)
-        insert(
-            cursor,
-            connection,
+        insert_rows(
             User._meta.db_table,
             [
                 "username",
@@ -152,18 +123,14 @@ def build(database: str) -> dict:
             if key not in seen:
                 seen.add(key)
                 pairs.append((a, b))
-        insert(
-            cursor,
-            connection,
+        insert_rows(
             Thread._meta.db_table,
             ["pair_key", "created", "updated", "message_count"],
             ((Thread.pair_key_for(a, b), to_db(start), to_db(start), 0) for a, b in pairs),
         )
         ids_by_key = dict(Thread.objects.values_list("pair_key", "id"))
         thread_ids = [ids_by_key[Thread.pair_key_for(a, b)] for a, b in pairs]
-        insert(
-            cursor,
-            connection,
+        insert_rows(
             Participant._meta.db_table,
             ["thread_id", "user_id", "updated", "unread_count"],
             (
@@ -199,9 +166,7 @@ def build(database: str) -> dict:
                     )
 
         began = time.monotonic()
-        insert(
-            cursor,
-            connection,
+        insert_rows(
             Message._meta.db_table,
             ["thread_id", "sender_id", "text", "created", "is_read"],
             rows(),

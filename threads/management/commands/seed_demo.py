@@ -31,6 +31,7 @@ from django.db import connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from chat_project.rawsql import insert_rows
 from threads.models import Message, Participant, Thread
 from threads.services import thread_counters_rebuild
 
@@ -561,38 +562,13 @@ def _create_messages(
     """Insert every thread's messages as plain parameter tuples, a batch at a time.
 
     Not `bulk_create`: building a million model instances costs more than inserting them,
-    and the tuples are all the rows need."""
-    table = Message._meta.db_table
+    and the tuples are all the rows need (`insert_rows`)."""
     names = ("thread", "sender", "text", "created", "is_read")
-    columns = [Message._meta.get_field(name).column for name in names]
-    # Many rows per statement: a round trip per row is what made PostgreSQL slow (a minute
-    # for a million rows, against under half of that now). SQLite caps the parameters of
-    # one statement, hence the backend's own limit.
-    most_params = connection.features.max_query_params or 5000
-    per_statement = min(1000, most_params // len(columns))
-    statement = _insert_sql(table, columns, per_statement)
-    rows = _message_rows(rng, plans, thread_ids, user_ids, window_start)
-    with connection.cursor() as cursor:
-        for batch in _batches(rows, BATCH_SIZE):
-            whole = len(batch) - len(batch) % per_statement
-            if whole:
-                cursor.executemany(
-                    statement,
-                    [
-                        _flatten(batch[i : i + per_statement])
-                        for i in range(0, whole, per_statement)
-                    ],
-                )
-            if rest := batch[whole:]:
-                cursor.execute(_insert_sql(table, columns, len(rest)), _flatten(rest))
-            bar.update(len(batch))
-
-
-def _insert_sql(table: str, columns: list[str], rows: int) -> str:
-    quote = connection.ops.quote_name
-    row = f"({', '.join(['%s'] * len(columns))})"
-    return "INSERT INTO {} ({}) VALUES {}".format(  # noqa: S608 (names from the model, values bound)
-        quote(table), ", ".join(quote(column) for column in columns), ", ".join([row] * rows)
+    insert_rows(
+        Message._meta.db_table,
+        [Message._meta.get_field(name).column for name in names],
+        _message_rows(rng, plans, thread_ids, user_ids, window_start),
+        progress=bar.update,
     )
 
 
@@ -651,10 +627,6 @@ def _message_text(rng: random.Random) -> str:
     if roll < 0.9:
         return f"{rng.choice(GREETINGS)} {sentence}"
     return f"{sentence[0].upper()}{sentence[1:]} {rng.choice(QUESTIONS).capitalize()}"
-
-
-def _flatten(rows: list[tuple[Any, ...]]) -> list[Any]:
-    return list(itertools.chain.from_iterable(rows))
 
 
 def _batches(items: Any, size: int) -> Iterator[list[Any]]:
