@@ -97,10 +97,9 @@ def build(database: str) -> dict:
                 "is_active",
                 "is_superuser",
                 "date_joined",
-                "thread_count",  # set by thread_counters_rebuild below
             ],
             (
-                (f"bench{i}", hashed, "", "", "", False, True, False, to_db(start), 0)
+                (f"bench{i}", hashed, "", "", "", False, True, False, to_db(start))
                 for i in range(USERS)
             ),
         )

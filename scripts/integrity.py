@@ -310,9 +310,9 @@ def counter_problems() -> list[str]:
     """Every stored counter against the rows it counts (Django set up by the caller): each
     thread's message count, last message and activity, each participant's copy of that
     activity and unread count, each user's thread count."""
-    from django.db.models import Count, F, Max, Q
+    from django.db.models import Count, Max, Q
 
-    from threads.models import Message, Participant, Thread
+    from threads.models import Inbox, Message, Participant, Thread
     from users.models import User
 
     problems = []
@@ -340,8 +340,14 @@ def counter_problems() -> list[str]:
                 f"user {member.user_id} in thread {member.thread_id}: unread_count "
                 f"{member.unread_count}, messages say {waiting}"
             )
-    for user in User.objects.annotate(n=Count("memberships")).exclude(thread_count=F("n")):
-        problems.append(f"user {user.pk}: thread_count {user.thread_count}, memberships {user.n}")
+    counted = dict(Inbox.objects.values_list("user_id", "thread_count"))
+    for user_id, memberships in User.objects.annotate(n=Count("memberships")).values_list(
+        "pk", "n"
+    ):
+        if counted.get(user_id, 0) != memberships:
+            problems.append(
+                f"user {user_id}: thread_count {counted.get(user_id, 0)}, memberships {memberships}"
+            )
     return problems
 
 

@@ -9,8 +9,9 @@ class Thread(models.Model):
 
     `pair_key` names the pair independently of order ("<low id>:<high id>"); its unique index
     is what guarantees one thread per pair, even when both users create it at the same time.
-    Threads are created only through `threads.services.thread_get_or_create`, which sets the
-    key and the two participants together.
+    `threads.services.thread_get_or_create` sets the key and the two participants together
+    (bulk loaders insert rows directly, then repair the counters with
+    `thread_counters_rebuild`).
 
     `last_message` and `message_count` are kept exact by the services in the same
     transaction as the change that moves them, so reads never aggregate a history.
@@ -84,6 +85,21 @@ class Participant(models.Model):
 
     def __str__(self) -> str:
         return f"User {self.user_id} in thread {self.thread_id}"
+
+
+class Inbox(models.Model):
+    """What the thread list keeps per person: how many threads they take part in, kept
+    exact by the services in the transactions that create and delete threads (and
+    recomputed by `thread_counters_rebuild`), so the list's total is read with its page
+    instead of counting thousands of memberships. No row yet counts as 0."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    thread_count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"User {self.user_id}: {self.thread_count} threads"
 
 
 class MessageQuerySet(models.QuerySet):

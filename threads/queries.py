@@ -104,6 +104,7 @@ def write_target(*, user_id: int, thread_id: int) -> WriteTarget | None:
 # other participant and the last message.
 _THREAD_PAGE = f"""
 SELECT p.thread_id, p.unread_count, t.created, t.updated, o.user_id, ou.username,
+    (SELECT i.thread_count FROM threads_inbox i WHERE i.user_id = p.user_id),
     {_MESSAGE_SELECT}
 FROM threads_participant p
 JOIN threads_thread t ON t.id = p.thread_id
@@ -124,8 +125,9 @@ def thread_page(
 ) -> list[dict]:
     """A page of the user's threads, most recent activity first, as records: `id`,
     `unread_count`, `created`, `updated`, `other_id` and `other_username` (None when the
-    other participant is gone), `last_message` (a message record or None). With
-    `thread_id`, just that thread (an empty list if it is not the user's)."""
+    other participant is gone), `last_message` (a message record or None), and the user's
+    `thread_count` (how many threads they have in all). With `thread_id`, just that
+    thread (an empty list if it is not the user's)."""
     params = {"user": user_id, "limit": limit, "offset": offset, "thread": thread_id}
     with connection.cursor() as cursor:
         cursor.execute(THREAD_PAGE_SQL if thread_id is None else _ONE_THREAD_SQL, params)
@@ -138,10 +140,19 @@ def thread_page(
             "updated": db_datetime(row[3]),
             "other_id": row[4],
             "other_username": row[5],
-            "last_message": None if row[6] is None else _message_record(row[6:]),
+            "thread_count": row[6] or 0,
+            "last_message": None if row[7] is None else _message_record(row[7:]),
         }
         for row in rows
     ]
+
+
+def thread_count(*, user_id: int) -> int:
+    """How many threads the user takes part in (their inbox's counter)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT thread_count FROM threads_inbox WHERE user_id = %s", [user_id])
+        row = cursor.fetchone()
+    return row[0] if row else 0
 
 
 def thread_messages_delete(*, thread_id: int) -> None:

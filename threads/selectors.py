@@ -82,6 +82,10 @@ def thread_page_for(
     query however many threads the user has. With `thread_id`, just that thread (an empty
     list if it is not the user's)."""
     records = queries.thread_page(user_id=user.pk, limit=limit, offset=offset, thread_id=thread_id)
+    return _thread_rows(user, records)
+
+
+def _thread_rows(user: AbstractBaseUser, records: list[dict]) -> list[dict]:
     me = {"id": user.pk, "username": user.get_username()}
     page = []
     for record in records:
@@ -102,6 +106,14 @@ def thread_page_for(
             }
         )
     return page
+
+
+def thread_list_for(user: AbstractBaseUser, *, limit: int, offset: int) -> tuple[list[dict], int]:
+    """A page of `user`'s threads (`thread_page_for`) and how many they have in all, read
+    with the page (a second query only when the page is empty)."""
+    records = queries.thread_page(user_id=user.pk, limit=limit, offset=offset)
+    total = records[0]["thread_count"] if records else queries.thread_count(user_id=user.pk)
+    return _thread_rows(user, records), total
 
 
 def thread_row_for(user: AbstractBaseUser, thread_id: int) -> dict:

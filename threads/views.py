@@ -31,7 +31,7 @@ from threads.selectors import (
     message_row_of,
     message_window_for,
     thread_for,
-    thread_page_for,
+    thread_list_for,
     thread_row_for,
     threads_of,
     unread_total_for,
@@ -96,10 +96,8 @@ class ThreadViewSet(
 
     def list(self, request: Request) -> Response:
         """The requester's threads, most recent activity first."""
-        page = self.paginator.paginate_rows(
-            request,
-            count=request.user.thread_count,
-            fetch=partial(thread_page_for, request.user),
+        page = self.paginator.paginate_counted(
+            request, fetch=partial(thread_list_for, request.user)
         )
         return self.get_paginated_response(page)
 

@@ -31,26 +31,9 @@ class User(AbstractUser):
         validators=[username_validator],
         error_messages={"unique": UsernameTaken.detail},
     )
-    # How many threads the user takes part in, kept exact by threads.services in the
-    # transaction that creates or deletes a thread (and recomputed by its repair,
-    # thread_counters_rebuild). The thread list's total comes from here, read with the
-    # user the request authenticates, instead of counting thousands of memberships.
-    thread_count = models.PositiveIntegerField(default=0, editable=False)
     # When the owner deleted the account (users.services.user_delete): it is then inactive
     # and anonymised, and its conversations stay with the other participants.
     deleted = models.DateTimeField(null=True, blank=True, editable=False)
-
-    def save(self, *args, **kwargs) -> None:
-        # A full save of a user loaded a while ago (the admin's forms, a password change)
-        # must not write back a thread count that has moved since: only the services
-        # write it, with relative updates.
-        if not self._state.adding and kwargs.get("update_fields") is None:
-            kwargs["update_fields"] = [
-                field.name
-                for field in self._meta.concrete_fields
-                if not field.primary_key and field.name != "thread_count"
-            ]
-        super().save(*args, **kwargs)
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

@@ -1,6 +1,6 @@
 """The locks every writer takes, in one order, and the repair of the counters.
 
-Lock order across the services: threads, then messages, then participants, then users,
+Lock order across the services: threads, then messages, then participants, then inboxes,
 each in id order. Writers that lock several rows therefore queue behind each other instead
 of deadlocking (a thread's delete removes participants before messages, a mark-read locks
 messages before its participant row).
@@ -13,8 +13,7 @@ from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from threads.errors import ThreadDeleted
-from threads.models import Message, Participant, Thread
-from users.models import User
+from threads.models import Inbox, Message, Participant, Thread
 
 
 def lock_thread(thread_id: int) -> tuple[int, int]:
@@ -36,17 +35,27 @@ def lock_threads(thread_ids: Iterable[int]) -> None:
         list(locking.values_list("pk", flat=True))
 
 
-def lock_users(user_ids: Iterable[int]) -> None:
+def lock_inboxes(user_ids: Iterable[int]) -> None:
+    """Lock the users' inboxes (made if missing) in id order, as `count_threads` takes
+    them one at a time."""
+    user_ids = sorted(set(user_ids))
+    _inboxes_ensure(user_ids)
     if connection.features.has_select_for_update:
-        locking = User.objects.select_for_update().filter(pk__in=user_ids).order_by("pk")
+        locking = Inbox.objects.select_for_update().filter(pk__in=user_ids).order_by("pk")
         list(locking.values_list("pk", flat=True))
+
+
+def _inboxes_ensure(user_ids: list[int]) -> None:
+    Inbox.objects.bulk_create([Inbox(user_id=pk) for pk in user_ids], ignore_conflicts=True)
 
 
 def count_threads(*, user_ids: Iterable[int], change: int) -> None:
     """Move the thread counters of `user_ids`, one row at a time in id order: concurrent
     creates and deletes that share a user then queue instead of deadlocking."""
-    for user_id in sorted(user_ids):
-        User.objects.filter(pk=user_id).update(thread_count=F("thread_count") + change)
+    user_ids = sorted(user_ids)
+    _inboxes_ensure(user_ids)
+    for user_id in user_ids:
+        Inbox.objects.filter(pk=user_id).update(thread_count=F("thread_count") + change)
 
 
 def count_received(*, thread_id: int, by_other_than: int, change: int) -> None:
@@ -97,11 +106,11 @@ def read_state_rebuild(thread_ids: list[int]) -> None:
 
 
 def _thread_counts_rebuild(*, user_ids: list[int]) -> None:
-    # Lock the users first, then count in a statement of its own: on PostgreSQL a
+    # Lock the inboxes first, then count in a statement of its own: on PostgreSQL a
     # statement that waited for a row lock computes its subqueries from the snapshot it
     # started with, which may miss a thread created meanwhile. Once the lock is held, a
     # create still in flight adds its +1 after this count is written.
-    lock_users(user_ids)
+    lock_inboxes(user_ids)
     memberships = (
         Participant.objects.filter(user=OuterRef("pk"))
         .order_by()
@@ -109,4 +118,4 @@ def _thread_counts_rebuild(*, user_ids: list[int]) -> None:
         .annotate(n=Count("pk"))
         .values("n")
     )
-    User.objects.filter(pk__in=user_ids).update(thread_count=Coalesce(Subquery(memberships), 0))
+    Inbox.objects.filter(pk__in=user_ids).update(thread_count=Coalesce(Subquery(memberships), 0))

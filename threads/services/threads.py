@@ -8,7 +8,7 @@ from threads import events, queries
 from threads.errors import BlockedByOther, ThreadNotFound
 from threads.models import Participant, Thread
 from threads.selectors import thread_row_for
-from threads.services.counters import count_threads, lock_thread, lock_threads, lock_users
+from threads.services.counters import count_threads, lock_inboxes, lock_thread, lock_threads
 from users.queries import is_blocked
 
 
@@ -80,6 +80,6 @@ def threads_delete_of(*, user_ids: list[int]) -> None:
     or deleted by one of those people meanwhile."""
     threads = list(Thread.objects.filter(memberships__user_id__in=user_ids).distinct())
     lock_threads(thread.pk for thread in threads)
-    lock_users({pid for thread in threads for pid in Thread.participant_ids_in(thread.pair_key)})
+    lock_inboxes(pid for thread in threads for pid in Thread.participant_ids_in(thread.pair_key))
     for thread in threads:
         thread_delete(thread=thread)

@@ -4,10 +4,9 @@ equal what the messages themselves say, whatever happened to the messages."""
 import pytest
 from django.test import Client
 
-from threads.models import Message, Participant, Thread
+from threads.models import Inbox, Message, Participant, Thread
 from threads.services import thread_counters_rebuild
 from threads.tests.factories import MessageFactory
-from users.models import User
 from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +77,7 @@ def test_rebuilding_the_counters_changes_nothing(alice, bob, thread):
     before = (
         list(Thread.objects.values("id", "last_message_id", "message_count", "updated")),
         list(Participant.objects.order_by("id").values("user_id", "unread_count", "updated")),
-        list(User.objects.order_by("id").values("id", "thread_count")),
+        list(Inbox.objects.order_by("user_id").values("user_id", "thread_count")),
     )
 
     thread_counters_rebuild(thread_ids=[thread.pk])
@@ -86,7 +85,7 @@ def test_rebuilding_the_counters_changes_nothing(alice, bob, thread):
     after = (
         list(Thread.objects.values("id", "last_message_id", "message_count", "updated")),
         list(Participant.objects.order_by("id").values("user_id", "unread_count", "updated")),
-        list(User.objects.order_by("id").values("id", "thread_count")),
+        list(Inbox.objects.order_by("user_id").values("user_id", "thread_count")),
     )
     assert after == before
 
@@ -95,13 +94,16 @@ def test_rebuilding_repairs_wrong_counters(alice_client, alice, bob, thread):
     MessageFactory(thread=thread, sender=bob)
     Thread.objects.update(message_count=7, last_message=None)
     Participant.objects.update(unread_count=5)
-    User.objects.update(thread_count=9)
+    Inbox.objects.update(thread_count=9)
 
     thread_counters_rebuild(thread_ids=[thread.pk])
 
     assert_counters_match_messages(alice_client, alice, thread)
     assert alice_client.get("/api/threads/").data["count"] == 1
-    assert list(User.objects.order_by("id").values_list("thread_count", flat=True)) == [1, 1]
+    assert list(Inbox.objects.order_by("user_id").values_list("thread_count", flat=True)) == [
+        1,
+        1,
+    ]
 
 
 def test_rebuilding_after_a_purge_changes_nothing(alice, bob, thread):
