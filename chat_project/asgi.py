@@ -24,10 +24,10 @@ get_asgi_application()
 from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import WebsocketDenier  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from chat_project.errors import request_too_large  # noqa: E402
+from chat_project.http_guards import body_over_limit  # noqa: E402
 from chat_project.wsgi import application as wsgi_application  # noqa: E402
 from threads import events  # noqa: E402
 from threads.consumers import EventConsumer  # noqa: E402
@@ -56,19 +56,18 @@ async def http_application(scope, receive, send):
         # and a probe queued behind them would get a process restarted that only has to
         # wait for its database. (/readyz and the other servers: HealthCheckMiddleware.)
         return await _answer(send, 200, LIVE, [(b"cache-control", b"no-store")])
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     headers = [(name, value) for name, value in scope["headers"] if name != b"transfer-encoding"]
     declared = next((value for name, value in headers if name == b"content-length"), None)
-    if limit is not None and declared is not None and declared.isdigit() and int(declared) > limit:
-        return await _too_large(send, limit)
+    if declared is not None and declared.isdigit() and body_over_limit(int(declared)):
+        return await _too_large(send)
     body = bytearray()
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return
         body += message.get("body", b"")
-        if limit is not None and len(body) > limit:
-            return await _too_large(send, limit)
+        if body_over_limit(len(body)):
+            return await _too_large(send)
         if not message.get("more_body"):
             break
     if declared is None and body:
@@ -85,8 +84,8 @@ async def http_application(scope, receive, send):
     await django_http({**scope, "headers": headers}, receive_buffered, send)
 
 
-async def _too_large(send, limit: int) -> None:
-    await _answer(send, 413, request_too_large(limit).content)
+async def _too_large(send) -> None:
+    await _answer(send, 413, request_too_large().content)
 
 
 async def _answer(send, status: int, body: bytes, headers: list | None = None) -> None:

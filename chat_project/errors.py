@@ -16,6 +16,7 @@ import sqlite3
 
 import psycopg
 import psycopg_pool
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.utils.log import log_response
@@ -72,10 +73,13 @@ def json_error(detail: str, code: str, status: int) -> JsonResponse:
     )
 
 
-def request_too_large(limit: int) -> JsonResponse:
-    """413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE (the middleware and the ASGI entry)."""
+def request_too_large() -> JsonResponse:
+    """413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE (`http_guards.body_over_limit`)."""
     return json_error(
-        f"Request body too large: at most {limit} bytes are accepted.", "request_too_large", 413
+        f"Request body too large: at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes are "
+        "accepted.",
+        "request_too_large",
+        413,
     )
 
 

@@ -4,6 +4,8 @@ shared by the WSGI and ASGI entry points."""
 import codecs
 from email.message import Message
 
+from django.conf import settings
+
 UNSUPPORTED_CHARSET = (
     b'{"detail":"Unsupported charset in the Content-Type header.","code":"unsupported_media_type"}'
 )
@@ -40,3 +42,12 @@ def usable_charset(content_type: str, query_string: str) -> bool:
     except (LookupError, UnicodeError, ValueError):
         return False
     return True
+
+
+def body_over_limit(length: int) -> bool:
+    """Whether a request body of `length` bytes is over DATA_UPLOAD_MAX_MEMORY_SIZE: the one
+    statement of the body limit, applied to the declared Content-Length by
+    RequestBodyLimitMiddleware and, as the body streams in, by the ASGI entry. Answered
+    with `chat_project.errors.request_too_large`."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return limit is not None and length > limit

@@ -1,7 +1,6 @@
 import logging
 from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.log import log_response
 
@@ -15,6 +14,7 @@ from chat_project.errors import (
     request_too_large,
 )
 from chat_project.exceptions import ChatError
+from chat_project.http_guards import body_over_limit
 
 health_logger = logging.getLogger("chat_project.health")
 
@@ -26,20 +26,20 @@ class RequestBodyLimitMiddleware:
     Django enforces that limit only when `request.body` is read; DRF's parsers read the
     stream instead, so without this an oversized JSON body would be parsed in full. A body
     sent without Content-Length is read as empty by Django's WSGI request, so the header is
-    the whole story.
+    the whole story. (Under `make serve` the ASGI entry applies the same limit first, as
+    the body arrives: chat_project/asgi.py.)
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if limit is not None and length > limit:
-            return request_too_large(limit)
+        if body_over_limit(length):
+            return request_too_large()
         return self.get_response(request)
 
 
