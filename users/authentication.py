@@ -21,8 +21,7 @@ class JWTAuthentication(authentication.JWTAuthentication):
     """SimpleJWT's bearer authentication, loading the user with a raw query by primary key.
 
     Every API request loads its user. Compiling `User.objects.get(pk=...)` cost the ORM
-    more than the database spent answering it (a fifth of a message-page request on the
-    benchmark), so the one statement is written out (`users.queries.user_by_id`); the checks are
+    more than the database spent answering it (docs/performance.md), so the one statement is written out (`users.queries.user_by_id`); the checks are
     SimpleJWT's own.
     """
 
