@@ -126,8 +126,8 @@ else:
     # Server-side parameter binding lets psycopg prepare the statements a connection runs
     # again and again, so PostgreSQL plans each hot query once per connection instead of
     # every time (planning the thread list's joins cost several times running it: figures
-    # in docs/performance.md). Turn it off behind a pooler in transaction mode (PgBouncer), which cannot keep prepared
-    # statements.
+    # in docs/performance.md). Turn it off behind a pooler in transaction mode
+    # (PgBouncer), which cannot keep prepared statements.
     if env.bool("DJANGO_DB_SERVER_SIDE_BINDING", default=True):
         # psycopg prepares a statement the fifth time a connection runs it.
         options.update({"server_side_binding": True, "prepare_threshold": 5})

@@ -21,8 +21,8 @@ class JWTAuthentication(authentication.JWTAuthentication):
     """SimpleJWT's bearer authentication, loading the user with a raw query by primary key.
 
     Every API request loads its user. Compiling `User.objects.get(pk=...)` cost the ORM
-    more than the database spent answering it (docs/performance.md), so the one statement is written out (`users.queries.user_by_id`); the checks are
-    SimpleJWT's own.
+    more than the database spent answering it (docs/performance.md), so the one statement
+    is written out (`users.queries.user_by_id`); the checks are SimpleJWT's own.
     """
 
     def get_user(self, validated_token):
