@@ -2,8 +2,11 @@
 are built by the selectors (`message_row`, `thread_page_for`); these serializers describe
 the same shapes for validation and the OpenAPI schema."""
 
+import re
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.http import QueryDict
 from rest_framework import serializers
 
 from threads.models import Message, Thread
@@ -170,12 +173,52 @@ class MessageListQuerySerializer(serializers.Serializer):
     search = serializers.CharField(required=False, max_length=200, help_text="Text to find.")
 
     def validate(self, attrs: dict) -> dict:
-        cursors = [name for name in ("before", "after", "around") if name in attrs]
+        cursors = [name for name in CURSORS if name in attrs]
         if len(cursors) > 1:
             raise serializers.ValidationError(
                 {"non_field_errors": ["Use only one of before, after and around."]}
             )
         return attrs
+
+    @classmethod
+    def parse(cls, query: QueryDict) -> dict:
+        """The validated parameters of `query`, or ValidationError. Building and running
+        this serializer costs more than the rest of a small page (docs/performance.md), so
+        the query strings clients send every time (no parameters, one plain cursor, a plain
+        search) are read directly; anything else goes through the serializer, whose answers
+        are the reference: what the shortcut accepts, the serializer accepts alike."""
+        plain = _plain_query(query)
+        if plain is not None:
+            return plain
+        serializer = cls(data=query)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+CURSORS = ("before", "after", "around")
+_PLAIN_ID = re.compile(r"[1-9][0-9]{0,17}")  # below MAX_ID, no sign, space or leading zero
+_PLAIN_AROUND = re.compile(r"first_unread|[1-9][0-9]{0,17}")
+
+
+def _plain_query(query: QueryDict) -> dict | None:
+    """MessageListQuerySerializer's validated data for a query it would take unchanged,
+    or None for anything else (including everything it would refuse)."""
+    params = {}
+    cursors = [name for name in CURSORS if name in query]
+    if len(cursors) > 1:
+        return None
+    for name in cursors:
+        value = query[name]
+        plain = _PLAIN_AROUND if name == "around" else _PLAIN_ID
+        if not plain.fullmatch(value):
+            return None
+        params[name] = value if name == "around" else int(value)
+    if "search" in query:
+        search = query["search"]
+        if not search or len(search) > 200 or search != search.strip() or "\x00" in search:
+            return None
+        params["search"] = search
+    return params
 
 
 class MessageOffsetPageSerializer(serializers.Serializer):

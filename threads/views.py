@@ -162,9 +162,7 @@ class ThreadViewSet(
     def messages(self, request: Request, pk: str | None = None) -> Response:
         """The thread's messages, newest first."""
         thread = self.get_object()
-        query = MessageListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
+        params = MessageListQuerySerializer.parse(request.query_params)
         messages = ThreadMessages(thread, search=params.get("search", ""))
         if not {"before", "after", "around"} & params.keys():
             # Without a search the count is the thread's exact counter: no COUNT(*).
