@@ -53,8 +53,11 @@ def _message_record(values: Sequence) -> dict:
 
 # --- Threads -----------------------------------------------------------------------------
 
-# The one spelling of membership in SQL: the requester's (`%(user)s`) side of thread `t`.
-_MEMBER_JOIN = "JOIN threads_participant me ON me.thread_id = t.id AND me.user_id = %(user)s"
+def _member_join(thread: str) -> str:
+    """The one spelling of membership in SQL: the requester's (`%(user)s`) side of the
+    thread that the column `thread` names. Joined, it leaves out every thread that is
+    not theirs."""
+    return f"JOIN threads_participant me ON me.thread_id = {thread} AND me.user_id = %(user)s"
 
 
 def thread_for(*, user_id: int, thread_id: int) -> Thread | None:
@@ -63,7 +66,7 @@ def thread_for(*, user_id: int, thread_id: int) -> Thread | None:
     return fetch_instance(
         Thread,
         f"SELECT {model_columns(Thread, 't')}, me.unread_count "
-        f"FROM threads_thread t {_MEMBER_JOIN} WHERE t.id = %(thread)s",
+        f"FROM threads_thread t {_member_join('t.id')} WHERE t.id = %(thread)s",
         {"user": user_id, "thread": thread_id},
         extra=("reader_unread_count",),
     )
@@ -76,7 +79,7 @@ _WRITE_TARGET = f"""
 SELECT t.id, t.updated, t.pair_key, other.user_id,
     {blocked_sql(blocker="other.user_id", blocked="%(user)s")} AS blocked
 FROM threads_thread t
-{_MEMBER_JOIN}
+{_member_join('t.id')}
 LEFT JOIN threads_participant other ON other.thread_id = t.id AND other.user_id <> %(user)s
 WHERE t.id = %(thread)s
 """
@@ -255,11 +258,13 @@ def thread_messages_count(*, thread_id: int, pattern: str) -> int:
 # --- Messages across the requester's threads ------------------------------------------------
 
 
-def _matching(pattern: str | None) -> str:
-    where = "m.thread_id IN (SELECT thread_id FROM threads_participant WHERE user_id = %(user)s)"
+def _theirs(pattern: str | None) -> str:
+    """Narrows messages `m` to the requester's (and to those matching `pattern`, if
+    given): a join and its WHERE clause."""
+    narrowing = _member_join("m.thread_id")
     if pattern is not None:
-        where += f" AND {_text_matches('m')}"
-    return where
+        narrowing += f" WHERE {_text_matches('m')}"
+    return narrowing
 
 
 def user_messages(*, user_id: int, pattern: str | None, limit: int, offset: int) -> list[dict]:
@@ -267,7 +272,7 @@ def user_messages(*, user_id: int, pattern: str | None, limit: int, offset: int)
     given), newest first, as records."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {_MESSAGE_SELECT} FROM {_MESSAGE_FROM} WHERE {_matching(pattern)} "
+            f"SELECT {_MESSAGE_SELECT} FROM {_MESSAGE_FROM} {_theirs(pattern)} "
             "ORDER BY m.id DESC LIMIT %(limit)s OFFSET %(offset)s",
             {"user": user_id, "pattern": pattern, "limit": limit, "offset": offset},
         )
@@ -277,7 +282,7 @@ def user_messages(*, user_id: int, pattern: str | None, limit: int, offset: int)
 def user_messages_count(*, user_id: int, pattern: str | None) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT COUNT(*) FROM threads_message m WHERE {_matching(pattern)}",
+            f"SELECT COUNT(*) FROM threads_message m {_theirs(pattern)}",
             {"user": user_id, "pattern": pattern},
         )
         return cursor.fetchone()[0]
