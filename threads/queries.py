@@ -53,6 +53,7 @@ def _message_record(values: Sequence) -> dict:
 
 # --- Threads -----------------------------------------------------------------------------
 
+
 def _member_join(thread: str) -> str:
     """The one spelling of membership in SQL: the requester's (`%(user)s`) side of the
     thread that the column `thread` names. Joined, it leaves out every thread that is
@@ -79,7 +80,7 @@ _WRITE_TARGET = f"""
 SELECT t.id, t.updated, t.pair_key, other.user_id,
     {blocked_sql(blocker="other.user_id", blocked="%(user)s")} AS blocked
 FROM threads_thread t
-{_member_join('t.id')}
+{_member_join("t.id")}
 LEFT JOIN threads_participant other ON other.thread_id = t.id AND other.user_id <> %(user)s
 WHERE t.id = %(thread)s
 """

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from threads.models import Message, Thread
 from threads.selectors import message_row_of
+from users.errors import no_such_user
 from users.serializers import MAX_ID, UserSerializer
 
 
@@ -131,7 +132,7 @@ class ThreadCreateSerializer(serializers.Serializer):
             )
         if other is None or not other.is_active:
             raise serializers.ValidationError(
-                {"participants": [f"User {other_id} does not exist."]}, code="does_not_exist"
+                {"participants": [no_such_user(other_id)]}, code="does_not_exist"
             )
         attrs["other"] = other
         return attrs

@@ -23,3 +23,8 @@ class CannotBlockSelf(InvalidField):
 
 class NotBlocked(NotFound):
     detail = "You have not blocked this user."
+
+
+def no_such_user(user_id: int) -> str:
+    """The field error for a user id that names no active account (serializers' text)."""
+    return f"User {user_id} does not exist."

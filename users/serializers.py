@@ -3,7 +3,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from users.errors import UsernameTaken, WrongPassword
+from users.errors import UsernameTaken, WrongPassword, no_such_user
 from users.models import DELETED_USERNAME_PREFIX, Block
 
 # The largest id a database integer key can hold; larger numbers cannot name anything.
@@ -125,9 +125,7 @@ class BlockCreateSerializer(serializers.Serializer):
     def validate_user(self, user_id: int):
         user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
         if user is None:
-            raise serializers.ValidationError(
-                f"User {user_id} does not exist.", code="does_not_exist"
-            )
+            raise serializers.ValidationError(no_such_user(user_id), code="does_not_exist")
         return user
 
 
