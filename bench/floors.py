@@ -1,8 +1,8 @@
 """Benchmark floors: for each measured endpoint, a hand-written view that returns the same
 rows with one raw SQL query and JsonResponse, with no authentication, no DRF and no ORM.
 They are what "as fast as this server and database can answer" means in `bench/load.py`,
-served by the same server in the same run. Mounted at /bench-floor/ only when the
-BENCH_FLOORS setting is on (never in a deployment).
+served by the same server in the same run. Mounted at /bench-floor/ by the benchmark's
+own settings (bench/settings.py, bench/urls.py); the project's never mount them.
 """
 
 from django.db import connection

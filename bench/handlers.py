@@ -51,7 +51,7 @@ def main() -> None:
     env = production_env(
         DATABASE_URL=database_url(args.database),
         THROTTLE_AUTH_RATE=UNBITING_RATE,
-        BENCH_FLOORS="1",
+        DJANGO_SETTINGS_MODULE="bench.settings",
         DJANGO_LOG_LEVEL="ERROR",
         GUNICORN_ACCESSLOG="",
     )

@@ -4,7 +4,8 @@
 
 Needs the data set (bench/generate.py) and wrk (Debian package `wrk`). Starts the
 production server of `make serve` (gunicorn with one uvicorn worker, access log off) on
-loopback with the raw-SQL floor views mounted (BENCH_FLOORS=1), then for each endpoint
+loopback with the benchmark's settings (bench/settings.py: the project's, plus the raw-SQL
+floor views of bench/floors.py), then for each endpoint
 runs wrk against the API and against its floor, back to back, and prints requests/s, p50
 and p99 latency
 and the API's throughput as a ratio of its floor. Also prints the two scaling ratios the
@@ -95,7 +96,7 @@ def main() -> None:
         THROTTLE_AUTH_RATE=UNBITING_RATE,
         THROTTLE_MESSAGE_POST_RATE=UNBITING_RATE,
         THROTTLE_WRITE_RATE=UNBITING_RATE,
-        BENCH_FLOORS="1",
+        DJANGO_SETTINGS_MODULE="bench.settings",
         DJANGO_LOG_LEVEL="ERROR",
         GUNICORN_ACCESSLOG="",
     )

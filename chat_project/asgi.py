@@ -5,10 +5,10 @@ workers under gunicorn (gunicorn.conf.py).
 HTTP requests run Django's WSGI handler on a fixed pool of threads (a2wsgi) rather than
 Django's ASGI handler. The views are synchronous (DRF), and Django's ASGI handler gives
 each request a thread of its own for them and hops to it three times (request started,
-view, response closed): on this project's benchmark (bench/handlers.py) the same requests
-answered 2.6 to 3.8 times slower than under a WSGI server, against 1.25 to 1.45 times
-through the pool. The pool's threads are reused, like a WSGI server's, and the WebSocket
-side is native ASGI.
+view, response closed): the same requests answered 2.6 to 3.8 times slower than under a
+WSGI server, against 1.25 to 1.45 times through the pool (docs/performance.md, "The
+request handler in front of Django"). The pool's threads are reused, like a WSGI
+server's, and the WebSocket side is native ASGI.
 """
 
 import asyncio

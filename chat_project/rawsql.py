@@ -1,10 +1,10 @@
 """Model instances from one hand-written query, for the look-ups every request makes.
 
 `Model.objects.raw()` maps columns to fields afresh on every query; for a one-row look-up
-by key that mapping cost more than the database spent answering (a fifth of a request on
-the benchmark). `fetch_instance` runs the SQL on a plain cursor and builds the instance
-the way the ORM does (`Model.from_db`), with the same database converters, worked out
-once per connection.
+by key that mapping cost more than the database spent answering (a fifth of a request:
+docs/performance.md). `fetch_instance` runs the SQL on a plain cursor and builds the
+instance the way the ORM does (`Model.from_db`), with the same database converters,
+worked out once per connection.
 """
 
 from datetime import UTC, datetime
