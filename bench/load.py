@@ -1,31 +1,46 @@
-"""Bounded mixed load against the production server, with each endpoint beside its floor.
+"""Each endpoint beside its floor, at the page sizes clients use, on the production server.
 
-    python bench/load.py --database sqlite [--seconds 5] [--connections 4]
+    python bench/load.py --database sqlite [--seconds 5] [--connections 4] [--workers 2]
+                         [--limits 1,20,50,100] [--port 18200] [--only messages]
 
 Needs the data set (bench/generate.py) and wrk (Debian package `wrk`). Starts the
-production server of `make serve` (gunicorn with one uvicorn worker, access log off) on
-loopback with the benchmark's settings (bench/settings.py: the project's, plus the raw-SQL
-floor views of bench/floors.py), then for each endpoint
-runs wrk against the API and against its floor, back to back, and prints requests/s, p50
-and p99 latency
-and the API's throughput as a ratio of its floor. Also prints the two scaling ratios the
-targets name. Results go to bench/data/results-<database>.json.
+production server of `make serve` (gunicorn with uvicorn workers, `chat_project.asgi`,
+debug off, access log off; two workers by default) on loopback with the benchmark's
+settings (bench/settings.py: the project's, plus the floor views of bench/floors.py),
+then for each endpoint runs wrk against the API and, right after, against its floor, and
+prints requests/s, p50 and p99 latency and the API's throughput as a ratio of its
+floor's. The paged reads (first message page, a deep `before=` page, the thread list)
+run at each `--limits` page size.
+
+A uvicorn worker keeps every keep-alive connection it accepted, and which worker accepts
+wrk's connections is a race: with two workers, four connections split 2:2, 3:1 or 4:0,
+and throughput moved by up to 2x from run to run. So each wrk run is checked a moment
+after it starts (`ss`): unless the connections are spread evenly over the workers it is
+stopped and started again (the split is in the results).
+
+Also prints, per paged read, what a 50-row page costs against a 1-row page: the inverse
+ratio of their requests/s at the same connection count in the same run (the time a
+worker spends per request, with the server saturated). Results go to
+bench/data/results-<database>.json.
 """
 
 import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 sys.path.insert(0, str(ROOT))
-from bench.generate import database_url  # noqa: E402
+from bench.generate import database_url, postgres_name  # noqa: E402
 from scripts.liveserver import free_port, production_env, start_server, stop  # noqa: E402
 
 # The limits stay on (their cost is part of a request) but never bite. Per second: DRF's
@@ -33,6 +48,21 @@ from scripts.liveserver import free_port, production_env, start_server, stop  # 
 # benchmark rates would hold tens of thousands of entries per user and pickle them on every
 # post; a real 60/minute limit holds at most 60.
 UNBITING_RATE = "100000000/second"
+
+
+def bench_env(database: str, **settings: str) -> dict:
+    """The production server's environment with the benchmark's settings module (the
+    floors mounted), limits that never bite, and no access log."""
+    return production_env(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        DATABASE_URL=database_url(database),
+        THROTTLE_AUTH_RATE=UNBITING_RATE,
+        THROTTLE_MESSAGE_POST_RATE=UNBITING_RATE,
+        THROTTLE_WRITE_RATE=UNBITING_RATE,
+        DJANGO_LOG_LEVEL="ERROR",
+        GUNICORN_ACCESSLOG="",
+        **settings,
+    )
 
 
 def call(base: str, method: str, path: str, body=None, token=None) -> dict:
@@ -46,24 +76,17 @@ def call(base: str, method: str, path: str, body=None, token=None) -> dict:
         return json.loads(response.read() or b"{}")
 
 
-def wrk(
-    url: str, method: str, body: str | None, headers: dict, seconds: int, connections: int
-) -> dict:
-    """Run wrk; return requests/s, p50 and p99 in milliseconds, and non-2xx count."""
+def _script(method: str, body: str | None, headers: dict) -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(f'wrk.method = "{method}"\n')
         if body is not None:
             script.write(f"wrk.body = {json.dumps(body)}\n")
         for name, value in headers.items():
             script.write(f'wrk.headers["{name}"] = "{value}"\n')
-    output = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    os.unlink(script.name)
+    return script.name
 
+
+def _parse(output: str) -> dict:
     def millis(label: str) -> float:
         value, unit = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
         return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
@@ -74,6 +97,252 @@ def wrk(
         "p50": millis("50"),
         "p99": millis("99"),
         "errors": int(bad.group(1)) if bad else 0,
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
+    }
+
+
+def wrk(
+    url: str, method: str, body: str | None, headers: dict, seconds: int, connections: int
+) -> dict:
+    """Run wrk; return requests/s, p50 and p99 in milliseconds, and non-2xx count."""
+    script = _script(method, body, headers)
+    try:
+        output = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(script)
+    return _parse(output)
+
+
+def worker_pids(server: subprocess.Popen) -> list[int]:
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text()
+    return [int(pid) for pid in children.split()]
+
+
+def connections_per_worker(port: int, workers: list[int]) -> list[int]:
+    """How many established connections to `port` each worker process holds."""
+    output = subprocess.run(
+        ["ss", "-Htnp", "state", "established", f"( sport = :{port} )"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    held = Counter(int(pid) for pid in re.findall(r"pid=(\d+)", output))
+    return [held[pid] for pid in workers]
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes `pids` have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICK
+
+
+def postgres_backends(database: str) -> list[int]:
+    """The server processes of the connections to the PostgreSQL database `database`."""
+    output = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-Atc"]
+        + [
+            f"SELECT pid FROM pg_stat_activity WHERE datname = '{database}' "
+            "AND pid <> pg_backend_pid()"
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [int(pid) for pid in output.split()]
+
+
+class Server:
+    """The running server: its address, its worker processes (to check how wrk's
+    connections split over them) and, on PostgreSQL, the database's backends serving them
+    (their CPU time counts with the workers')."""
+
+    def __init__(self, process: subprocess.Popen, port: int, postgres: str = "") -> None:
+        self.process, self.port, self.postgres = process, port, postgres
+        self.base = f"http://127.0.0.1:{port}"
+        self.workers = worker_pids(process)
+
+    def wrk(
+        self, path: str, method: str, body: str | None, headers: dict, seconds: int, conns: int
+    ) -> dict:
+        """wrk with its connections spread evenly over the workers (retried until they
+        are, 20 tries at most); the split it ran with is in the result, and the server's
+        CPU time per request (its workers', and on PostgreSQL its backends')."""
+        script = _script(method, body, headers)
+        command = ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", script]
+        command.append(self.base + path)
+        pids = self.workers + (postgres_backends(self.postgres) if self.postgres else [])
+        try:
+            for _attempt in range(20):
+                cpu = cpu_seconds(pids)
+                run = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+                time.sleep(0.3)
+                split = connections_per_worker(self.port, self.workers)
+                even = max(split) - min(split) <= conns % len(self.workers)
+                if even or conns < len(self.workers):
+                    output, _ = run.communicate()
+                    cpu = cpu_seconds(pids) - cpu
+                    result = _parse(output)
+                    result["cpu_ms"] = round(cpu * 1000 / max(result["requests"], 1), 3)
+                    return {**result, "split": split}
+                run.kill()
+                run.communicate()
+            raise RuntimeError(f"wrk's connections never spread evenly (last {split})")
+        finally:
+            os.unlink(script)
+
+
+def endpoints(server: Server, meta: dict, limits: list[int]) -> list[dict]:
+    """The measured requests, each with its floor's, for the heavy user (5,000 threads;
+    the 200,000-message thread is one of them)."""
+    password = meta["password"]
+    token = {}
+    for role in ("heavy", "light"):
+        name = meta[f"{role}_user"]
+        login = {"username": name, "password": password}
+        token[role] = call(server.base, "POST", "/api/token/", login)["access"]
+    big = meta["big_thread"]
+    deep = meta["deep_before"]
+    # A thread of heavy's other than the big one, to post into.
+    other = call(server.base, "GET", "/api/threads/?limit=2", token=token["heavy"])["results"]
+    post_thread = next(row["id"] for row in other if row["id"] != big)
+
+    def auth(role="heavy"):
+        return {"Authorization": f"Bearer {token[role]}", "Content-Type": "application/json"}
+
+    def get(name, group, limit, api, floor, role="heavy"):
+        return {
+            "endpoint": name,
+            "group": group,
+            "limit": limit,
+            "method": "GET",
+            "body": None,
+            "headers": auth(role),
+            "api": api,
+            "floor": floor,
+        }
+
+    rows = []
+    for limit in limits:
+        rows.append(
+            get(
+                f"messages, first page, {limit} rows",
+                "messages, first page",
+                limit,
+                f"/api/threads/{big}/messages/?limit={limit}",
+                f"/bench-floor/threads/{big}/messages/?limit={limit}",
+            )
+        )
+    for limit in limits:
+        rows.append(
+            get(
+                f"messages, deep page (before=), {limit} rows",
+                "messages, deep page",
+                limit,
+                f"/api/threads/{big}/messages/?before={deep}&limit={limit}",
+                f"/bench-floor/threads/{big}/messages/?before={deep}&limit={limit}",
+            )
+        )
+    for limit in limits:
+        rows.append(
+            get(
+                f"thread list, {limit} rows",
+                "thread list",
+                limit,
+                f"/api/threads/?limit={limit}",
+                f"/bench-floor/threads/?limit={limit}",
+            )
+        )
+    rows.append(
+        get(
+            "thread list, light user (5 threads)",
+            "thread list, light user",
+            20,
+            "/api/threads/",
+            "/bench-floor/threads/",
+            role="light",
+        )
+    )
+    body = '{"text": "hello from the benchmark"}'
+    rows.append(
+        {
+            **get(
+                "post a message",
+                "post",
+                None,
+                f"/api/threads/{post_thread}/messages",
+                f"/bench-floor/threads/{post_thread}/post/",
+            ),
+            "method": "POST",
+            "body": body,
+        }
+    )
+    rows.append(
+        get(
+            "unread total",
+            "unread total",
+            None,
+            "/api/threads/unread_count/",
+            "/bench-floor/unread/",
+        )
+    )
+    # What clients send on opening a thread they have read: the big thread has nothing
+    # unread for heavy. The floor runs its UPDATE, which matches no row.
+    rows.append(
+        {
+            **get(
+                "mark_read, nothing new",
+                "mark_read",
+                None,
+                f"/api/threads/{big}/mark_read",
+                f"/bench-floor/threads/{big}/mark_read/",
+            ),
+            "method": "PATCH",
+            "body": "{}",
+        }
+    )
+    return rows
+
+
+def measure(server: Server, row: dict, seconds: int, conns: int, rounds: int) -> dict:
+    """The API then its floor, `rounds` times. Two ratios of the API to its floor: of
+    their requests/s, and of the server CPU time per request (floor's / API's), each the
+    median of the rounds; the runs shown are the round of the median throughput ratio."""
+    run = row["method"], row["body"], row["headers"]
+    server.wrk(row["api"], *run, 1, conns)  # warm up
+    server.wrk(row["floor"], *run, 1, conns)
+    api, floor, ratios, cpu_ratios = [], [], [], []
+    for _ in range(rounds):
+        api.append(server.wrk(row["api"], *run, seconds, conns))
+        floor.append(server.wrk(row["floor"], *run, seconds, conns))
+        ratios.append(api[-1]["rps"] / floor[-1]["rps"])
+        cpu_ratios.append(floor[-1]["cpu_ms"] / api[-1]["cpu_ms"])
+    middle = ratios.index(statistics.median_low(ratios))
+    return {
+        "endpoint": row["endpoint"],
+        "group": row["group"],
+        "limit": row["limit"],
+        "api": api[middle],
+        "floor": floor[middle],
+        "ratio": round(ratios[middle], 2),
+        "cpu_ratio": round(statistics.median(cpu_ratios), 2),
+        "ratios": [round(ratio, 2) for ratio in ratios],
+        "cpu_ratios": [round(ratio, 2) for ratio in cpu_ratios],
+        "api_cpu_ms": statistics.median(run["cpu_ms"] for run in api),
+        "floor_cpu_ms": statistics.median(run["cpu_ms"] for run in floor),
     }
 
 
@@ -82,159 +351,103 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=4)
-    # One server process: uvicorn workers keep each of wrk's keep-alive connections on the
-    # process that accepted it, so with two processes and four connections the split
-    # (2:2, 3:1 or 4:0) changed throughput by up to 2x from run to run.
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1, help="API/floor pairs per endpoint")
+    parser.add_argument("--limits", default="1,20,50,100", help="page sizes of the paged reads")
+    parser.add_argument("--port", type=int, default=0, help="default: any free port")
+    parser.add_argument("--only", default="", help="only endpoints whose name contains this")
+    parser.add_argument("--output", default="", help="default: bench/data/results-<db>.json")
     args = parser.parse_args()
     meta = json.loads((DATA / f"{args.database}.json").read_text())
+    limits = [int(limit) for limit in args.limits.split(",")]
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = production_env(
-        DATABASE_URL=database_url(args.database),
-        THROTTLE_AUTH_RATE=UNBITING_RATE,
-        THROTTLE_MESSAGE_POST_RATE=UNBITING_RATE,
-        THROTTLE_WRITE_RATE=UNBITING_RATE,
-        DJANGO_SETTINGS_MODULE="bench.settings",
-        DJANGO_LOG_LEVEL="ERROR",
-        GUNICORN_ACCESSLOG="",
-    )
+    env = bench_env(args.database)
     collect = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]
     subprocess.run(collect, cwd=ROOT, env=env, check=True)
-    server = start_server(env, port=port, workers=args.workers)
+    port = args.port or free_port()
+    process = start_server(env, port=port, workers=args.workers)
     try:
-        password = meta["password"]
-        token, me = {}, {}
-        for role in ("heavy", "light"):
-            name = meta[f"{role}_user"]
-            token[role] = call(
-                base, "POST", "/api/token/", {"username": name, "password": password}
-            )["access"]
-            me[role] = call(base, "GET", "/api/user/me/", token=token[role])["id"]
-        big = meta["big_thread"]
-        # A thread of heavy's other than the big one, to post into and mark read.
-        other = call(base, "GET", "/api/threads/?limit=2", token=token["heavy"])["results"]
-        post_thread = next(row["id"] for row in other if row["id"] != big)
-
-        def auth(role):
-            return {"Authorization": f"Bearer {token[role]}", "Content-Type": "application/json"}
-
-        endpoints = [
-            (
-                "thread list, heavy user (5,000 threads)",
-                "GET",
-                "/api/threads/",
-                None,
-                auth("heavy"),
-                f"/bench-floor/threads/?user={me['heavy']}",
-                None,
-            ),
-            (
-                "thread list, light user (5 threads)",
-                "GET",
-                "/api/threads/",
-                None,
-                auth("light"),
-                f"/bench-floor/threads/?user={me['light']}",
-                None,
-            ),
-            (
-                "messages, first page (200,000-message thread)",
-                "GET",
-                f"/api/threads/{big}/messages/",
-                None,
-                auth("heavy"),
-                f"/bench-floor/messages/?thread={big}",
-                None,
-            ),
-            (
-                "messages, deep page (before=, 199,000 deep)",
-                "GET",
-                f"/api/threads/{big}/messages/?before={meta['deep_before']}",
-                None,
-                auth("heavy"),
-                f"/bench-floor/messages/?thread={big}&before={meta['deep_before']}",
-                None,
-            ),
-            (
-                "post a message",
-                "POST",
-                f"/api/threads/{post_thread}/messages",
-                '{"text": "hello from the benchmark"}',
-                auth("heavy"),
-                f"/bench-floor/post/?thread={post_thread}&sender={me['heavy']}",
-                "hello from the benchmark",
-            ),
-            (
-                "unread total",
-                "GET",
-                "/api/threads/unread_count/",
-                None,
-                auth("heavy"),
-                f"/bench-floor/unread/?user={me['heavy']}",
-                None,
-            ),
-            # What clients do on every thread they open: mark it read, mostly with nothing
-            # new (the big thread has nothing unread for heavy). The floor runs its UPDATE.
-            (
-                "mark_read, nothing new",
-                "PATCH",
-                f"/api/threads/{big}/mark_read",
-                "{}",
-                auth("heavy"),
-                f"/bench-floor/mark_read/?thread={big}&user={me['heavy']}",
-                None,
-            ),
-        ]
-
-        results = []
+        time.sleep(1)  # every worker booted
+        server = Server(process, port, postgres_name() if args.database == "postgres" else "")
+        rows = [row for row in endpoints(server, meta, limits) if args.only in row["endpoint"]]
         print(
             f"{args.database}: {args.workers} uvicorn worker(s) under gunicorn, wrk 1 thread x "
-            f"{args.connections} connections, {args.seconds} s per run",
+            f"{args.connections} connections spread evenly, {args.seconds} s per run, "
+            f"{args.rounds} round(s)",
             flush=True,
         )
-        for name, method, path, body, headers, floor_path, floor_body in endpoints:
-            wrk(base + path, method, body, headers, 1, args.connections)  # warm up
-            api = wrk(base + path, method, body, headers, args.seconds, args.connections)
-            floor = wrk(
-                base + floor_path,
-                "POST" if floor_body or method == "PATCH" else "GET",
-                floor_body,
-                {},
-                args.seconds,
-                args.connections,
-            )
-            ratio = api["rps"] / floor["rps"]
-            results.append({"endpoint": name, "api": api, "floor": floor, "ratio": round(ratio, 2)})
+        results = []
+        for row in rows:
+            result = measure(server, row, args.seconds, args.connections, args.rounds)
+            results.append(result)
+            api, floor = result["api"], result["floor"]
             line = (
-                f"  {name:48} api {api['rps']:7.0f}/s p50 {api['p50']:6.2f} ms "
-                f"p99 {api['p99']:6.2f} ms | floor {floor['rps']:7.0f}/s "
-                f"p50 {floor['p50']:6.2f} ms p99 {floor['p99']:6.2f} ms | ratio {ratio:.2f}"
+                f"  {row['endpoint']:38} api {api['rps']:5.0f}/s p50 {api['p50']:5.1f} ms "
+                f"p99 {api['p99']:5.1f} ms {result['api_cpu_ms']:.2f} cpu-ms | "
+                f"floor {floor['rps']:5.0f}/s p50 {floor['p50']:5.1f} ms "
+                f"p99 {floor['p99']:5.1f} ms {result['floor_cpu_ms']:.2f} cpu-ms | "
+                f"ratio {result['ratio']:.2f} cpu {result['cpu_ratio']:.2f}"
             )
+            if args.rounds > 1:
+                line += f" {result['ratios']} cpu {result['cpu_ratios']}"
             if api["errors"] or floor["errors"]:
                 line += f"  NON-2XX api {api['errors']} floor {floor['errors']}"
             print(line, flush=True)
-        by_name = {r["endpoint"]: r for r in results}
-        deep = by_name["messages, deep page (before=, 199,000 deep)"]["api"]["rps"]
-        first = by_name["messages, first page (200,000-message thread)"]["api"]["rps"]
-        heavy = by_name["thread list, heavy user (5,000 threads)"]["api"]["rps"]
-        light = by_name["thread list, light user (5 threads)"]["api"]["rps"]
-        scaling = {
-            "deep page time / first page time": round(deep and first / deep, 2),
-            "heavy / light thread list time": round(heavy and light / heavy, 2),
-        }
-        deep_ratio = scaling["deep page time / first page time"]
-        heavy_ratio = scaling["heavy / light thread list time"]
-        print(
-            f"  deep page takes {deep_ratio}x the first page's time; "
-            f"the 5,000-thread list takes {heavy_ratio}x the 5-thread list's"
-        )
-        (DATA / f"results-{args.database}.json").write_text(
-            json.dumps({"meta": meta, "results": results, "scaling": scaling}, indent=2)
+        summary = summarise(results)
+        for line in summary["lines"]:
+            print(line)
+        output = Path(args.output) if args.output else DATA / f"results-{args.database}.json"
+        output.write_text(
+            json.dumps(
+                {
+                    "meta": meta,
+                    "settings": vars(args),
+                    "results": results,
+                    "page_cost": summary["page_cost"],
+                    "scaling": summary["scaling"],
+                },
+                indent=2,
+            )
         )
     finally:
-        stop(server)
+        stop(process)
+
+
+def summarise(results: list[dict]) -> dict:
+    """The page-cost ratios (a 50-row page against a 1-row page, the API's and its floor's)
+    and the scaling ratios, from the results present."""
+    by = {(r["group"], r["limit"]): r for r in results}
+    lines, page_cost, scaling = [], {}, {}
+    for group in ("messages, first page", "messages, deep page", "thread list"):
+        one, fifty = by.get((group, 1)), by.get((group, 50))
+        if one and fifty:
+            cost = {
+                "api": one["api"]["rps"] / fifty["api"]["rps"],
+                "floor": one["floor"]["rps"] / fifty["floor"]["rps"],
+                "api_cpu": fifty["api_cpu_ms"] / one["api_cpu_ms"],
+                "floor_cpu": fifty["floor_cpu_ms"] / one["floor_cpu_ms"],
+            }
+            page_cost[group] = {name: round(value, 2) for name, value in cost.items()}
+            lines.append(
+                f"  {group}: a 50-row page costs {cost['api']:.2f}x a 1-row page in requests/s "
+                f"({cost['api_cpu']:.2f}x in CPU per request; the floor's: {cost['floor']:.2f}x, "
+                f"{cost['floor_cpu']:.2f}x)"
+            )
+    first, deep = by.get(("messages, first page", 20)), by.get(("messages, deep page", 20))
+    if first and deep:
+        scaling["deep page time / first page time, 20 rows"] = round(
+            first["api"]["rps"] / deep["api"]["rps"], 2
+        )
+    heavy, light = by.get(("thread list", 20)), by.get(("thread list, light user", 20))
+    if heavy and light:
+        scaling["heavy / light thread list time, 20 rows"] = round(
+            light["api"]["rps"] / heavy["api"]["rps"], 2
+        )
+    for name, value in scaling.items():
+        lines.append(f"  {name}: {value}x")
+    below = [r["endpoint"] for r in results if r["ratio"] < 0.5]
+    lines.append(f"  below 0.5 of the floor (requests/s): {', '.join(below) if below else 'none'}")
+    return {"lines": lines, "page_cost": page_cost, "scaling": scaling}
 
 
 if __name__ == "__main__":
