@@ -5,36 +5,40 @@
 
 Needs the data set (bench/generate.py) and wrk (Debian package `wrk`). Starts the
 production server of `make serve` (gunicorn with uvicorn workers, `chat_project.asgi`,
-debug off, access log off; two workers by default) on loopback with the benchmark's
-settings (bench/settings.py: the project's, plus the floor views of bench/floors.py),
-then for each endpoint runs wrk against the API and, right after, against its floor, and
-prints requests/s, p50 and p99 latency and the API's throughput as a ratio of its
-floor's. The paged reads (first message page, a deep `before=` page, the thread list)
-run at each `--limits` page size.
+debug off, access log off; two workers by default, see below) on loopback with the
+benchmark's settings (bench/settings.py: the project's, plus the floor views of
+bench/floors.py), then for each endpoint runs wrk against the API and, right after,
+against its floor, and prints requests/s, p50 and p99 latency, the servers' CPU time per
+request, and the API's figures as ratios of its floor's: requests/s, and CPU time per
+request (floor's / API's; a busy shared machine disturbs it less). `--rounds` repeats
+each pair and takes the median. The paged reads (first message page, a deep `before=`
+page, the thread list) run at each `--limits` page size.
 
-A uvicorn worker keeps every keep-alive connection it accepted, and which worker accepts
-wrk's connections is a race: with two workers, four connections split 2:2, 3:1 or 4:0,
-and throughput moved by up to 2x from run to run. So each wrk run is checked a moment
-after it starts (`ss`): unless the connections are spread evenly over the workers it is
-stopped and started again (the split is in the results).
+Two workers, as `make serve` runs with WEB_CONCURRENCY=2, but as two servers of one
+worker each (gunicorn with one uvicorn worker, on consecutive ports), each with its own
+wrk and half the connections. A uvicorn worker keeps every keep-alive connection it
+accepted, and which of two workers on one port accepts wrk's connections is a race: four
+connections split 2:2, 3:1 or 4:0 (3:1 twenty times in a row in one run), and
+throughput moved by up to 2x from run to run. One port per worker shares them out
+evenly every time.
 
 Also prints, per paged read, what a 50-row page costs against a 1-row page: the inverse
 ratio of their requests/s at the same connection count in the same run (the time a
-worker spends per request, with the server saturated). Results go to
-bench/data/results-<database>.json.
+worker spends per request, with the servers saturated), and the ratio of their CPU time
+per request. Results go to bench/data/results-<database>.json.
 """
 
 import argparse
 import json
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,23 +122,6 @@ def wrk(
     return _parse(output)
 
 
-def worker_pids(server: subprocess.Popen) -> list[int]:
-    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text()
-    return [int(pid) for pid in children.split()]
-
-
-def connections_per_worker(port: int, workers: list[int]) -> list[int]:
-    """How many established connections to `port` each worker process holds."""
-    output = subprocess.run(
-        ["ss", "-Htnp", "state", "established", f"( sport = :{port} )"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    held = Counter(int(pid) for pid in re.findall(r"pid=(\d+)", output))
-    return [held[pid] for pid in workers]
-
-
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -166,43 +153,53 @@ def postgres_backends(database: str) -> list[int]:
 
 
 class Server:
-    """The running server: its address, its worker processes (to check how wrk's
-    connections split over them) and, on PostgreSQL, the database's backends serving them
-    (their CPU time counts with the workers')."""
+    """The running servers: `make serve`'s server, one worker each (see the module's
+    docstring), and, on PostgreSQL, the database's backends serving them (their CPU time
+    counts with the workers')."""
 
-    def __init__(self, process: subprocess.Popen, port: int, postgres: str = "") -> None:
-        self.process, self.port, self.postgres = process, port, postgres
-        self.base = f"http://127.0.0.1:{port}"
-        self.workers = worker_pids(process)
+    def __init__(self, processes: list[subprocess.Popen], ports: list[int], postgres: str = ""):
+        self.processes, self.ports, self.postgres = processes, ports, postgres
+        self.base = f"http://127.0.0.1:{ports[0]}"
+        self.workers = [
+            int(pid)
+            for process in processes
+            for pid in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        ]
 
     def wrk(
         self, path: str, method: str, body: str | None, headers: dict, seconds: int, conns: int
     ) -> dict:
-        """wrk with its connections spread evenly over the workers (retried until they
-        are, 20 tries at most); the split it ran with is in the result, and the server's
-        CPU time per request (its workers', and on PostgreSQL its backends')."""
+        """One wrk per server at once, the connections shared out evenly: the requests/s
+        of all of them, p50 the mean of theirs, p99 the highest, and the servers' CPU time
+        per request (their workers', and on PostgreSQL their backends')."""
+        if conns % len(self.ports):
+            raise ValueError(f"{conns} connections do not share out over {len(self.ports)}")
         script = _script(method, body, headers)
-        command = ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", script]
-        command.append(self.base + path)
         pids = self.workers + (postgres_backends(self.postgres) if self.postgres else [])
         try:
-            for _attempt in range(20):
-                cpu = cpu_seconds(pids)
-                run = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-                time.sleep(0.3)
-                split = connections_per_worker(self.port, self.workers)
-                even = max(split) - min(split) <= conns % len(self.workers)
-                if even or conns < len(self.workers):
-                    output, _ = run.communicate()
-                    cpu = cpu_seconds(pids) - cpu
-                    result = _parse(output)
-                    result["cpu_ms"] = round(cpu * 1000 / max(result["requests"], 1), 3)
-                    return {**result, "split": split}
-                run.kill()
-                run.communicate()
-            raise RuntimeError(f"wrk's connections never spread evenly (last {split})")
+            cpu = cpu_seconds(pids)
+            runs = [
+                subprocess.Popen(
+                    ["wrk", "-t1", f"-c{conns // len(self.ports)}", f"-d{seconds}s", "--latency"]
+                    + ["-s", script, f"http://127.0.0.1:{port}{path}"],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                for port in self.ports
+            ]
+            results = [_parse(run.communicate()[0]) for run in runs]
+            cpu = cpu_seconds(pids) - cpu
         finally:
             os.unlink(script)
+        requests = sum(result["requests"] for result in results)
+        return {
+            "rps": sum(result["rps"] for result in results),
+            "p50": statistics.mean(result["p50"] for result in results),
+            "p99": max(result["p99"] for result in results),
+            "errors": sum(result["errors"] for result in results),
+            "requests": requests,
+            "cpu_ms": round(cpu * 1000 / max(requests, 1), 3),
+        }
 
 
 def endpoints(server: Server, meta: dict, limits: list[int]) -> list[dict]:
@@ -354,7 +351,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=1, help="API/floor pairs per endpoint")
     parser.add_argument("--limits", default="1,20,50,100", help="page sizes of the paged reads")
-    parser.add_argument("--port", type=int, default=0, help="default: any free port")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="the first server's port, the next ones follow (default: any free ports)",
+    )
     parser.add_argument("--only", default="", help="only endpoints whose name contains this")
     parser.add_argument("--output", default="", help="default: bench/data/results-<db>.json")
     args = parser.parse_args()
@@ -364,16 +366,23 @@ def main() -> None:
     env = bench_env(args.database)
     collect = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]
     subprocess.run(collect, cwd=ROOT, env=env, check=True)
-    port = args.port or free_port()
-    process = start_server(env, port=port, workers=args.workers)
+    ports = [args.port + n if args.port else free_port() for n in range(args.workers)]
+    for port in ports:  # a server already there would answer in ours' place
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                raise SystemExit(f"port {port} is taken")
+    processes = []
     try:
+        for port in ports:
+            processes.append(start_server(env, port=port, workers=1))
         time.sleep(1)  # every worker booted
-        server = Server(process, port, postgres_name() if args.database == "postgres" else "")
+        postgres = postgres_name() if args.database == "postgres" else ""
+        server = Server(processes, ports, postgres)
         rows = [row for row in endpoints(server, meta, limits) if args.only in row["endpoint"]]
         print(
-            f"{args.database}: {args.workers} uvicorn worker(s) under gunicorn, wrk 1 thread x "
-            f"{args.connections} connections spread evenly, {args.seconds} s per run, "
-            f"{args.rounds} round(s)",
+            f"{args.database}: {args.workers} server(s) of one uvicorn worker under gunicorn, "
+            f"{args.connections} wrk connections shared out over them, {args.seconds} s per "
+            f"run, {args.rounds} round(s)",
             flush=True,
         )
         results = []
@@ -410,7 +419,8 @@ def main() -> None:
             )
         )
     finally:
-        stop(process)
+        for process in processes:
+            stop(process)
 
 
 def summarise(results: list[dict]) -> dict:
