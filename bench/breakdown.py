@@ -33,7 +33,8 @@ busy machine does not count, nor, on PostgreSQL, the database server's work) or 
 elapsed time (`--clock wall`). `--cprofile`
 profiles the whole request of one of the reads instead, at the first of `--limits`.
 `--compare` times the project's replacements of library parts (token decoding, JSON
-rendering, the paginated response) against the library's own, on the same inputs.
+rendering, the paginated response) against the library's own, on the same inputs;
+`--middleware` each middleware's own share of a whole request.
 """
 
 import argparse
@@ -338,6 +339,67 @@ def compare(meta: dict, limit: int, calls: int, clock_name: str) -> None:
         print(f"  {name:56} {library:8.1f} {own:8.1f} {library - own:8.1f}")
 
 
+PROBED: list[tuple[int, int, int]] = []  # (probe, 0 in / 1 out, time)
+
+
+def _probe(index: int) -> type:
+    """A middleware that notes when a request passes it, going in and coming out."""
+
+    class Probe:
+        def __init__(self, get_response) -> None:
+            self.get_response = get_response
+
+        def __call__(self, request):
+            clock = CLOCK[0]
+            PROBED.append((index, 0, clock()))
+            response = self.get_response(request)
+            PROBED.append((index, 1, clock()))
+            return response
+
+    Probe.__name__ = Probe.__qualname__ = f"Probe{index}"
+    globals()[Probe.__name__] = Probe
+    return Probe
+
+
+CLOCK = [time.thread_time_ns]
+
+
+def middleware(meta: dict, limit: int, calls: int, clock_name: str) -> None:
+    """Each middleware's own time in the whole request (its code on the way in and out,
+    not the layers inside it), with a probe between every two of them."""
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import override_settings
+
+    CLOCK[0] = CLOCKS[clock_name]
+    names = list(settings.MIDDLEWARE)
+    probed = []
+    for index, name in enumerate(names):
+        probed += [f"{__name__}.{_probe(index).__name__}", name]
+    probed.append(f"{__name__}.{_probe(len(names)).__name__}")
+    parts = Parts("first message page", limit, meta)
+    with override_settings(MIDDLEWARE=probed):
+        parts.handler = WSGIHandler()
+        for _ in range(20):
+            parts.whole()
+        samples = [[] for _ in range(len(names) + 1)]
+        for _ in range(calls):
+            parts.connection.close()
+            PROBED.clear()
+            parts.whole()
+            seen = {(index, way): moment for index, way, moment in PROBED}
+            for index in range(len(names)):
+                own = seen[index + 1, 0] - seen[index, 0] + seen[index, 1] - seen[index + 1, 1]
+                samples[index].append(own)
+            samples[-1].append(seen[len(names), 1] - seen[len(names), 0])
+    print(
+        f"median microseconds ({clock_name} time) of {calls} requests (first message page, "
+        f"{limit} rows), each middleware's own part (probes between them cost ~1 µs each):"
+    )
+    for name, values in zip([*names, "(inside: URL resolving, the view)"], samples, strict=True):
+        print(f"  {name:60} {statistics.median(values) / 1000:8.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
@@ -353,6 +415,9 @@ def main() -> None:
     )
     parser.add_argument("--cprofile", default="", help="one read's whole request, profiled")
     parser.add_argument(
+        "--middleware", action="store_true", help="each middleware's own time in a request"
+    )
+    parser.add_argument(
         "--compare",
         action="store_true",
         help="the project's replacements of library parts against the library's, at the "
@@ -366,6 +431,9 @@ def main() -> None:
 
     if args.compare:
         compare(meta, limits[0], args.calls, args.clock)
+        return
+    if args.middleware:
+        middleware(meta, limits[0], args.calls, args.clock)
         return
 
     if args.cprofile:

@@ -22,10 +22,12 @@ connections split 2:2, 3:1 or 4:0 (3:1 twenty times in a row in one run), and
 throughput moved by up to 2x from run to run. One port per worker shares them out
 evenly every time.
 
-Also prints, per paged read, what a 50-row page costs against a 1-row page: the inverse
-ratio of their requests/s at the same connection count in the same run (the time a
-worker spends per request, with the servers saturated), and the ratio of their CPU time
-per request. Results go to bench/data/results-<database>.json.
+Then what requests cost against each other: per paged read, a 50-row page against a
+1-row page (the API's, and the floor's), a deep page against the first, the heavy user's
+thread list against the light user's; measured as an endpoint against its floor is
+(alternating runs, medians), as the inverse ratio of their requests/s (the time the
+saturated servers spend per request) and as the ratio of their CPU time per request.
+Results go to bench/data/results-<database>.json.
 """
 
 import argparse
@@ -359,6 +361,7 @@ def main() -> None:
     )
     parser.add_argument("--only", default="", help="only endpoints whose name contains this")
     parser.add_argument("--output", default="", help="default: bench/data/results-<db>.json")
+    parser.add_argument("--costs-only", action="store_true", help="skip the endpoint table")
     args = parser.parse_args()
     meta = json.loads((DATA / f"{args.database}.json").read_text())
     limits = [int(limit) for limit in args.limits.split(",")]
@@ -386,7 +389,7 @@ def main() -> None:
             flush=True,
         )
         results = []
-        for row in rows:
+        for row in [] if args.costs_only else rows:
             result = measure(server, row, args.seconds, args.connections, args.rounds)
             results.append(result)
             api, floor = result["api"], result["floor"]
@@ -402,19 +405,14 @@ def main() -> None:
             if api["errors"] or floor["errors"]:
                 line += f"  NON-2XX api {api['errors']} floor {floor['errors']}"
             print(line, flush=True)
-        summary = summarise(results)
-        for line in summary["lines"]:
-            print(line)
+        below = [r["endpoint"] for r in results if r["ratio"] < 0.5]
+        print(f"  below 0.5 of the floor (requests/s): {', '.join(below) or 'none'}")
+        print("costs, one request against another (the first named against the second):")
+        relative = costs(server, rows, args.seconds, args.connections, args.rounds)
         output = Path(args.output) if args.output else DATA / f"results-{args.database}.json"
         output.write_text(
             json.dumps(
-                {
-                    "meta": meta,
-                    "settings": vars(args),
-                    "results": results,
-                    "page_cost": summary["page_cost"],
-                    "scaling": summary["scaling"],
-                },
+                {"meta": meta, "settings": vars(args), "results": results, "costs": relative},
                 indent=2,
             )
         )
@@ -423,41 +421,47 @@ def main() -> None:
             stop(process)
 
 
-def summarise(results: list[dict]) -> dict:
-    """The page-cost ratios (a 50-row page against a 1-row page, the API's and its floor's)
-    and the scaling ratios, from the results present."""
-    by = {(r["group"], r["limit"]): r for r in results}
-    lines, page_cost, scaling = [], {}, {}
+def costs(server: Server, rows: list[dict], seconds: int, conns: int, rounds: int) -> dict:
+    """What one request costs against another, measured back to back like an endpoint
+    and its floor (alternating, `rounds` times, medians): a 50-row page against a 1-row
+    page of each paged read (the API's, and its floor's), a deep page against the first
+    and the 5,000-thread list against the 5-thread one. As the inverse ratio of their
+    requests/s, and as the ratio of their CPU time per request."""
+    by = {(row["group"], row["limit"]): row for row in rows}
+    pairs = []
     for group in ("messages, first page", "messages, deep page", "thread list"):
         one, fifty = by.get((group, 1)), by.get((group, 50))
         if one and fifty:
-            cost = {
-                "api": one["api"]["rps"] / fifty["api"]["rps"],
-                "floor": one["floor"]["rps"] / fifty["floor"]["rps"],
-                "api_cpu": fifty["api_cpu_ms"] / one["api_cpu_ms"],
-                "floor_cpu": fifty["floor_cpu_ms"] / one["floor_cpu_ms"],
-            }
-            page_cost[group] = {name: round(value, 2) for name, value in cost.items()}
-            lines.append(
-                f"  {group}: a 50-row page costs {cost['api']:.2f}x a 1-row page in requests/s "
-                f"({cost['api_cpu']:.2f}x in CPU per request; the floor's: {cost['floor']:.2f}x, "
-                f"{cost['floor_cpu']:.2f}x)"
-            )
+            for side in ("api", "floor"):
+                name = f"{group}, {'API' if side == 'api' else 'floor'}: 50-row page / 1-row"
+                pairs.append((name, one, fifty, side))
     first, deep = by.get(("messages, first page", 20)), by.get(("messages, deep page", 20))
     if first and deep:
-        scaling["deep page time / first page time, 20 rows"] = round(
-            first["api"]["rps"] / deep["api"]["rps"], 2
-        )
+        pairs.append(("messages, API: deep page / first page, 20 rows", first, deep, "api"))
     heavy, light = by.get(("thread list", 20)), by.get(("thread list, light user", 20))
     if heavy and light:
-        scaling["heavy / light thread list time, 20 rows"] = round(
-            light["api"]["rps"] / heavy["api"]["rps"], 2
+        pairs.append(("thread list, API: 5,000 threads / 5, 20 rows", light, heavy, "api"))
+    found = {}
+    for name, cheap, dear, side in pairs:
+        # `measure` runs its "api" then its "floor": here the dearer request, then the
+        # cheaper one.
+        result = measure(
+            server,
+            {**dear, "endpoint": name, "api": dear[side], "floor": cheap[side]},
+            seconds,
+            conns,
+            rounds,
         )
-    for name, value in scaling.items():
-        lines.append(f"  {name}: {value}x")
-    below = [r["endpoint"] for r in results if r["ratio"] < 0.5]
-    lines.append(f"  below 0.5 of the floor (requests/s): {', '.join(below) if below else 'none'}")
-    return {"lines": lines, "page_cost": page_cost, "scaling": scaling}
+        found[name] = {
+            "rps": round(1 / result["ratio"], 2),
+            "cpu": round(1 / result["cpu_ratio"], 2),
+        }
+        print(
+            f"  {name}: {found[name]['rps']:.2f}x in requests/s, {found[name]['cpu']:.2f}x in "
+            "CPU per request",
+            flush=True,
+        )
+    return found
 
 
 if __name__ == "__main__":
