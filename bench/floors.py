@@ -1,23 +1,86 @@
-"""Benchmark floors: for each measured endpoint, a hand-written view that returns the same
-rows with one raw SQL query and JsonResponse, with no authentication, no DRF and no ORM.
-They are what "as fast as this server and database can answer" means in `bench/load.py`,
-served by the same server in the same run. Mounted at /bench-floor/ only when the
-BENCH_FLOORS setting is on (never in a deployment).
+"""Benchmark floors: for each measured endpoint, a hand-written view that does what the
+endpoint must, and nothing else, with one raw SQL query and no DRF or ORM. They are what
+"as fast as this server and database can answer" means in `bench/load.py`, served by the
+same server in the same run (bench/settings.py mounts them at /bench-floor/; the project's
+own settings and URLconf never do).
+
+What every floor does, as the API must:
+
+- authenticates: decodes the bearer JWT with PyJWT, with SimpleJWT's key and algorithm,
+  verifying its signature and expiry and that it is an access token (401 otherwise);
+- checks the requester's membership inside its one SQL query: the query joins
+  `threads_participant` on the thread and the user id from the token, so a thread the
+  requester is not in yields nothing (404);
+- answers the API's JSON shape at the page size asked (`?limit=`, as the API's), encoded
+  as DRF's renderer encodes it (compact, UTF-8).
+
+What it leaves out is the API's own machinery: DRF's request, negotiation, permissions,
+throttles, serializers and paginator, and the user's row (the API reads it on every
+request to refuse a deactivated account or a changed password).
 """
 
+import json
+
+import jwt
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework_simplejwt.settings import api_settings
 
-from threads.queries import THREAD_PAGE_SQL
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+def _requester(request: HttpRequest) -> int | None:
+    """The user id of the request's valid access token, or None."""
+    scheme, _, raw = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme != "Bearer":
+        return None
+    try:
+        payload = jwt.decode(raw, api_settings.SIGNING_KEY, algorithms=[api_settings.ALGORITHM])
+        if payload.get(api_settings.TOKEN_TYPE_CLAIM) != "access":
+            return None
+        return int(payload[api_settings.USER_ID_CLAIM])
+    except (jwt.InvalidTokenError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _json(data, status: int = 200) -> HttpResponse:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return HttpResponse(body, status=status, content_type="application/json")
+
+
+UNAUTHORIZED = b'{"detail":"Given token not valid for any token type","code":"token_not_valid"}'
+NOT_FOUND = b'{"detail":"No Thread matches the given query.","code":"not_found"}'
+
+
+def _unauthorized() -> HttpResponse:
+    return HttpResponse(UNAUTHORIZED, status=401, content_type="application/json")
+
+
+def _not_found() -> HttpResponse:
+    return HttpResponse(NOT_FOUND, status=404, content_type="application/json")
+
+
+def _limit(request: HttpRequest) -> int:
+    try:
+        return max(1, min(int(request.GET["limit"]), MAX_LIMIT))
+    except (KeyError, ValueError):
+        return DEFAULT_LIMIT
 
 
 def _iso(value) -> str | None:
+    """A datetime column as the API renders it (ISO 8601, UTC as Z): SQLite's driver gives
+    naive UTC datetimes, psycopg aware ones."""
     if value is None:
         return None
-    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    if isinstance(value, str):
+        return value.replace(" ", "T") + "Z"
+    text = value.isoformat()
+    if value.tzinfo is None:
+        return text + "Z"
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -27,105 +90,203 @@ def _rows(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-def thread_list(request: HttpRequest) -> JsonResponse:
-    """The API's own thread-page SQL (threads.selectors.THREAD_PAGE_SQL), run raw: the
-    floor is that query plus JSON, without authentication, DRF or the count."""
-    sql = THREAD_PAGE_SQL.format(only_thread="")
-    results = []
-    for row in _rows(sql, [int(request.GET["user"]), 20, 0]):
-        last = None
-        if row[6] is not None:
-            last = {
-                "id": row[6],
-                "thread": row[7],
-                "sender": row[8],
-                "sender_detail": {"id": row[8], "username": row[9]},
-                "text": row[10],
-                "created": _iso(row[11]),
-                "is_read": bool(row[12]),
-                "edited": _iso(row[13]),
-                "deleted": _iso(row[14]),
-            }
-        results.append(
-            {
-                "id": row[0],
-                "participants": [row[4]],
-                "participants_detail": [{"id": row[4], "username": row[5]}],
-                "created": _iso(row[2]),
-                "updated": _iso(row[3]),
-                "last_message": last,
-                "unread_count": row[1],
-            }
-        )
-    return JsonResponse({"results": results})
+def _message(row) -> dict:
+    """A message as the API returns it, from (id, thread, sender, username, text, created,
+    is_read, edited, deleted)."""
+    return {
+        "id": row[0],
+        "thread": row[1],
+        "sender": row[2],
+        "sender_detail": {"id": row[2], "username": row[3]},
+        "text": row[4],
+        "created": _iso(row[5]),
+        "is_read": bool(row[6]),
+        "edited": _iso(row[7]),
+        "deleted": _iso(row[8]),
+    }
 
 
-MESSAGES_SQL = """
-SELECT m.id, m.thread_id, m.sender_id, u.username, m.text, m.created, m.is_read, m.edited, m.deleted
-FROM threads_message m JOIN users_user u ON u.id = m.sender_id
-WHERE m.thread_id = %s AND m.id < %s
-ORDER BY m.id DESC
-LIMIT 20
+THREADS_SQL = """
+SELECT p.thread_id, p.unread_count, t.created, t.updated,
+       o.user_id, ou.username,
+       m.id, m.thread_id, m.sender_id, su.username, m.text, m.created, m.is_read, m.edited,
+       m.deleted, me.username, i.thread_count
+FROM threads_participant p
+JOIN users_user me ON me.id = p.user_id
+LEFT JOIN threads_inbox i ON i.user_id = p.user_id
+JOIN threads_thread t ON t.id = p.thread_id
+LEFT JOIN threads_participant o ON o.thread_id = p.thread_id AND o.user_id <> p.user_id
+LEFT JOIN users_user ou ON ou.id = o.user_id
+LEFT JOIN threads_message m ON m.id = t.last_message_id
+LEFT JOIN users_user su ON su.id = m.sender_id
+WHERE p.user_id = %s
+ORDER BY p.updated DESC, p.thread_id DESC
+LIMIT %s
 """
 
 
-def message_list(request: HttpRequest) -> JsonResponse:
-    before = int(request.GET.get("before", 2**62))
-    results = [
+def thread_list(request: HttpRequest) -> HttpResponse:
+    """GET /api/threads/?limit=: the first page of the requester's threads (the API's
+    thread-page query, written out again here, with the total read in the same query)."""
+    user = _requester(request)
+    if user is None:
+        return _unauthorized()
+    limit = _limit(request)
+    rows = _rows(THREADS_SQL, [user, limit])
+    results = []
+    for row in rows:
+        me = {"id": user, "username": row[15]}
+        people = [me] if row[4] is None else [me, {"id": row[4], "username": row[5]}]
+        if len(people) == 2 and people[1]["id"] < user:
+            people.reverse()
+        results.append(
+            {
+                "id": row[0],
+                "participants": [person["id"] for person in people],
+                "participants_detail": people,
+                "created": _iso(row[2]),
+                "updated": _iso(row[3]),
+                "last_message": None if row[6] is None else _message(row[6:15]),
+                "unread_count": row[1],
+            }
+        )
+    count = rows[0][16] if rows else 0
+    following = None
+    if count > limit:
+        following = request.build_absolute_uri(f"{request.path}?limit={limit}&offset={limit}")
+    return _json({"count": count, "next": following, "previous": None, "results": results})
+
+
+MESSAGE_COLUMNS = (
+    "m.id, m.thread_id, m.sender_id, u.username, m.text, m.created, m.is_read, m.edited, m.deleted"
+)
+
+FIRST_PAGE_SQL = f"""
+SELECT {MESSAGE_COLUMNS}, t.message_count
+FROM threads_participant p
+JOIN threads_thread t ON t.id = p.thread_id
+JOIN threads_message m ON m.thread_id = p.thread_id
+JOIN users_user u ON u.id = m.sender_id
+WHERE p.thread_id = %s AND p.user_id = %s
+ORDER BY m.id DESC
+LIMIT %s
+"""
+
+BEFORE_SQL = f"""
+SELECT {MESSAGE_COLUMNS},
+       EXISTS(SELECT 1 FROM threads_message n WHERE n.thread_id = %s AND n.id >= %s)
+FROM threads_participant p
+JOIN threads_message m ON m.thread_id = p.thread_id
+JOIN users_user u ON u.id = m.sender_id
+WHERE p.thread_id = %s AND p.user_id = %s AND m.id < %s
+ORDER BY m.id DESC
+LIMIT %s
+"""
+
+
+def message_list(request: HttpRequest, thread: int) -> HttpResponse:
+    """GET /api/threads/<id>/messages/?limit=[&before=]: without a cursor the newest page
+    with the total (the thread's counter) and the link to the next page; with `before=`,
+    the keyset page and whether there is more on either side, in the same query."""
+    user = _requester(request)
+    if user is None:
+        return _unauthorized()
+    limit = _limit(request)
+    if "before" not in request.GET:
+        rows = _rows(FIRST_PAGE_SQL, [thread, user, limit])
+        if not rows:
+            return _not_found()
+        count = rows[0][9]
+        following = None
+        if count > limit:
+            following = request.build_absolute_uri(f"{request.path}?limit={limit}&offset={limit}")
+        return _json(
+            {
+                "count": count,
+                "next": following,
+                "previous": None,
+                "results": [_message(row) for row in rows],
+            }
+        )
+    before = int(request.GET["before"])
+    rows = _rows(BEFORE_SQL, [thread, before, thread, user, before, limit + 1])
+    if not rows:
+        return _not_found()
+    return _json(
         {
-            "id": row[0],
-            "thread": row[1],
-            "sender": row[2],
-            "sender_detail": {"id": row[2], "username": row[3]},
-            "text": row[4],
-            "created": _iso(row[5]),
-            "is_read": bool(row[6]),
-            "edited": _iso(row[7]),
-            "deleted": _iso(row[8]),
+            "has_more_before": len(rows) > limit,
+            "has_more_after": bool(rows[0][9]),
+            "results": [_message(row) for row in rows[:limit]],
         }
-        for row in _rows(MESSAGES_SQL, [int(request.GET["thread"]), before])
-    ]
-    return JsonResponse({"results": results})
+    )
 
 
 @csrf_exempt
-def message_post(request: HttpRequest) -> JsonResponse:
-    thread, sender = int(request.GET["thread"]), int(request.GET["sender"])
+def message_post(request: HttpRequest, thread: int) -> HttpResponse:
+    """POST /api/threads/<id>/messages: the message stored if the requester takes part in
+    the thread (one INSERT ... SELECT from their membership), 404 otherwise."""
+    user = _requester(request)
+    if user is None:
+        return _unauthorized()
+    text = json.loads(request.body)["text"]
     now = timezone.now()
-    [(message_id,)] = _rows(
+    rows = _rows(
         "INSERT INTO threads_message (thread_id, sender_id, text, created, is_read) "
-        "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-        [thread, sender, request.body.decode(), now, False],
+        "SELECT p.thread_id, p.user_id, %s, %s, %s FROM threads_participant p "
+        "WHERE p.thread_id = %s AND p.user_id = %s RETURNING id",
+        [text, now, False, thread, user],
     )
-    return JsonResponse(
-        {"id": message_id, "thread": thread, "sender": sender, "created": _iso(now)}, status=201
+    if not rows:
+        return _not_found()
+    return _json(
+        {
+            "id": rows[0][0],
+            "thread": thread,
+            "sender": user,
+            "text": text,
+            "created": _iso(now),
+            "is_read": False,
+            "edited": None,
+            "deleted": None,
+        },
+        status=201,
     )
 
 
-def unread_total(request: HttpRequest) -> JsonResponse:
+def unread_total(request: HttpRequest) -> HttpResponse:
+    """GET /api/threads/unread_count/: the sum of the requester's unread counters."""
+    user = _requester(request)
+    if user is None:
+        return _unauthorized()
     [(total,)] = _rows(
         "SELECT COALESCE(SUM(unread_count), 0) FROM threads_participant WHERE user_id = %s",
-        [int(request.GET["user"])],
+        [user],
     )
-    return JsonResponse({"unread_count": total})
+    return _json({"unread_count": total})
 
 
 @csrf_exempt
-def mark_read(request: HttpRequest) -> JsonResponse:
+def mark_read(request: HttpRequest, thread: int) -> HttpResponse:
+    """PATCH /api/threads/<id>/mark_read: mark read what the other participant sent, if the
+    requester takes part in the thread (one UPDATE)."""
+    user = _requester(request)
+    if user is None:
+        return _unauthorized()
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE threads_message SET is_read = %s WHERE thread_id = %s AND sender_id <> %s "
-            "AND NOT is_read AND deleted IS NULL",
-            [True, int(request.GET["thread"]), int(request.GET["user"])],
+            "AND NOT is_read AND deleted IS NULL AND EXISTS(SELECT 1 FROM threads_participant p "
+            "WHERE p.thread_id = %s AND p.user_id = %s)",
+            [True, thread, user, thread, user],
         )
         marked = cursor.rowcount
-    return JsonResponse({"marked": marked})
+    return _json({"marked": marked})
 
 
 urlpatterns = [
     path("threads/", thread_list),
-    path("messages/", message_list),
-    path("post/", message_post),
+    path("threads/<int:thread>/messages/", message_list),
+    path("threads/<int:thread>/post/", message_post),
+    path("threads/<int:thread>/mark_read/", mark_read),
     path("unread/", unread_total),
-    path("mark_read/", mark_read),
 ]

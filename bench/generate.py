@@ -3,6 +3,8 @@
     python bench/generate.py --database sqlite      # bench/data/bench.sqlite3
     python bench/generate.py --database postgres    # database chat_bench on 127.0.0.1:5432
 
+BENCH_POSTGRES_DB names another PostgreSQL database (for several checkouts on one server).
+
 Shape (the issue's floor): 10,000 users, 100,000 threads, 2,000,000 messages, skewed:
 - `heavy` takes part in 5,000 threads, `light` in 5: the thread list is measured for both;
 - one thread between `heavy` and `partner` holds 200,000 messages: the message list is
@@ -37,9 +39,13 @@ LIGHT_THREADS = 5
 BIG_THREAD_MESSAGES = 200_000
 
 
+def postgres_name() -> str:
+    return os.environ.get("BENCH_POSTGRES_DB", "chat_bench")
+
+
 def database_url(database: str) -> str:
     if database == "postgres":
-        return "postgres://postgres@127.0.0.1:5432/chat_bench"
+        return f"postgres://postgres@127.0.0.1:5432/{postgres_name()}"
     return f"sqlite:///{DATA / 'bench.sqlite3'}"
 
 
@@ -49,7 +55,8 @@ def prepare(database: str) -> None:
     if database == "postgres":
         for command in ("dropdb --if-exists --force", "createdb"):
             subprocess.run(
-                [*command.split(), "-h", "127.0.0.1", "-U", "postgres", "chat_bench"], check=True
+                [*command.split(), "-h", "127.0.0.1", "-U", "postgres", postgres_name()],
+                check=True,
             )
     else:
         for suffix in ("", "-wal", "-shm"):

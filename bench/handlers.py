@@ -4,9 +4,9 @@
 
 Why chat_project/asgi.py serves HTTP through Django's WSGI handler on a thread pool
 (a2wsgi) instead of Django's ASGI handler. One server process each, the same two
-requests (the light user's unread total from its floor view in bench/floors.py, one raw
-query and JsonResponse; and the API's thread list of the same user), measured with wrk
-in one run:
+requests (the light user's unread total from its floor view in bench/floors.py: the
+token decoded, one raw query, JSON; and the API's thread list of the same user), measured
+with wrk in one run:
 
 - gunicorn, one sync worker, `chat_project.wsgi` (no WebSockets: the REST-only option);
 - gunicorn, one uvicorn worker, Django's ASGI handler (`bench/django_asgi.py`), which runs
@@ -23,9 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.generate import database_url  # noqa: E402
-from bench.load import DATA, UNBITING_RATE, call, wrk  # noqa: E402
-from scripts.liveserver import free_port, production_env, start_server, stop  # noqa: E402
+from bench.load import DATA, bench_env, call, wrk  # noqa: E402
+from scripts.liveserver import free_port, start_server, stop  # noqa: E402
 
 SERVERS = [
     ("WSGI: gunicorn sync worker, chat_project.wsgi", "sync", "chat_project.wsgi:application"),
@@ -48,13 +47,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     args = parser.parse_args()
     meta = json.loads((DATA / f"{args.database}.json").read_text())
-    env = production_env(
-        DATABASE_URL=database_url(args.database),
-        THROTTLE_AUTH_RATE=UNBITING_RATE,
-        BENCH_FLOORS="1",
-        DJANGO_LOG_LEVEL="ERROR",
-        GUNICORN_ACCESSLOG="",
-    )
+    env = bench_env(args.database)
     print(f"{args.database}: one server process each, wrk 1 thread x 4 connections")
     for name, worker, app in SERVERS:
         port = free_port()
@@ -67,17 +60,9 @@ def main() -> None:
                 "/api/token/",
                 {"username": meta["light_user"], "password": meta["password"]},
             )["access"]
-            me = call(base, "GET", "/api/user/me/", token=token)["id"]
-            floor_url = f"{base}/bench-floor/unread/?user={me}"
-            floor = wrk(floor_url, "GET", None, {}, args.seconds, 4)
-            api = wrk(
-                base + "/api/threads/",
-                "GET",
-                None,
-                {"Authorization": f"Bearer {token}"},
-                args.seconds,
-                4,
-            )
+            auth = {"Authorization": f"Bearer {token}"}
+            floor = wrk(f"{base}/bench-floor/unread/", "GET", None, auth, args.seconds, 4)
+            api = wrk(base + "/api/threads/", "GET", None, auth, args.seconds, 4)
             print(
                 f"  {name:54} floor {floor['rps']:6.0f}/s p50 {floor['p50']:5.2f} ms | "
                 f"thread list {api['rps']:6.0f}/s p50 {api['p50']:5.2f} ms"

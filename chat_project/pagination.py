@@ -1,3 +1,5 @@
+from urllib import parse
+
 from rest_framework import pagination
 
 # The largest offset handed to a query (a database integer holds it).
@@ -29,3 +31,33 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         page, self.count = fetch(limit=self.limit, offset=min(self.get_offset(request), MAX_OFFSET))
         self.offset = min(self.get_offset(request), self.count)
         return page
+
+    # DRF builds each link by parsing and re-encoding the URL's query twice (once to set
+    # `limit`, once more for `offset`): half the cost of a page's paginated response. The
+    # links below set both in one pass, into the same query: DRF's first pass leaves it
+    # in the form its second one parses back unchanged (parse_qs of urlencode), so the
+    # links are DRF's, character for character (chat_project/tests/test_pagination.py).
+
+    def get_next_link(self) -> str | None:
+        if self.offset + self.limit >= self.count:
+            return None
+        return self._link(self.offset + self.limit)
+
+    def get_previous_link(self) -> str | None:
+        if self.offset <= 0:
+            return None
+        if self.offset - self.limit <= 0:
+            return self._link(None)
+        return self._link(self.offset - self.limit)
+
+    def _link(self, offset: int | None) -> str:
+        """The request's URL with `limit` set and `offset` set, or removed if None."""
+        scheme, netloc, path, query, fragment = parse.urlsplit(self.request.build_absolute_uri())
+        params = parse.parse_qs(query, keep_blank_values=True)
+        params[self.limit_query_param] = [str(self.limit)]
+        if offset is None:
+            params.pop(self.offset_query_param, None)
+        else:
+            params[self.offset_query_param] = [str(offset)]
+        query = parse.urlencode(sorted(params.items()), doseq=True)
+        return parse.urlunsplit((scheme, netloc, path, query, fragment))

@@ -320,9 +320,6 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# Benchmark only (bench/load.py): serve the raw-SQL floor views at /bench-floor/.
-BENCH_FLOORS = env.bool("BENCH_FLOORS", default=False)
-
 # Longest message text the API accepts, in characters.
 CHAT_MESSAGE_MAX_LENGTH = env.int("CHAT_MESSAGE_MAX_LENGTH", default=5000)
 

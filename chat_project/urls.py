@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -33,9 +32,6 @@ urlpatterns = [
     path("api/", include(router.urls)),
     path("", include("users.urls")),
 ]
-
-if settings.BENCH_FLOORS:
-    urlpatterns.append(path("bench-floor/", include("bench.floors")))
 
 # Errors outside DRF views (unknown URLs, bad Host headers, crashes) answer JSON too.
 handler400 = "chat_project.errors.bad_request"
