@@ -1,7 +1,9 @@
 """The threads app's hand-written SQL, and the only place in the app that formats SQL.
 
 Each statement is a named function with typed parameters that returns plain records:
-dicts keyed by column name, with datetimes aware and booleans real on every database.
+dicts keyed by column name, booleans real on every database, datetimes as the driver
+hands them over (aware on PostgreSQL, naive UTC on SQLite: `selectors.api_datetime`
+renders both).
 The selectors shape them into the API's JSON; the services call the writes. Hand-written
 where the ORM spent longer building a statement than the database spent running it (the
 reads every request makes), or where one statement does what would otherwise take a
@@ -43,11 +45,9 @@ _MESSAGE_FROM = "threads_message m JOIN users_user su ON su.id = m.sender_id"
 
 
 def _message_record(values: Sequence) -> dict:
-    """A record of the MESSAGE_COLUMNS `values`, by name, normalised."""
+    """A record of the MESSAGE_COLUMNS `values`, by name."""
     record = dict(zip(MESSAGE_COLUMNS, values, strict=True))
     record["is_read"] = bool(record["is_read"])
-    for name in ("created", "edited", "deleted"):
-        record[name] = db_datetime(record[name])
     return record
 
 
@@ -140,8 +140,8 @@ def thread_page(
         {
             "id": row[0],
             "unread_count": row[1],
-            "created": db_datetime(row[2]),
-            "updated": db_datetime(row[3]),
+            "created": row[2],
+            "updated": row[3],
             "other_id": row[4],
             "other_username": row[5],
             "thread_count": row[6] or 0,
