@@ -107,10 +107,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-    # Each thread keeps its connection: opening one (the file, the PRAGMAs) cost a third
-    # of a small request (docs/performance.md). A connection to a file is cheap to hold,
-    # and the server's threads are a fixed pool.
-    DATABASES["default"]["CONN_MAX_AGE"] = None
 else:
     # A pool of connections per server process (psycopg_pool), each checked before it is
     # handed out, shared by every thread of the process: the HTTP threads
