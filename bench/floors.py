@@ -12,7 +12,7 @@ What every floor does, as the API must:
   `threads_participant` on the thread and the user id from the token, so a thread the
   requester is not in yields nothing (404);
 - answers the API's JSON shape at the page size asked (`?limit=`, as the API's), encoded
-  as DRF's renderer encodes it (compact, UTF-8).
+  as the API's renderer encodes it (chat_project/renderers.py).
 
 What it leaves out is the API's own machinery: DRF's request, negotiation, permissions,
 throttles, serializers and paginator, and the user's row (the API reads it on every
@@ -28,6 +28,8 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework_simplejwt.settings import api_settings
+
+from chat_project.renderers import json_bytes
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -48,7 +50,10 @@ def _requester(request: HttpRequest) -> int | None:
 
 
 def _json(data, status: int = 200) -> HttpResponse:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    """`data` encoded as the API's renderer encodes it (chat_project/renderers.py)."""
+    body = json_bytes(data)
+    if body is None:
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     return HttpResponse(body, status=status, content_type="application/json")
 
 
