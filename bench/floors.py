@@ -12,7 +12,7 @@ What every floor does, as the API must:
   `threads_participant` on the thread and the user id from the token, so a thread the
   requester is not in yields nothing (404);
 - answers the API's JSON shape at the page size asked (`?limit=`, as the API's), encoded
-  as DRF's renderer encodes it (compact, UTF-8).
+  as the API's renderer encodes it (chat_project/renderers.py).
 
 What it leaves out is the API's own machinery: DRF's request, negotiation, permissions,
 throttles, serializers and paginator, and the user's row (the API reads it on every
@@ -22,12 +22,14 @@ request to refuse a deactivated account or a changed password).
 import json
 
 import jwt
-from django.db import connection
+from django.db import connections
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework_simplejwt.settings import api_settings
+
+from chat_project.renderers import json_bytes
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -48,7 +50,10 @@ def _requester(request: HttpRequest) -> int | None:
 
 
 def _json(data, status: int = 200) -> HttpResponse:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    """`data` encoded as the API's renderer encodes it (chat_project/renderers.py)."""
+    body = json_bytes(data)
+    if body is None:
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     return HttpResponse(body, status=status, content_type="application/json")
 
 
@@ -64,6 +69,8 @@ def _not_found() -> HttpResponse:
     return HttpResponse(NOT_FOUND, status=404, content_type="application/json")
 
 
+# The page size is written into the SQL (a checked integer), not bound: each page size is
+# a statement of its own, planned once (see bench/settings.py).
 def _limit(request: HttpRequest) -> int:
     try:
         return max(1, min(int(request.GET["limit"]), MAX_LIMIT))
@@ -84,8 +91,13 @@ def _iso(value) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def _connection():
+    """The floors' own connection (bench/settings.py), or the default one (the tests)."""
+    return connections["floor" if "floor" in connections.settings else "default"]
+
+
 def _rows(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
+    with _connection().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -121,7 +133,7 @@ LEFT JOIN threads_message m ON m.id = t.last_message_id
 LEFT JOIN users_user su ON su.id = m.sender_id
 WHERE p.user_id = %s
 ORDER BY p.updated DESC, p.thread_id DESC
-LIMIT %s
+LIMIT {limit}
 """
 
 
@@ -132,7 +144,7 @@ def thread_list(request: HttpRequest) -> HttpResponse:
     if user is None:
         return _unauthorized()
     limit = _limit(request)
-    rows = _rows(THREADS_SQL, [user, limit])
+    rows = _rows(THREADS_SQL.format(limit=limit), [user])
     results = []
     for row in rows:
         me = {"id": user, "username": row[15]}
@@ -169,7 +181,7 @@ JOIN threads_message m ON m.thread_id = p.thread_id
 JOIN users_user u ON u.id = m.sender_id
 WHERE p.thread_id = %s AND p.user_id = %s
 ORDER BY m.id DESC
-LIMIT %s
+LIMIT {{limit}}
 """
 
 BEFORE_SQL = f"""
@@ -180,7 +192,7 @@ JOIN threads_message m ON m.thread_id = p.thread_id
 JOIN users_user u ON u.id = m.sender_id
 WHERE p.thread_id = %s AND p.user_id = %s AND m.id < %s
 ORDER BY m.id DESC
-LIMIT %s
+LIMIT {{limit}}
 """
 
 
@@ -193,7 +205,7 @@ def message_list(request: HttpRequest, thread: int) -> HttpResponse:
         return _unauthorized()
     limit = _limit(request)
     if "before" not in request.GET:
-        rows = _rows(FIRST_PAGE_SQL, [thread, user, limit])
+        rows = _rows(FIRST_PAGE_SQL.format(limit=limit), [thread, user])
         if not rows:
             return _not_found()
         count = rows[0][9]
@@ -209,7 +221,7 @@ def message_list(request: HttpRequest, thread: int) -> HttpResponse:
             }
         )
     before = int(request.GET["before"])
-    rows = _rows(BEFORE_SQL, [thread, before, thread, user, before, limit + 1])
+    rows = _rows(BEFORE_SQL.format(limit=limit + 1), [thread, before, thread, user, before])
     if not rows:
         return _not_found()
     return _json(
@@ -272,7 +284,7 @@ def mark_read(request: HttpRequest, thread: int) -> HttpResponse:
     user = _requester(request)
     if user is None:
         return _unauthorized()
-    with connection.cursor() as cursor:
+    with _connection().cursor() as cursor:
         cursor.execute(
             "UPDATE threads_message SET is_read = %s WHERE thread_id = %s AND sender_id <> %s "
             "AND NOT is_read AND deleted IS NULL AND EXISTS(SELECT 1 FROM threads_participant p "

@@ -35,3 +35,13 @@ if not os.environ.get("CACHE_URL"):
     # of a shared database. Tests count in memory; the shared counters have their own check
     # (scripts/throttle_scaleout.py).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Every response the tests render is written by the API's renderer and checked against
+# DRF's own bytes (chat_project/renderers.py).
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_RENDERER_CLASSES": [
+        "chat_project.tests.renderers.CheckedJSONRenderer",
+        *REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"][1:],  # noqa: F405
+    ],
+}
