@@ -27,24 +27,30 @@ and every POST sent to that one port (the kernel spreads the connections over th
 workers), on PostgreSQL (a throwaway database on 127.0.0.1:5432; `--database sqlite`
 serialises the two workers' writes on SQLite's lock). Open loop: for each `--rate` the
 posts are sent on a fixed schedule, `--rate` a second for `--seconds`, whatever the
-server's answers take (a post whose turn comes while all `--connections` keep-alive
-connections are busy gets a new one), after `--warmup` seconds at that rate that are not
-counted. Each rate gets a freshly started server and freshly connected sockets. Printed
-per rate: posts/s sent and answered, p50/p99/max from the POST sent to the event's
-arrival, the events still missing `--grace` seconds after the last answer, how far the
-sender fell behind its schedule (p99), how the connections fell over the workers, and the
-CPU share of each worker, of this process and of Redis during the measurement.
+server's answers take, after `--warmup` seconds at that rate that are not counted. Each
+post opens a connection of its own, as a browser does here: gunicorn keeps an idle
+connection 2 s, and each of the 500 posting users posts every 2.6 s at 190 posts/s (a
+proxy in front without upstream keep-alive does the same); with `--connections N` the
+posts share N keep-alive connections instead (a post whose turn comes while all are busy
+gets a new one), which the kernel shares out between the workers once, by chance. Each
+rate gets a freshly started server and freshly connected sockets. Printed per rate:
+posts/s sent and answered, p50/p99/max from the POST sent to the event's arrival, the
+events still missing `--grace` seconds after the last answer, how far the sender fell
+behind its schedule (p99), how the connections fell over the workers, and the CPU share
+of each worker, of this process and of Redis during the measurement.
 `--baseline REV` also runs every rate on the code of git revision REV (exported with `git
 archive` into a temporary folder; same database, same virtualenv), alternating with the
 working tree's code rate by rate, so that the two are measured side by side in one run.
-`--py-spy PATH` records each worker with that py-spy during the measurement
-(bench/data/profile-<rate>-<code>-worker<n>.txt, py-spy's raw format).
+`--py-spy PATH` records each worker with that py-spy during the measurement, the samples
+of the thread holding the GIL, into bench/data/profile-<rate>-<code>-worker<n>.txt (py-spy's
+raw format: one stack and its count a line).
 
 Results go to bench/data/realtime-<mode>.json. A benchmark, not a test: nothing is asserted.
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -55,6 +61,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import websockets
@@ -210,9 +217,13 @@ class HttpConnection:
             self.writer.close()
 
 
-async def connect_sockets(people: list[dict], port: int, received: dict) -> list[asyncio.Task]:
+async def connect_sockets(
+    people: list[dict], port: int, received: dict, closed: list | None = None
+) -> list[asyncio.Task]:
     """One WebSocket per person on `port`; `received[message id]` is when the other
-    participant's socket got its message.created."""
+    participant's socket got its message.created; `closed` gets the close code of each
+    socket the server closed."""
+    closed = [] if closed is None else closed
     listeners = []
 
     async def listen(person: dict, ready: asyncio.Event) -> None:
@@ -221,10 +232,13 @@ async def connect_sockets(people: list[dict], port: int, received: dict) -> list
             url, subprotocols=["bearer", person["token"]], max_queue=None
         ) as ws:
             ready.set()
-            async for raw in ws:
-                event = json.loads(raw)
-                if event["type"] == "message.created" and event["data"]["sender"] != person["id"]:
-                    received.setdefault(event["message"], time.perf_counter())
+            with contextlib.suppress(websockets.ConnectionClosed):
+                async for raw in ws:
+                    event = json.loads(raw)
+                    theirs = event["type"] == "message.created" and event["data"]["sender"]
+                    if theirs and theirs != person["id"]:
+                        received.setdefault(event["message"], time.perf_counter())
+            closed.append(ws.close_code)
 
     for batch_start in range(0, len(people), CONNECT_BATCH):
         waits = []
@@ -336,12 +350,14 @@ def connections_per_worker(port: int, pids: list[int]) -> list[int]:
 
 
 class Poster:
-    """Sends posts on a fixed schedule (an open loop) over a pool of keep-alive
-    connections; a post whose turn comes while every connection is busy gets a new one."""
+    """Sends posts on a fixed schedule (an open loop): each on a new connection, or with
+    `keep_alive`, over a pool of keep-alive connections where a post whose turn comes
+    while every connection is busy gets a new one."""
 
-    def __init__(self, port: int, senders: list[dict]) -> None:
+    def __init__(self, port: int, senders: list[dict], keep_alive: bool) -> None:
         self.port = port
         self.senders = senders
+        self.keep_alive = keep_alive
         self.idle: list[HttpConnection] = []
         self.opened = 0
         self.failures: list[str] = []
@@ -376,7 +392,10 @@ class Poster:
             connection.close()
             self.failures.append(repr(error))
             return
-        self.idle.append(connection)
+        if self.keep_alive:
+            self.idle.append(connection)
+        else:
+            connection.close()
         if status != 201:
             self.failures.append(f"{status}: {message}")
             return
@@ -410,8 +429,9 @@ async def measure_serve(
 ) -> dict:
     """One rate against one freshly started server (its workers: `pids`) running `code`."""
     received: dict[int, float] = {}
-    listeners = await connect_sockets(people, port, received)
-    poster = Poster(port, people[::2])
+    closed: list[int | None] = []
+    listeners = await connect_sockets(people, port, received, closed)
+    poster = Poster(port, people[::2], keep_alive=args.connections > 0)
     await poster.warm(args.connections)
     sockets_per_worker = connections_per_worker(port, pids)
     warm: dict[int, tuple[float, float]] = {}
@@ -436,6 +456,7 @@ async def measure_serve(
                     "--format",
                     "raw",
                     "--nonblocking",
+                    "--gil",
                     "--output",
                     str(DATA / f"profile-{rate:g}-{code}-worker{n + 1}.txt"),
                 ],
@@ -457,6 +478,7 @@ async def measure_serve(
         profiler.wait()
     await asyncio.sleep(max(0.0, schedule["finished"] + args.grace - time.perf_counter()))
     missing = sum(message_id not in received for message_id in record)
+    closed_by_server = list(closed)
     await disconnect(listeners)
     poster.close()
 
@@ -467,6 +489,12 @@ async def measure_serve(
     ]
     return {
         "rate": rate,
+        "worker_cpu_ms_per_post": round(
+            sum(seconds for name, seconds in cpu.items() if name.startswith("worker"))
+            * 1000
+            / max(1, schedule["count"]),
+            2,
+        ),
         "posts": schedule["count"],
         "answered_201": len(record),
         "failed": len(poster.failures),
@@ -477,6 +505,7 @@ async def measure_serve(
         "post_connections": poster.opened,
         "sockets_and_connections_per_worker": sockets_per_worker,
         "delivered": len(latencies),
+        "sockets_closed_by_the_server": dict(Counter(closed_by_server)),
         "missing_after_grace": missing,
         "from_post_sent_ms": {
             "p50": round(statistics.median(latencies), 2) if latencies else None,
@@ -505,7 +534,7 @@ def serve_mode(args) -> None:
             THROTTLE_AUTH_RATE=UNBITING_RATE,
             THROTTLE_MESSAGE_POST_RATE=UNBITING_RATE,
             THROTTLE_WRITE_RATE=UNBITING_RATE,
-            DJANGO_LOG_LEVEL="ERROR",
+            DJANGO_LOG_LEVEL="WARNING",
             GUNICORN_ACCESSLOG="",
             REDIS_URL=args.redis_url,
             WEB_CONCURRENCY=str(args.workers),
@@ -529,11 +558,24 @@ def serve_mode(args) -> None:
                     left = stop_server(server, pids)
                 result["code"] = code if code == "tree" else f"baseline {args.baseline}"
                 result["workers_killed_after_sigterm"] = len(left)
+                result["server_log_problems"] = log_problems(log)
                 results.append(result)
                 print(describe(result, args.grace), flush=True)
     (DATA / "realtime-serve.json").write_text(
         json.dumps({"args": vars(args), "results": results}, indent=2)
     )
+
+
+def log_problems(log: Path) -> dict[str, int]:
+    """The server log's WARNING, ERROR and CRITICAL lines, counted by their text (the
+    time stamp and process id left out)."""
+    lines = Counter()
+    for line in log.read_text().splitlines():
+        for level in (" WARNING ", " ERROR ", " CRITICAL ", "[ERROR]", "[CRITICAL]"):
+            if level in line:
+                lines[line[line.index(level) :][:160]] += 1
+                break
+    return dict(lines)
 
 
 def describe(result: dict, grace: float) -> str:
@@ -547,12 +589,22 @@ def describe(result: dict, grace: float) -> str:
         f"p50 {latency['p50']} ms, p99 {latency['p99']} ms, max {latency['max']} ms; "
         f"{result['missing_after_grace']} missing {grace:g} s after the last post; "
         f"{result['post_connections']} POST connections; sockets+connections per worker "
-        f"{result['sockets_and_connections_per_worker']}; CPU: {cpu}"
+        f"{result['sockets_and_connections_per_worker']}; CPU: {cpu} "
+        f"({result['worker_cpu_ms_per_post']} ms of worker CPU per post)"
         + (
             f"; {result['workers_killed_after_sigterm']} workers still running 10 s after "
             "SIGTERM (killed)"
             if result["workers_killed_after_sigterm"]
             else ""
+        )
+        + (
+            f"; sockets closed by the server (by code): {result['sockets_closed_by_the_server']}"
+            if result["sockets_closed_by_the_server"]
+            else ""
+        )
+        + "".join(
+            f"\n    server log, {count}x: {line}"
+            for line, count in result["server_log_problems"].items()
         )
     )
 
@@ -611,7 +663,12 @@ def main() -> None:
     serve.add_argument("--warmup", type=float, default=2)
     serve.add_argument("--grace", type=float, default=5, help="wait for late events (s)")
     serve.add_argument("--workers", type=int, default=2)
-    serve.add_argument("--connections", type=int, default=32, help="keep-alive POST connections")
+    serve.add_argument(
+        "--connections",
+        type=int,
+        default=0,
+        help="keep-alive POST connections (0: a new connection per post)",
+    )
     serve.add_argument(
         "--database",
         choices=["sqlite", "postgres"],
