@@ -37,7 +37,9 @@ rate gets a freshly started server and freshly connected sockets. Printed per ra
 posts/s sent and answered, p50/p99/max from the POST sent to the event's arrival, the
 events still missing `--grace` seconds after the last answer, how far the sender fell
 behind its schedule (p99), how the connections fell over the workers, and the CPU share
-of each worker, of this process and of Redis during the measurement.
+(of one core) of each worker, of this process, of Redis and of everything else on the
+machine (PostgreSQL, other people's work) during the measurement: on a shared machine, a
+run whose "everything else" is high was measured on a busy machine.
 `--baseline REV` also runs every rate on the code of git revision REV (exported with `git
 archive` into a temporary folder; same database, same virtualenv), alternating with the
 working tree's code rate by rate, so that the two are measured side by side in one run.
@@ -323,6 +325,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time the whole machine has been busy so far, all cores (from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def worker_pids(server: subprocess.Popen) -> list[int]:
     children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
     return sorted(int(pid) for pid in children)
@@ -469,11 +478,15 @@ async def measure_serve(
         else []
     )
     cpu_before = {name: cpu_seconds(pid) for name, pid in watched.items()}
+    machine_before = machine_cpu_seconds()
     record: dict[int, tuple[float, float]] = {}
     began = time.perf_counter()
     schedule = await poster.run(rate, args.seconds, len(warm) + 1, record)
     elapsed = time.perf_counter() - began
     cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in watched.items()}
+    cpu["everything else (PostgreSQL, other users)"] = max(
+        0.0, machine_cpu_seconds() - machine_before - sum(cpu.values())
+    )
     for profiler in profilers:
         profiler.wait()
     await asyncio.sleep(max(0.0, schedule["finished"] + args.grace - time.perf_counter()))
