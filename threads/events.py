@@ -14,6 +14,7 @@ The event shapes are listed in the README ("Real-time events").
 """
 
 import asyncio
+import collections
 import logging
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -96,10 +97,49 @@ def deliver(deliveries: list[tuple[int, dict]], layer_type: str = LAYER_MESSAGE_
         return
     loop = _server_loop
     if loop is not None and loop.is_running() and not _on_loop(loop):
-        future = asyncio.run_coroutine_threadsafe(_send_all(layer, deliveries, layer_type), loop)
-        future.add_done_callback(_log_failure)
+        loop.call_soon_threadsafe(_hand_over, layer, deliveries, layer_type)
     else:
-        async_to_sync(_send_all)(layer, deliveries, layer_type)
+        async_to_sync(_send_all)(_by_user(layer, deliveries, layer_type))
+
+
+# Deliveries handed over by this process's threads, waiting on the server's loop, and the
+# task that sends them (`_drain`).
+_outbox: collections.deque = collections.deque()
+_drainer: asyncio.Task | None = None
+
+
+def _hand_over(layer, deliveries: list[tuple[int, dict]], layer_type: str) -> None:
+    """On the server's loop: queue the deliveries behind those handed over before them, and
+    start sending if nothing is. Handed over one by one, each as its own task, two events
+    of one socket raced: a message's `message.deleted` could overtake the
+    `message.updated` of the edit just before it."""
+    global _drainer
+    _outbox.append((layer, deliveries, layer_type))
+    loop = asyncio.get_running_loop()
+    if _drainer is None or _drainer.done() or _drainer.get_loop() is not loop:
+        _drainer = loop.create_task(_drain())
+
+
+async def _drain() -> None:
+    """Send what the outbox holds, round after round, until it is empty: in each round a
+    user's events one after another, in the order they were published, and different
+    users' at once."""
+    while _outbox:
+        rounds = list(_outbox)
+        _outbox.clear()
+        per_user: dict = {}
+        for layer, deliveries, layer_type in rounds:
+            for user, events in _by_user(layer, deliveries, layer_type).items():
+                per_user.setdefault(user, []).extend(events)
+        await _send_all(per_user)
+
+
+def _by_user(layer, deliveries: list[tuple[int, dict]], layer_type: str) -> dict:
+    """{(layer, user): [(layer message), ...]} in the order of `deliveries`."""
+    per_user: dict = {}
+    for user, event in deliveries:
+        per_user.setdefault((layer, user), []).append({"type": layer_type, "event": event})
+    return per_user
 
 
 def _reachable(layer, user_ids: list[int]) -> list[int]:
@@ -122,28 +162,30 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
 dropped_events = FailureLog(logger, "Channel layer unreachable", "events dropped")
 
 
-def _log_failure(future) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.error("Could not deliver events", exc_info=future.exception())
-
-
-async def _send_all(layer, deliveries: list[tuple[int, dict]], layer_type: str) -> None:
-    """Send each delivery; the ones the layer could not take are counted in
-    `dropped_events` (anything else unexpected is logged with its traceback)."""
+async def _send_all(per_user: dict) -> None:
+    """Send each user's layer messages in order (users at once); the ones the layer could
+    not take are counted in `dropped_events` (anything else unexpected is logged with its
+    traceback)."""
     results = await asyncio.gather(
-        *(
-            layer.group_send(user_group(user_id), {"type": layer_type, "event": event})
-            for user_id, event in deliveries
-        ),
-        return_exceptions=True,
+        *(_send_in_order(layer, user, messages) for (layer, user), messages in per_user.items())
     )
-    failures = [result for result in results if isinstance(result, Exception)]
+    failures = [error for errors in results for error in errors]
     unreachable = [error for error in failures if isinstance(error, LAYER_ERRORS)]
     if unreachable:
         dropped_events.failed(unreachable[-1], len(unreachable))
     for error in failures:
         if not isinstance(error, LAYER_ERRORS):
             logger.error("Could not deliver an event", exc_info=error)
+
+
+async def _send_in_order(layer, user_id: int, messages: list[dict]) -> list[Exception]:
+    errors = []
+    for message in messages:
+        try:
+            await layer.group_send(user_group(user_id), message)
+        except Exception as error:  # counted or logged by the caller, never lost silently
+            errors.append(error)
+    return errors
 
 
 def message_event(kind: str, message_row: dict) -> dict:

@@ -315,6 +315,32 @@ async def test_edits_and_deletes_reach_both_participants_only(pair):
     assert await hears_nothing(*sockets)
 
 
+async def test_a_socket_gets_its_events_in_the_order_they_happened_however_slow_the_layer(
+    pair, monkeypatch
+):
+    alice, bob, _, thread = pair
+    url = f"/api/threads/{thread.pk}/messages"
+    posted = (await call(alice, "post", url, {"text": "draft"})).data
+    bobs = await connect(bob)
+    layer = get_channel_layer()
+    send_now = layer.group_send
+
+    async def slow_with_edits(group, message):
+        if message["event"]["type"] == "message.updated":
+            await asyncio.sleep(0.3)  # the edit's event is held up on its way
+        await send_now(group, message)
+
+    monkeypatch.setattr(layer, "group_send", slow_with_edits)
+
+    await call(alice, "patch", f"{url}/{posted['id']}/", {"text": "final"})
+    await call(alice, "delete", f"{url}/{posted['id']}/")
+
+    assert [event["type"] for event in await events_of(bobs, 2)] == [
+        "message.updated",
+        "message.deleted",
+    ]
+
+
 async def test_a_new_thread_reaches_both_people_as_each_sees_it(pair):
     alice, _, mallory, _ = pair
     carol = await database_sync_to_async(UserFactory)(username="carol")
