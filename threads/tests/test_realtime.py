@@ -259,27 +259,6 @@ async def test_a_message_posted_over_rest_reaches_both_participants_only(pair):
     assert await hears_nothing(*sockets)
 
 
-async def test_an_event_is_passed_on_without_a_hop_to_the_sync_thread(pair, monkeypatch):
-    # Channels' consumers close old database connections in asgiref's one sync thread
-    # before every message they handle: with 1,000 sockets every delivery queued there
-    # behind the others'. This consumer reaches the database only through
-    # database_sync_to_async, which closes them itself.
-    hops = []
-
-    async def close_old_connections():
-        hops.append(1)
-
-    monkeypatch.setattr("channels.consumer.aclose_old_connections", close_old_connections)
-    alice, bob, _, thread = pair
-    bobs = await connect(bob)
-
-    await call(alice, "post", f"/api/threads/{thread.pk}/messages", {"text": "hi"})
-    await bobs.send_json_to({"type": "typing", "thread": thread.pk})
-
-    assert [event["type"] for event in await events_of(bobs)] == ["message.created"]
-    assert hops == []
-
-
 async def test_a_retried_post_is_announced_once(pair):
     alice, bob, _, thread = pair
     bobs = await connect(bob)
