@@ -34,7 +34,6 @@ import time
 from functools import partial
 from urllib.parse import parse_qs
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -113,17 +112,6 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         self.base_send = send
         with contextlib.suppress(StopConsumer):
             await await_many_dispatch([receive, self.layer_receive], self.dispatch)
-
-    async def dispatch(self, message: dict) -> None:
-        """Channels' AsyncConsumer.dispatch without its `aclose_old_connections()` before
-        every message: a hop to asgiref's one shared sync thread for each event each
-        socket receives, which queued every delivery of the process behind the others
-        (and behind account rechecks) under load. This consumer touches the database only
-        through `database_sync_to_async`, which closes old connections itself."""
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def layer_receive(self) -> dict:
         """The next message from the channel layer, or once it failed, `layer.lost`."""
