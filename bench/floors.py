@@ -69,6 +69,10 @@ def _not_found() -> HttpResponse:
     return HttpResponse(NOT_FOUND, status=404, content_type="application/json")
 
 
+# The page size is written into the SQL (a checked integer), not bound: PostgreSQL plans a
+# prepared statement with a bound LIMIT afresh on every run when its plan for the value
+# given is cheaper than its plan for any value (the 1-row thread list: 3 ms of planning
+# each time), so each page size gets a statement of its own, planned once.
 def _limit(request: HttpRequest) -> int:
     try:
         return max(1, min(int(request.GET["limit"]), MAX_LIMIT))
@@ -125,7 +129,7 @@ LEFT JOIN threads_message m ON m.id = t.last_message_id
 LEFT JOIN users_user su ON su.id = m.sender_id
 WHERE p.user_id = %s
 ORDER BY p.updated DESC, p.thread_id DESC
-LIMIT %s
+LIMIT {limit}
 """
 
 
@@ -136,7 +140,7 @@ def thread_list(request: HttpRequest) -> HttpResponse:
     if user is None:
         return _unauthorized()
     limit = _limit(request)
-    rows = _rows(THREADS_SQL, [user, limit])
+    rows = _rows(THREADS_SQL.format(limit=limit), [user])
     results = []
     for row in rows:
         me = {"id": user, "username": row[15]}
@@ -173,7 +177,7 @@ JOIN threads_message m ON m.thread_id = p.thread_id
 JOIN users_user u ON u.id = m.sender_id
 WHERE p.thread_id = %s AND p.user_id = %s
 ORDER BY m.id DESC
-LIMIT %s
+LIMIT {{limit}}
 """
 
 BEFORE_SQL = f"""
@@ -184,7 +188,7 @@ JOIN threads_message m ON m.thread_id = p.thread_id
 JOIN users_user u ON u.id = m.sender_id
 WHERE p.thread_id = %s AND p.user_id = %s AND m.id < %s
 ORDER BY m.id DESC
-LIMIT %s
+LIMIT {{limit}}
 """
 
 
@@ -197,7 +201,7 @@ def message_list(request: HttpRequest, thread: int) -> HttpResponse:
         return _unauthorized()
     limit = _limit(request)
     if "before" not in request.GET:
-        rows = _rows(FIRST_PAGE_SQL, [thread, user, limit])
+        rows = _rows(FIRST_PAGE_SQL.format(limit=limit), [thread, user])
         if not rows:
             return _not_found()
         count = rows[0][9]
@@ -213,7 +217,7 @@ def message_list(request: HttpRequest, thread: int) -> HttpResponse:
             }
         )
     before = int(request.GET["before"])
-    rows = _rows(BEFORE_SQL, [thread, before, thread, user, before, limit + 1])
+    rows = _rows(BEFORE_SQL.format(limit=limit + 1), [thread, before, thread, user, before])
     if not rows:
         return _not_found()
     return _json(
