@@ -107,6 +107,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # Each HTTP thread keeps its connection from one request to the next (unless the URL
+    # says otherwise, `?conn_max_age=`). Opening one per request, as Django does by
+    # default, cost a third of the CPU time Django spent on a 50-row message page: the
+    # connection's set-up (its SQL functions, the PRAGMAs above) and, when it was the last
+    # one open, a WAL checkpoint at its close (docs/performance.md). The threads are a
+    # fixed pool (HTTP_THREADS), so the connections are too.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", None)
 else:
     # A pool of connections per server process (psycopg_pool), each checked before it is
     # handed out, shared by every thread of the process: the HTTP threads

@@ -106,3 +106,24 @@ def test_settings_read_from_the_environment():
         "False ['chat.example.com', 'api.example.com'] /tmp/elsewhere.sqlite3 "
         "('HTTP_X_FORWARDED_PROTO', 'https') 100"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("sqlite:////tmp/elsewhere.sqlite3", "None"),
+        ("sqlite:////tmp/x.sqlite3?conn_max_age=60", "60"),
+    ],
+)
+def test_sqlite_connections_are_kept_between_requests_unless_the_url_says(url, kept):
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; print(s.DATABASES['default']['CONN_MAX_AGE'])",
+        DJANGO_DEBUG="1",
+        DATABASE_URL=url,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == kept
