@@ -22,7 +22,7 @@ request to refuse a deactivated account or a changed password).
 import json
 
 import jwt
-from django.db import connection
+from django.db import connections
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
@@ -69,10 +69,8 @@ def _not_found() -> HttpResponse:
     return HttpResponse(NOT_FOUND, status=404, content_type="application/json")
 
 
-# The page size is written into the SQL (a checked integer), not bound: PostgreSQL plans a
-# prepared statement with a bound LIMIT afresh on every run when its plan for the value
-# given is cheaper than its plan for any value (the 1-row thread list: 3 ms of planning
-# each time), so each page size gets a statement of its own, planned once.
+# The page size is written into the SQL (a checked integer), not bound: each page size is
+# a statement of its own, planned once (see bench/settings.py).
 def _limit(request: HttpRequest) -> int:
     try:
         return max(1, min(int(request.GET["limit"]), MAX_LIMIT))
@@ -93,8 +91,13 @@ def _iso(value) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def _connection():
+    """The floors' own connection (bench/settings.py), or the default one (the tests)."""
+    return connections["floor" if "floor" in connections.settings else "default"]
+
+
 def _rows(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
+    with _connection().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -280,7 +283,7 @@ def mark_read(request: HttpRequest, thread: int) -> HttpResponse:
     user = _requester(request)
     if user is None:
         return _unauthorized()
-    with connection.cursor() as cursor:
+    with _connection().cursor() as cursor:
         cursor.execute(
             "UPDATE threads_message SET is_read = %s WHERE thread_id = %s AND sender_id <> %s "
             "AND NOT is_read AND deleted IS NULL AND EXISTS(SELECT 1 FROM threads_participant p "
