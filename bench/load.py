@@ -362,6 +362,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="only endpoints whose name contains this")
     parser.add_argument("--output", default="", help="default: bench/data/results-<db>.json")
     parser.add_argument("--costs-only", action="store_true", help="skip the endpoint table")
+    parser.add_argument("--cost-rounds", type=int, default=0, help="default: --rounds")
     args = parser.parse_args()
     meta = json.loads((DATA / f"{args.database}.json").read_text())
     limits = [int(limit) for limit in args.limits.split(",")]
@@ -408,7 +409,8 @@ def main() -> None:
         below = [r["endpoint"] for r in results if r["ratio"] < 0.5]
         print(f"  below 0.5 of the floor (requests/s): {', '.join(below) or 'none'}")
         print("costs, one request against another (the first named against the second):")
-        relative = costs(server, rows, args.seconds, args.connections, args.rounds)
+        rounds = args.cost_rounds or args.rounds
+        relative = costs(server, rows, args.seconds, args.connections, rounds)
         output = Path(args.output) if args.output else DATA / f"results-{args.database}.json"
         output.write_text(
             json.dumps(
