@@ -46,8 +46,8 @@ class VerifiedTokens:
     """The raw tokens whose signature and claims SimpleJWT has verified, with what that
     decoding gave (the token class, the payload, and SimpleJWT's token backend), so that a
     client's next requests with the same token skip decoding it again: SimpleJWT and
-    PyJWT's decoding cost 46 to 93 µs of CPU time per request on the benchmark's busy
-    machine, a cached token a tenth of that (`bench/breakdown.py --compare`). Bounded
+    PyJWT's decoding cost 46 to 260 µs of CPU time per request, a cached token a tenth
+    of that, or less (docs/performance.md, "Pages at the sizes clients use"). Bounded
     (the oldest go first), per process, shared by its threads.
 
     Only the outcome of checks that a later moment cannot undo is kept: the signature,
