@@ -4,9 +4,9 @@ DRF's JSONRenderer encodes with the standard library's `json` (compact separator
 left as it is, U+2028 and U+2029 escaped afterwards), through DRF's encoder for what
 `json` cannot write itself (dates, UUIDs, lazy text, sets...). ujson writes the same
 bytes for what the API's responses are made of (dicts, lists, strings, integers,
-booleans, None) in about a third of the time: 86 against 31 µs of CPU time for a 50-row
-message page (`bench/breakdown.py --compare` measures it). `json_bytes` uses it only
-where it writes DRF's bytes, and hands everything else to DRF's own path:
+booleans, None) in a third to a half of the time (docs/performance.md).
+`json_bytes` uses it only where it writes DRF's bytes, and hands everything else to
+DRF's own path:
 
 - anything ujson would pass to a `default` function (datetimes, UUIDs, lazy text,
   bytes, sets, generators...): DRF's encoder has its own forms for those;
