@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from threads.emojis import EMOJI_MAX_LENGTH
+
 
 class Thread(models.Model):
     """A private conversation between exactly two users.
@@ -165,3 +167,40 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"Message {self.pk} in thread {self.thread_id} from user {self.sender_id}"
+
+
+# The most different emoji one message may carry (a person may add theirs to any of them).
+MAX_DISTINCT_REACTIONS = 20
+
+
+class Reaction(models.Model):
+    """One person's emoji on a message: a person reacts with a given emoji at most once per
+    message (the unique constraint holds even when the same reaction arrives twice at
+    once). A message's reactions, in order of first use, are its rows in id order.
+    `threads.services.reaction_add` keeps a message to MAX_DISTINCT_REACTIONS different emoji."""
+
+    # Not indexed on its own: the constraint and the index below lead with it.
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="reactions", db_index=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reactions"
+    )
+    # Fully qualified (threads/emojis.py), so one emoji has one spelling.
+    emoji = models.CharField(max_length=EMOJI_MAX_LENGTH)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "user", "emoji"], name="reaction_once_per_person"
+            )
+        ]
+        indexes = [
+            # A page's reactions: its messages' rows, each message's in order of first use.
+            models.Index(fields=["message", "id"], name="reaction_message_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} from user {self.user_id} on message {self.message_id}"
