@@ -195,10 +195,10 @@ class Parts:
         if self.read == "thread list":
             selectors.thread_page_for(self.user, limit=self.limit, offset=0)
         elif self.read == "first message page":
-            selectors.ThreadMessages(self.thread).page(limit=self.limit, offset=0)
+            selectors.ThreadMessages(self.thread, reader=self.user).page(limit=self.limit, offset=0)
         else:
             selectors.message_window(
-                selectors.ThreadMessages(self.thread),
+                selectors.ThreadMessages(self.thread, reader=self.user),
                 before=int(self.drf_request.query_params["before"]),
                 limit=self.limit,
             )

@@ -3,7 +3,8 @@ write as users, so adding and editing are off (every write goes through the serv
 
 Built for large tables: list pages show the threads' kept message counts, a
 thread's page shows only its latest messages inline, and the delete confirmation of a
-thread summarises its messages instead of listing every one.
+thread summarises its messages instead of listing every one. A message's page lists its
+reactions (at most 20 emoji, two people each).
 """
 
 from django.contrib import admin
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from threads.models import Message, Thread
+from threads.models import Message, Reaction, Thread
 from threads.services import message_purge, thread_delete
 
 # How many of a thread's newest messages its admin page shows inline.
@@ -50,6 +51,21 @@ class MessageInline(ReadOnlyDeleteOnlyMixin, admin.TabularInline):
         # the limit is an id subquery.
         newest = Message.objects.filter(thread_id=thread_id).order_by("-id").values("id")
         return messages.filter(pk__in=newest[:INLINE_MESSAGES])
+
+
+class ReactionInline(ReadOnlyDeleteOnlyMixin, admin.TabularInline):
+    """Who reacted to the message with what, first use first. Read-only: reactions are the
+    participants' to add and take back (through the services, which tell both of them)."""
+
+    model = Reaction
+    fields = ["emoji", "user", "created"]
+    readonly_fields = fields
+    ordering = ["id"]
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Reaction]:
+        return super().get_queryset(request).select_related("user")
 
 
 @admin.register(Thread)
@@ -105,6 +121,7 @@ class MessageAdmin(ReadOnlyDeleteOnlyMixin, admin.ModelAdmin):
     list_select_related = ["sender", "thread"]
     readonly_fields = ["thread", "sender", "text", "created", "is_read", "edited", "deleted"]
     fields = readonly_fields
+    inlines = [ReactionInline]
     show_full_result_count = False  # a COUNT(*) of the whole table on every page is costly
 
     def delete_model(self, request: HttpRequest, obj: Message) -> None:

@@ -2,6 +2,7 @@
 Raised by the services and selectors; the OpenAPI examples are built from them too."""
 
 from chat_project.exceptions import ChatError, Conflict, NotFound, PermissionDenied
+from threads.models import MAX_DISTINCT_REACTIONS
 
 
 class ThreadNotFound(NotFound):
@@ -48,6 +49,27 @@ class MessageDeleted(Conflict):
 class ClientIdReused(Conflict):
     code = "client_id_reused"
     detail = "This client_id was already used for a different message."
+
+
+class ReactionNotFound(NotFound):
+    """The requester has no such reaction on the message (or never had)."""
+
+    detail = "You have not reacted to this message with this emoji."
+
+
+class MessageDeletedNoReactions(Conflict):
+    """A deleted message has lost its reactions with its text, and takes no new ones."""
+
+    code = "message_deleted"
+    detail = "This message was deleted and can no longer be reacted to."
+
+
+class TooManyReactions(Conflict):
+    code = "too_many_reactions"
+    detail = (
+        f"This message already has {MAX_DISTINCT_REACTIONS} different reactions: react with "
+        "one of them."
+    )
 
 
 # What the WebSocket answers a client message it cannot take (threads/consumers.py).

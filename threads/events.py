@@ -38,6 +38,8 @@ MESSAGE_DELETED = "message.deleted"
 THREAD_CREATED = "thread.created"
 THREAD_DELETED = "thread.deleted"
 THREAD_READ = "thread.read"
+REACTION_ADDED = "reaction.added"
+REACTION_REMOVED = "reaction.removed"
 TYPING = "typing"
 SESSION_ENDED = "session.ended"  # server-internal: the consumer closes the socket
 
@@ -69,6 +71,15 @@ def publish_each(build: Callable[[int], dict | None], *, to: Iterable[int]) -> N
         deliver([(user, event) for user in reachable if (event := build(user)) is not None])
 
     transaction.on_commit(send, robust=True)
+
+
+def publish_per_recipient(build: Callable[[int], dict], *, to: Iterable[int]) -> None:
+    """Like `publish`, for an event whose content depends on who receives it (a message's
+    reactions say whether the reader is among those who reacted): `build(user_id)` makes
+    each recipient's copy now, from what the transaction holds; they go out together
+    after the commit."""
+    deliveries = [(user_id, build(user_id)) for user_id in to]
+    transaction.on_commit(partial(deliver, deliveries), robust=True)
 
 
 # The event loop of the ASGI server this process runs, if any (chat_project/asgi.py).

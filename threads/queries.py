@@ -86,6 +86,9 @@ WHERE t.id = %(thread)s
 """
 
 
+_WRITE_TARGET_LOCKED = _WRITE_TARGET + "FOR UPDATE OF t"
+
+
 @dataclass(frozen=True)
 class WriteTarget:
     pair_key: str
@@ -93,10 +96,18 @@ class WriteTarget:
     blocked: bool  # the other participant has blocked the requester
 
 
-def write_target(*, user_id: int, thread_id: int) -> WriteTarget | None:
-    """Whether user `user_id` may write in thread `thread_id` (None: not their thread)."""
+def write_target(*, user_id: int, thread_id: int, lock: bool = False) -> WriteTarget | None:
+    """Whether user `user_id` may write in thread `thread_id` (None: not their thread).
+    With `lock`, also take the thread's row lock (as `services.counters.lock_thread` does)
+    for the rest of the transaction, if it is theirs. The blocking rule is read as it was
+    before any wait for that lock; anything read after the lock must be read afresh."""
+    sql = (
+        _WRITE_TARGET_LOCKED
+        if lock and connection.features.has_select_for_update_of
+        else _WRITE_TARGET
+    )
     with connection.cursor() as cursor:
-        cursor.execute(_WRITE_TARGET, {"user": user_id, "thread": thread_id})
+        cursor.execute(sql, {"user": user_id, "thread": thread_id})
         row = cursor.fetchone()
     if row is None:
         return None
@@ -160,10 +171,16 @@ def thread_count(*, user_id: int) -> int:
 
 
 def thread_messages_delete(*, thread_id: int) -> None:
-    """Delete every message of the thread in one statement. Left to the ORM's cascade, a
-    thread's messages are fetched and deleted a batch at a time (its `last_message`
-    points at one of them), with every writer to the thread waiting meanwhile."""
+    """Delete every message of the thread, and their reactions, in a statement each. Left
+    to the ORM's cascade, a thread's messages are fetched and deleted a batch at a time
+    (its `last_message` points at one of them), with every writer to the thread waiting
+    meanwhile."""
     with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM threads_reaction WHERE message_id IN "
+            "(SELECT id FROM threads_message WHERE thread_id = %s)",
+            [thread_id],
+        )
         cursor.execute("DELETE FROM threads_message WHERE thread_id = %s", [thread_id])
 
 
@@ -287,6 +304,91 @@ def user_messages_count(*, user_id: int, pattern: str | None) -> int:
             {"user": user_id, "pattern": pattern},
         )
         return cursor.fetchone()[0]
+
+
+# --- Reactions ---------------------------------------------------------------------------
+
+
+def message_reactions(*, message_ids: Sequence[int]) -> list[dict]:
+    """The reactions on the messages `message_ids`, as records `message_id`, `emoji` and
+    `user_id`, message by message, each message's in order of first use: one range of
+    `reaction_message_idx` per message. PostgreSQL takes the ids as one array, so the
+    statement keeps one shape (prepared once) whatever the page size; SQLite, which has
+    no arrays, gets a placeholder per id."""
+    if connection.vendor == "postgresql":
+        where, params = "r.message_id = ANY(%s::bigint[])", [list(message_ids)]
+    else:
+        where, params = f"r.message_id IN ({', '.join(['%s'] * len(message_ids))})", message_ids
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT r.message_id, r.emoji, r.user_id FROM threads_reaction r WHERE {where} "
+            "ORDER BY r.message_id, r.id",
+            params,
+        )
+        rows = cursor.fetchall()
+    return [{"message_id": row[0], "emoji": row[1], "user_id": row[2]} for row in rows]
+
+
+@dataclass(frozen=True)
+class ReactionTarget:
+    """A message about to be reacted to: whether it is deleted, and its reactions as
+    records `emoji` and `user_id`, in order of first use."""
+
+    deleted: bool
+    reactions: list[dict]
+
+
+# The message, and its reactions, one row per reaction (a row of NULLs without any).
+_REACTION_TARGET = """
+SELECT m.deleted, r.emoji, r.user_id
+FROM threads_message m
+LEFT JOIN threads_reaction r ON r.message_id = m.id
+WHERE m.id = %(message)s AND m.thread_id = %(thread)s
+ORDER BY r.id
+"""
+_REACTION_TARGET_LOCKED = _REACTION_TARGET + "FOR UPDATE OF m"
+
+
+def reaction_target(*, thread_id: int, message_id: int) -> ReactionTarget | None:
+    """Message `message_id` of thread `thread_id` and its reactions (None: no such message
+    there), its row locked for the rest of the transaction (PostgreSQL), so an edit or a
+    delete of the message waits for the reaction's transaction, or it for theirs.
+
+    The caller holds the thread's lock, which every writer of reactions takes first: the
+    reactions read here cannot change until the caller commits."""
+    sql = (
+        _REACTION_TARGET_LOCKED
+        if connection.features.has_select_for_update_of
+        else _REACTION_TARGET
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"thread": thread_id, "message": message_id})
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    reactions = [
+        {"emoji": emoji, "user_id": user_id} for _, emoji, user_id in rows if emoji is not None
+    ]
+    return ReactionTarget(deleted=rows[0][0] is not None, reactions=reactions)
+
+
+def reaction_insert(*, message_id: int, user_id: int, emoji: str, now: datetime) -> bool:
+    """Store the reaction unless it exists; whether it was stored. A reaction that arrives
+    twice at once is stored once, by the unique constraint, without an error for the
+    second (which the services' lock already makes wait for the first)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO threads_reaction (message_id, user_id, emoji, created) "
+            "VALUES (%(message)s, %(user)s, %(emoji)s, %(created)s) "
+            "ON CONFLICT (message_id, user_id, emoji) DO NOTHING RETURNING id",
+            {
+                "message": message_id,
+                "user": user_id,
+                "emoji": emoji,
+                "created": connection.ops.adapt_datetimefield_value(now),
+            },
+        )
+        return cursor.fetchone() is not None
 
 
 # --- Posting -----------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """Reads. One function per read shape, scoped to the requester; each builds the JSON-ready
 rows the API returns from the records `threads.queries` reads, so no serializer ever
-queries per row. The DRF serializers in `serializers.py` describe the same shapes for
-validation and the OpenAPI schema, and MessageSerializer renders through `message_row`.
+queries per row (a page's reactions are read in one query for the whole page). The DRF
+serializers in `serializers.py` describe the same shapes for validation and the OpenAPI
+schema, and MessageSerializer renders through `message_row`.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,9 +29,9 @@ def api_datetime(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def message_row(record: dict) -> dict:
+def message_row(record: dict, *, reactions: list[dict]) -> dict:
     """A message as every endpoint and event returns it, from its record
-    (`threads.queries.MESSAGE_COLUMNS`)."""
+    (`threads.queries.MESSAGE_COLUMNS`) and its `reactions` (`reaction_summary`)."""
     return {
         "id": record["id"],
         "thread": record["thread_id"],
@@ -40,13 +42,82 @@ def message_row(record: dict) -> dict:
         "is_read": record["is_read"],
         "edited": api_datetime(record["edited"]),
         "deleted": api_datetime(record["deleted"]),
+        "reactions": reactions,
     }
 
 
-def message_row_of(message: Message) -> dict:
-    """`message_row` of a model instance (its sender loaded)."""
+def message_rows(records: list[dict], *, reader_id: int) -> list[dict]:
+    """`message_row`s of message records, each with its reactions as user `reader_id` sees
+    them: one query for the reactions of all of them (none for no records)."""
+    reactions = _reactions_by_message([record["id"] for record in records])
+    return [
+        message_row(
+            record,
+            reactions=reaction_summary(reactions.get(record["id"], ()), reader_id=reader_id),
+        )
+        for record in records
+    ]
+
+
+def message_row_of(message: Message, *, reader_id: int) -> dict:
+    """`message_row` of a model instance (its sender loaded), with its reactions as user
+    `reader_id` sees them (`reaction_records_of`)."""
     record = {name: getattr(message, name, None) for name in queries.MESSAGE_COLUMNS}
-    return message_row(record | {"sender_username": message.sender.get_username()})
+    record["sender_username"] = message.sender.get_username()
+    reactions = reaction_summary(reaction_records_of(message), reader_id=reader_id)
+    return message_row(record, reactions=reactions)
+
+
+# --- Reactions -------------------------------------------------------------------------
+
+
+def reaction_summary(records: Iterable[dict], *, reader_id: int) -> list[dict]:
+    """A message's reactions as the API shows them to user `reader_id`, from its reaction
+    records (`emoji`, `user_id`) in order of first use: one entry per emoji, in that
+    order, with how many people reacted with it and whether the reader is one of them."""
+    summary: dict[str, dict] = {}
+    for record in records:
+        entry = summary.get(record["emoji"])
+        if entry is None:
+            entry = summary[record["emoji"]] = {"emoji": record["emoji"], "count": 0, "me": False}
+        entry["count"] += 1
+        if record["user_id"] == reader_id:
+            entry["me"] = True
+    return list(summary.values())
+
+
+def reaction_records_of(message: Message) -> list[dict]:
+    """The reaction records of `message`: those it carries as `reaction_records` (set by
+    whoever read or changed them with it, the services), else read now and kept on it."""
+    records = getattr(message, "reaction_records", None)
+    if records is None:
+        records = _reactions_by_message([message.pk]).get(message.pk, [])
+        message.reaction_records = records
+    return records
+
+
+def _reactions_by_message(message_ids: list[int]) -> dict[int, list[dict]]:
+    if not message_ids:
+        return {}
+    grouped: dict[int, list[dict]] = {}
+    for record in queries.message_reactions(message_ids=message_ids):
+        grouped.setdefault(record["message_id"], []).append(record)
+    return grouped
+
+
+def reaction_row(
+    *, thread_id: int, message_id: int, emoji: str, user, records: list[dict], reader_id: int
+) -> dict:
+    """A reaction as the API answers it and its events carry it: whose, on which message,
+    and the message's reactions afterwards as user `reader_id` sees them."""
+    return {
+        "thread": thread_id,
+        "message": message_id,
+        "emoji": emoji,
+        "user": user.pk,
+        "user_detail": {"id": user.pk, "username": user.get_username()},
+        "reactions": reaction_summary(records, reader_id=reader_id),
+    }
 
 
 def threads_of(user: AbstractBaseUser) -> QuerySet[Thread]:
@@ -91,6 +162,8 @@ def thread_page_for(
 
 def _thread_rows(user: AbstractBaseUser, records: list[dict]) -> list[dict]:
     me = {"id": user.pk, "username": user.get_username()}
+    last_messages = [record["last_message"] for record in records if record["last_message"]]
+    last_rows = {row["id"]: row for row in message_rows(last_messages, reader_id=user.pk)}
     page = []
     for record in records:
         other_id = record["other_id"]
@@ -107,7 +180,7 @@ def _thread_rows(user: AbstractBaseUser, records: list[dict]) -> list[dict]:
                 "participants_detail": people,
                 "created": api_datetime(record["created"]),
                 "updated": api_datetime(record["updated"]),
-                "last_message": None if last_message is None else message_row(last_message),
+                "last_message": None if last_message is None else last_rows[last_message["id"]],
                 "unread_count": record["unread_count"],
             }
         )
@@ -143,14 +216,15 @@ def unread_total_for(user: AbstractBaseUser) -> int:
 
 
 class ThreadMessages:
-    """One thread's messages (optionally only those matching `search`), newest first. The
-    caller has scoped the thread to the requester."""
+    """One thread's messages (optionally only those matching `search`), newest first, as
+    `reader` sees them. The caller has scoped the thread to the reader."""
 
-    def __init__(self, thread: Thread, *, search: str = "") -> None:
+    def __init__(self, thread: Thread, *, reader: AbstractBaseUser, search: str = "") -> None:
         self.thread = thread
+        self.reader = reader
         self.pattern = queries.text_pattern(search) if search else None
 
-    def rows(
+    def records(
         self,
         *,
         limit: int,
@@ -158,8 +232,8 @@ class ThreadMessages:
         id_bound: tuple[str, int] | None = None,
         more: tuple[str, int] | None = None,
     ) -> tuple[list[dict], bool | None]:
-        """API rows (see `queries.thread_messages`), with the `more` flag if asked."""
-        records, more_found = queries.thread_messages(
+        """Message records (see `queries.thread_messages`), with the `more` flag if asked."""
+        return queries.thread_messages(
             thread_id=self.thread.pk,
             pattern=self.pattern,
             limit=limit,
@@ -167,7 +241,10 @@ class ThreadMessages:
             id_bound=id_bound,
             more=more,
         )
-        return [message_row(record) for record in records], more_found
+
+    def rows(self, records: list[dict]) -> list[dict]:
+        """The API rows of a page of records, with their reactions (one query)."""
+        return message_rows(records, reader_id=self.reader.pk)
 
     def exists(self, operator: str, message_id: int) -> bool:
         return queries.thread_messages_exist(
@@ -185,7 +262,7 @@ class ThreadMessages:
         records, _ = queries.thread_messages(
             thread_id=self.thread.pk, pattern=self.pattern, limit=limit, offset=offset
         )
-        return [message_row(record) for record in records]
+        return self.rows(records)
 
 
 class UserMessages:
@@ -203,7 +280,7 @@ class UserMessages:
         records = queries.user_messages(
             user_id=self.user.pk, pattern=self.pattern, limit=limit, offset=offset
         )
-        return [message_row(record) for record in records]
+        return message_rows(records, reader_id=self.user.pk)
 
     def __getitem__(self, page: slice) -> list[dict]:
         # Sliced like a queryset, so DRF's paginator pages it as it pages querysets.
@@ -252,29 +329,44 @@ def message_window(
     messages newer than it (a client catching up reads forward without gaps). `around`:
     that message and the ones just before and after it. No cursor: the newest page.
     One or two index range scans, however deep in the history the page is; whether there
-    is more on the side the cursor came from rides along in the page's own query.
+    is more on the side the cursor came from rides along in the page's own query. Then one
+    query for the reactions of the messages shown.
     """
+    records, has_more_before, has_more_after = _window_records(
+        messages, before=before, after=after, around=around, limit=limit
+    )
+    return MessageWindow(messages.rows(records), has_more_before, has_more_after)
+
+
+def _window_records(
+    messages: ThreadMessages,
+    *,
+    before: int | None,
+    after: int | None,
+    around: int | None,
+    limit: int,
+) -> tuple[list[dict], bool, bool]:
     if after is not None:
-        rows, more = messages.rows(
+        records, more = messages.records(
             limit=limit + 1, newest_first=False, id_bound=(">", after), more=("<=", after)
         )
-        has_more_before = more if rows else messages.exists("<=", after)
-        return MessageWindow(rows[:limit][::-1], has_more_before, len(rows) > limit)
+        has_more_before = more if records else messages.exists("<=", after)
+        return records[:limit][::-1], has_more_before, len(records) > limit
     if around is not None:
         # Half the page on each side; near either end of the history the other side fills
         # the page, so a reader never gets a half-empty page while there is more to show.
-        newer, _ = messages.rows(limit=limit + 1, newest_first=False, id_bound=(">=", around))
-        older, _ = messages.rows(limit=limit + 1, id_bound=("<", around))
+        newer, _ = messages.records(limit=limit + 1, newest_first=False, id_bound=(">=", around))
+        older, _ = messages.records(limit=limit + 1, id_bound=("<", around))
         newer_taken = min(len(newer), max(limit - limit // 2, limit - len(older)))
         older_taken = min(len(older), limit - newer_taken)
-        rows = newer[:newer_taken][::-1] + older[:older_taken]
-        return MessageWindow(rows, len(older) > older_taken, len(newer) > newer_taken)
+        records = newer[:newer_taken][::-1] + older[:older_taken]
+        return records, len(older) > older_taken, len(newer) > newer_taken
     if before is None:
-        rows, _ = messages.rows(limit=limit + 1)
-        return MessageWindow(rows[:limit], len(rows) > limit, False)
-    rows, more = messages.rows(limit=limit + 1, id_bound=("<", before), more=(">=", before))
-    has_more_after = more if rows else messages.exists(">=", before)
-    return MessageWindow(rows[:limit], len(rows) > limit, has_more_after)
+        records, _ = messages.records(limit=limit + 1)
+        return records[:limit], len(records) > limit, False
+    records, more = messages.records(limit=limit + 1, id_bound=("<", before), more=(">=", before))
+    has_more_after = more if records else messages.exists(">=", before)
+    return records[:limit], len(records) > limit, has_more_after
 
 
 def message_window_for(

@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 from django.http import QueryDict
 from rest_framework import serializers
 
-from threads.models import Message, Thread
+from threads.emojis import EMOJI_MAX_LENGTH, canonical_emoji
+from threads.models import MAX_DISTINCT_REACTIONS, Message, Thread
 from threads.selectors import message_row_of
 from users.errors import no_such_user
 from users.serializers import MAX_ID, UserSerializer
@@ -31,11 +32,25 @@ class MessageTextField(serializers.CharField):
         return value
 
 
+class ReactionSummarySerializer(serializers.Serializer):
+    """One emoji on a message: how many people reacted with it, and whether the reader did."""
+
+    emoji = serializers.CharField(help_text="One emoji, fully qualified.")
+    count = serializers.IntegerField(min_value=1, help_text="How many people reacted with it.")
+    me = serializers.BooleanField(help_text="Whether the reader is one of them.")
+
+
 class MessageSerializer(serializers.ModelSerializer):
     """A message as every endpoint returns it. A deleted message keeps its place with empty
-    `text` and a `deleted` time."""
+    `text` and a `deleted` time (and no reactions)."""
 
     sender_detail = UserSerializer(source="sender", read_only=True)
+    reactions = ReactionSummarySerializer(
+        many=True,
+        read_only=True,
+        help_text="The message's reactions, one per emoji, in the order each emoji was first "
+        f"used; at most {MAX_DISTINCT_REACTIONS}.",
+    )
 
     class Meta:
         model = Message
@@ -49,12 +64,14 @@ class MessageSerializer(serializers.ModelSerializer):
             "is_read",
             "edited",
             "deleted",
+            "reactions",
         ]
         read_only_fields = fields
 
     def to_representation(self, message: Message) -> dict:
-        # The one definition of a message's shape, shared with the values-shaped reads.
-        return message_row_of(message)
+        # The one definition of a message's shape, shared with the values-shaped reads;
+        # its reactions as the requester sees them. (The views call the selector directly.)
+        return message_row_of(message, reader_id=self.context["request"].user.pk)
 
 
 class MessageWriteSerializer(serializers.Serializer):
@@ -72,6 +89,41 @@ class MessagePostSerializer(MessageWriteSerializer):
         help_text="A UUID the client makes for this message. Retrying the POST with the same "
         "client_id returns the message already stored (200) instead of posting it twice.",
     )
+
+
+class EmojiField(serializers.CharField):
+    """One emoji (threads/emojis.py), validated into the spelling it is stored under."""
+
+    default_error_messages = {
+        "not_an_emoji": "Give exactly one emoji (URL-encoded), such as %F0%9F%91%8D for 👍.",
+    }
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=EMOJI_MAX_LENGTH, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data) -> str:
+        canonical = canonical_emoji(super().to_internal_value(data))
+        if canonical is None:
+            self.fail("not_an_emoji")
+        return canonical
+
+
+class ReactionEmojiSerializer(serializers.Serializer):
+    """The emoji of a reaction's path."""
+
+    emoji = EmojiField()
+
+
+class ReactionSerializer(serializers.Serializer):
+    """A person's reaction, and the reactions of its message afterwards as the reader sees
+    them (the answer to adding one, and the `reaction.*` events)."""
+
+    thread = serializers.IntegerField()
+    message = serializers.IntegerField()
+    emoji = serializers.CharField(help_text="The emoji, fully qualified.")
+    user = serializers.IntegerField(help_text="Who reacted.")
+    user_detail = UserSerializer()
+    reactions = ReactionSummarySerializer(many=True)
 
 
 class ThreadSerializer(serializers.ModelSerializer):

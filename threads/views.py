@@ -21,9 +21,11 @@ from threads.errors import (
     BlockedInThread,
     ClientIdReused,
     MessageDeleted,
+    MessageDeletedNoReactions,
     NotTheSender,
+    TooManyReactions,
 )
-from threads.models import Message, Thread
+from threads.models import MAX_DISTINCT_REACTIONS, Message, Thread
 from threads.selectors import (
     ThreadMessages,
     UserMessages,
@@ -45,6 +47,8 @@ from threads.serializers import (
     MessageSerializer,
     MessageWindowSerializer,
     MessageWriteSerializer,
+    ReactionEmojiSerializer,
+    ReactionSerializer,
     ThreadCreateSerializer,
     ThreadSerializer,
     UnreadCountSerializer,
@@ -53,6 +57,8 @@ from threads.services import (
     message_delete,
     message_edit,
     message_send,
+    reaction_add,
+    reaction_remove,
     thread_delete,
     thread_get_or_create,
     thread_mark_read,
@@ -64,6 +70,27 @@ NOT_THE_SENDER = rule_error("Only the sender may change a message.", NotTheSende
 ONE_MESSAGE = (
     "One message. Its sender may edit its text (PATCH) or delete it (DELETE); the\n"
     "other participant may only read it (403 otherwise)."
+)
+REACTIONS = (
+    "The requester's reaction to a message: PUT adds it (201; 200 if it was there already),\n"
+    "DELETE takes it back (204; 404 if there was none). Either participant may react, with\n"
+    "any number of emoji, to any live message of the thread; a message carries at most\n"
+    f"{MAX_DISTINCT_REACTIONS} different emoji. Someone the other participant blocked cannot\n"
+    "react (403) but may take their reactions back. Both participants receive a\n"
+    "`reaction.added` or `reaction.removed` event."
+)
+EMOJI_PARAMETER = OpenApiParameter(
+    "emoji",
+    str,
+    OpenApiParameter.PATH,
+    description="Exactly one emoji, URL-encoded in the path (👍 is `%F0%9F%91%8D`): skin "
+    "tones, ZWJ sequences, flags and keycaps count as one. Spellings without the emoji "
+    "variation selector are the same emoji (❤ is ❤️).",
+    examples=[
+        OpenApiExample("thumbs up", value="👍"),
+        OpenApiExample("red heart", value="❤️"),
+        OpenApiExample("woman technologist, medium skin tone", value="👩🏽‍💻"),
+    ],
 )
 MESSAGE_PAGE = PolymorphicProxySerializer(
     component_name="MessagePage",
@@ -163,7 +190,7 @@ class ThreadViewSet(
         """The thread's messages, newest first."""
         thread = self.get_object()
         params = MessageListQuerySerializer.parse(request.query_params)
-        messages = ThreadMessages(thread, search=params.get("search", ""))
+        messages = ThreadMessages(thread, reader=request.user, search=params.get("search", ""))
         if not {"before", "after", "around"} & params.keys():
             # Without a search the count is the thread's exact counter: no COUNT(*).
             page = self.paginator.paginate_rows(
@@ -212,7 +239,8 @@ class ThreadViewSet(
             thread_id=int(pk), sender=request.user, **serializer.validated_data
         )
         return Response(
-            message_row_of(message),  # MessageSerializer's shape, without its machinery
+            # MessageSerializer's shape, without its machinery
+            message_row_of(message, reader_id=request.user.pk),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -224,7 +252,7 @@ class ThreadViewSet(
         serializer_class=MessageSerializer,
     )
     def message(self, request: Request, pk: str | None = None, message_id: str = "") -> Response:
-        return Response(MessageSerializer(self._message(message_id)).data)
+        return Response(message_row_of(self._message(message_id), reader_id=request.user.pk))
 
     @extend_schema(
         operation_id="threads_message_edit",
@@ -246,7 +274,7 @@ class ThreadViewSet(
         message = message_edit(
             message=message, editor=request.user, text=serializer.validated_data["text"]
         )
-        return Response(MessageSerializer(message).data)
+        return Response(message_row_of(message, reader_id=request.user.pk))
 
     @extend_schema(
         operation_id="threads_message_delete",
@@ -263,6 +291,88 @@ class ThreadViewSet(
     def _message(self, message_id: str) -> Message:
         # Through the thread's own manager, so the message carries the thread looked up.
         return message_in(self.get_object(), int(message_id))
+
+    @extend_schema(
+        operation_id="threads_message_reaction_add",
+        description=REACTIONS,
+        parameters=[EMOJI_PARAMETER],
+        request=None,
+        responses={
+            201: ReactionSerializer,
+            200: OpenApiResponse(
+                ReactionSerializer, description="The requester had already reacted so."
+            ),
+            400: validation_error("Not exactly one emoji."),
+            403: BLOCKED,
+            409: rule_error(
+                "The message was deleted, or already has "
+                f"{MAX_DISTINCT_REACTIONS} different reactions.",
+                MessageDeletedNoReactions,
+                TooManyReactions,
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "a reaction",
+                value={
+                    "thread": 1,
+                    "message": 7,
+                    "emoji": "👍",
+                    "user": 2,
+                    "user_detail": {"id": 2, "username": "bob"},
+                    "reactions": [
+                        {"emoji": "❤️", "count": 1, "me": False},
+                        {"emoji": "👍", "count": 1, "me": True},
+                    ],
+                },
+                response_only=True,
+            )
+        ],
+    )
+    @action(
+        detail=True,
+        methods=["put"],
+        url_path=rf"messages/(?P<message_id>{ID_PATTERN})/reactions/(?P<emoji>[^/]*)",
+        url_name="message-reaction",
+    )
+    def reaction(
+        self, request: Request, pk: str | None = None, message_id: str = "", emoji: str = ""
+    ) -> Response:
+        row, created = reaction_add(
+            thread_id=int(pk),
+            message_id=int(message_id),
+            user=request.user,
+            emoji=self._reaction_emoji(emoji),
+        )
+        return Response(row, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        operation_id="threads_message_reaction_remove",
+        description=REACTIONS,
+        parameters=[EMOJI_PARAMETER],
+        responses={204: None, 400: validation_error("Not exactly one emoji.")},
+    )
+    @reaction.mapping.delete
+    def reaction_destroy(
+        self, request: Request, pk: str | None = None, message_id: str = "", emoji: str = ""
+    ) -> Response:
+        reaction_remove(
+            thread_id=int(pk),
+            message_id=int(message_id),
+            user=request.user,
+            emoji=self._reaction_emoji(emoji),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _reaction_emoji(self, emoji: str) -> str:
+        """The path's emoji as stored, or 400 with a field error (404 for a stranger, who
+        learns nothing of the thread whatever they send). The services find the
+        requester's thread and message themselves."""
+        serializer = ReactionEmojiSerializer(data={"emoji": emoji})
+        if not serializer.is_valid():
+            self.get_object()
+            serializer.is_valid(raise_exception=True)
+        return serializer.validated_data["emoji"]
 
     @extend_schema(
         operation_id="threads_mark_read",

@@ -15,11 +15,13 @@ of `threads.errors`.
 - `threads`: a thread's life (start, delete, an account's threads going with it).
 - `messages`: posting, editing, deleting, a moderator's purge.
 - `reads`: marking read.
+- `reactions`: adding and removing a person's emoji on a message.
 - `counters`: the locks every writer takes, and the repair of the counters.
 """
 
 from threads.services.counters import thread_counters_rebuild
 from threads.services.messages import message_delete, message_edit, message_purge, message_send
+from threads.services.reactions import reaction_add, reaction_remove
 from threads.services.reads import thread_mark_read
 from threads.services.threads import thread_delete, thread_get_or_create, threads_delete_of
 
@@ -28,6 +30,8 @@ __all__ = [
     "message_edit",
     "message_purge",
     "message_send",
+    "reaction_add",
+    "reaction_remove",
     "thread_counters_rebuild",
     "thread_delete",
     "thread_get_or_create",

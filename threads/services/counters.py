@@ -1,9 +1,9 @@
 """The locks every writer takes, in one order, and the repair of the counters.
 
-Lock order across the services: threads, then messages, then participants, then inboxes,
-each in id order. Writers that lock several rows therefore queue behind each other instead
-of deadlocking (a thread's delete removes participants before messages, a mark-read locks
-messages before its participant row).
+Lock order across the services: threads, then messages, then reactions, then
+participants, then inboxes, each in id order. Writers that lock several rows therefore
+queue behind each other instead of deadlocking (a thread's delete removes participants
+before messages, a mark-read locks messages before its participant row).
 """
 
 from collections.abc import Iterable

@@ -16,8 +16,8 @@ from threads.errors import (
     NotTheSender,
     ThreadNotFound,
 )
-from threads.models import Message, Thread
-from threads.selectors import message_row_of
+from threads.models import Message, Reaction, Thread
+from threads.selectors import message_row_of, reaction_records_of
 from threads.services.counters import count_received, lock_thread, read_state_rebuild
 
 
@@ -60,8 +60,9 @@ def message_send(
     )
     message._state.adding = False  # it is stored: behave like a fetched instance
     message._state.db = connection.alias
+    message.reaction_records = []  # nobody has reacted yet: the same for both readers
     events.publish(
-        events.message_event(events.MESSAGE_CREATED, message_row_of(message)),
+        events.message_event(events.MESSAGE_CREATED, message_row_of(message, reader_id=sender.pk)),
         to=Thread.participant_ids_in(posted.target.pair_key),
     )
     return message, True
@@ -92,8 +93,14 @@ def message_edit(*, message: Message, editor: AbstractBaseUser, text: str) -> Me
             raise MessageDeleted
         raise MessageDeletedWithThread
     message.text, message.edited = text, now
-    events.publish(
-        events.message_event(events.MESSAGE_UPDATED, message_row_of(message)),
+    # Read while the update holds the message's row, which writers of reactions lock too:
+    # the event carries the reactions as they are when the edit commits.
+    message.reaction_records = None
+    reaction_records_of(message)
+    events.publish_per_recipient(
+        lambda reader_id: events.message_event(
+            events.MESSAGE_UPDATED, message_row_of(message, reader_id=reader_id)
+        ),
         to=Thread.participant_ids_in(message.thread.pair_key),
     )
     return message
@@ -102,18 +109,21 @@ def message_edit(*, message: Message, editor: AbstractBaseUser, text: str) -> Me
 @transaction.atomic
 def message_delete(*, message: Message, editor: AbstractBaseUser) -> None:
     """The sender removes their message. The row stays, as deleted and without its text, so
-    the conversation keeps its shape; deleting again changes nothing. A message deleted
-    before it was read no longer waits for its recipient."""
+    the conversation keeps its shape; deleting again changes nothing. Its reactions go with
+    its text (they were about it), and it takes no new ones. A message deleted before it
+    was read no longer waits for its recipient."""
     _check_sender(message=message, editor=editor)
     participants = lock_thread(message.thread_id)  # counters move: thread first
     now = timezone.now()
     if not Message.objects.filter(pk=message.pk, deleted__isnull=True).update(text="", deleted=now):
         return
+    Reaction.objects.filter(message_id=message.pk).delete()
     if not Message.objects.filter(pk=message.pk, is_read=True).exists():
         count_received(thread_id=message.thread_id, by_other_than=editor.pk, change=-1)
     message.text, message.deleted = "", now
+    message.reaction_records = []
     events.publish(
-        events.message_event(events.MESSAGE_DELETED, message_row_of(message)),
+        events.message_event(events.MESSAGE_DELETED, message_row_of(message, reader_id=editor.pk)),
         to=participants,
     )
 

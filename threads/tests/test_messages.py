@@ -32,6 +32,7 @@ def test_send_message(alice_client, alice, thread, slash):
         "is_read",
         "edited",
         "deleted",
+        "reactions",
     }
     assert response.data["edited"] is None
     assert response.data["deleted"] is None
@@ -40,6 +41,7 @@ def test_send_message(alice_client, alice, thread, slash):
     assert response.data["sender_detail"] == {"id": alice.pk, "username": "alice"}
     assert response.data["text"] == "Lorem ipsum"
     assert response.data["is_read"] is False
+    assert response.data["reactions"] == []
     assert Message.objects.get(pk=response.data["id"]).text == "Lorem ipsum"
 
 

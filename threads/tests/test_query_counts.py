@@ -4,9 +4,13 @@ Each test runs at a small and a large size with the same ceiling, so a query per
 (an N+1) fails the large case. The ceiling counts the auth lookup of the requester.
 """
 
+from urllib.parse import quote
+
 import pytest
 
+from threads.models import MAX_DISTINCT_REACTIONS, Reaction
 from threads.tests.factories import MessageFactory, ThreadFactory
+from threads.tests.test_reactions import MANY
 from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -46,14 +50,15 @@ def test_thread_detail_and_sub_resources(
     for _ in range(count):
         MessageFactory(thread=thread, sender=thread.participants.last())
 
+    # Pages of messages (the thread's last one included) read their reactions in one query.
     for method, path, ceiling in [
-        ("get", f"/api/threads/{thread.pk}/", 3),
-        ("get", f"/api/threads/{thread.pk}/messages/?limit=100", 3),
+        ("get", f"/api/threads/{thread.pk}/", 4),
+        ("get", f"/api/threads/{thread.pk}/messages/?limit=100", 4),
         ("get", f"/api/threads/{thread.pk}/unread_count", 2),
         ("get", "/api/threads/unread_count/", 2),
         ("patch", f"/api/threads/{thread.pk}/mark_read", 9),
         ("post", f"/api/threads/{thread.pk}/messages", 9),
-        ("delete", f"/api/threads/{thread.pk}/", 13),
+        ("delete", f"/api/threads/{thread.pk}/", 14),  # reactions, then messages, in one each
     ]:
         with django_assert_max_num_queries(ceiling):
             response = getattr(alice_client, method)(path, {"text": "hi"})
@@ -82,7 +87,8 @@ def test_one_message_read_edit_delete(
     messages = MessageFactory.create_batch(count, thread=thread, sender=alice)
     url = f"/api/threads/{thread.pk}/messages/{messages[0].pk}/"
 
-    for method, ceiling in [("get", 3), ("patch", 10), ("delete", 9)]:
+    # Each reads or (deleting) drops the message's reactions: one query.
+    for method, ceiling in [("get", 4), ("patch", 11), ("delete", 10)]:
         with django_assert_max_num_queries(ceiling):
             response = getattr(alice_client, method)(url, {"text": "changed"})
         assert response.status_code < 300, (method, response.data)
@@ -105,3 +111,70 @@ def test_people_and_blocks(alice_client, alice, django_assert_max_num_queries, c
         with django_assert_max_num_queries(ceiling):
             response = alice_client.get(path)
         assert response.status_code == 200, (path, response.data)
+
+
+@pytest.mark.parametrize("count", [1, 50])
+def test_pages_of_messages_full_of_reactions(
+    alice_client, alice, bob, thread, django_assert_max_num_queries, count
+):
+    """Every message carries the most different emoji a message may, from both people:
+    a page still reads all its reactions in one query."""
+    first = MessageFactory(thread=thread, sender=bob, text="before the rest")
+    messages = MessageFactory.create_batch(count, thread=thread, sender=bob, text="needle")
+    Reaction.objects.bulk_create(
+        Reaction(message=message, user=user, emoji=emoji)
+        for message in messages
+        for user in (alice, bob)
+        for emoji in MANY[:MAX_DISTINCT_REACTIONS]
+    )
+    messages_url = f"/api/threads/{thread.pk}/messages/"
+
+    for path, params, ceiling in [
+        (messages_url, {"limit": 100}, 4),
+        (messages_url, {"limit": 100, "before": messages[-1].pk + 1}, 4),
+        (messages_url, {"limit": 100, "after": first.pk}, 4),
+        (messages_url, {"limit": 100, "around": messages[count // 2].pk}, 5),
+        (messages_url, {"limit": 100, "around": "first_unread"}, 6),
+        (messages_url, {"limit": 100, "search": "needle"}, 5),
+        ("/api/messages/", {"limit": 100, "search": "needle"}, 4),
+        (f"{messages_url}{messages[0].pk}/", {}, 4),
+        ("/api/threads/", {}, 4),
+        (f"/api/threads/{thread.pk}/", {}, 4),
+    ]:
+        with django_assert_max_num_queries(ceiling):
+            response = alice_client.get(path, params)
+        assert response.status_code == 200, (path, params, response.data)
+        rows = response.data.get("results", [response.data])
+        rows = [row.get("last_message", row) for row in rows]
+        rows = [row for row in rows if row["id"] != first.pk]
+        assert rows, (path, params)
+        for row in rows:
+            assert len(row["reactions"]) == MAX_DISTINCT_REACTIONS, (path, params)
+            assert all(r["count"] == 2 and r["me"] for r in row["reactions"]), (path, params)
+
+
+@pytest.mark.parametrize("count", [1, 50])
+def test_reacting_costs_the_same_however_many_reactions(
+    alice_client, alice, bob, thread, django_assert_max_num_queries, count
+):
+    messages = MessageFactory.create_batch(count, thread=thread, sender=bob)
+    Reaction.objects.bulk_create(
+        Reaction(message=message, user=bob, emoji=emoji)
+        for message in messages
+        for emoji in MANY[: MAX_DISTINCT_REACTIONS - 1]
+    )
+    url = f"/api/threads/{thread.pk}/messages/{messages[-1].pk}/reactions/"
+
+    # The user, the thread (locked), the message and its reactions, the change; and the
+    # service's transaction, a savepoint inside the test's (released or rolled back).
+    for method, emoji, status, ceiling in [
+        ("put", MANY[19], 201, 6),  # the twentieth emoji
+        ("put", MANY[19], 200, 6),
+        ("put", MANY[20], 409, 6),  # a twenty-first
+        ("put", MANY[0], 201, 6),
+        ("delete", MANY[0], 204, 6),
+        ("delete", MANY[0], 404, 6),
+    ]:
+        with django_assert_max_num_queries(ceiling):
+            response = getattr(alice_client, method)(url + quote(emoji))
+        assert response.status_code == status, (method, emoji, response.data)
