@@ -73,11 +73,11 @@ ONE_MESSAGE = (
 )
 REACTIONS = (
     "The requester's reaction to a message: PUT adds it (201; 200 if it was there already),\n"
-    "DELETE takes it back (204; 404 if there was none). Either participant may react, with\n"
-    "any number of emoji, to any live message of the thread; a message carries at most\n"
-    f"{MAX_DISTINCT_REACTIONS} different emoji. Someone the other participant blocked cannot\n"
-    "react (403) but may take their reactions back. Both participants receive a\n"
-    "`reaction.added` or `reaction.removed` event."
+    "DELETE takes it back (204; 404 if there was none). Either participant may react to any\n"
+    "live message of the thread, with several emoji; a message carries at most "
+    f"{MAX_DISTINCT_REACTIONS}\ndifferent ones. Someone the other participant blocked cannot "
+    "react (403), but may take\ntheir reactions back. Both participants hear a "
+    "`reaction.added` or `reaction.removed`\nevent."
 )
 EMOJI_PARAMETER = OpenApiParameter(
     "emoji",
