@@ -9,7 +9,11 @@ the worst moments:
   the retries in parallel with the original (a flaky network);
 - readers mark threads read (all, or `up_to` what they saw) while messages arrive;
 - senders edit and delete messages while the other side reads;
-- a few threads are deleted while both sides are still posting into them.
+- a few threads are deleted while both sides are still posting into them;
+- then both people of several pairs react to the same messages at once: adding and taking
+  back the same emoji (some adds sent twice at once), crowding one message with more
+  different emoji than it may carry, and reacting to a message while its sender deletes
+  it.
 
 Then it checks, against the database: no 5xx; every message answered 201 is stored
 exactly once (unless its thread was deleted, which takes its messages along), every retry
@@ -17,11 +21,17 @@ answered with the original; no message stored that no client was told about; one
 per pair, deleted threads gone with all their messages; each thread's message count, last
 message and last activity, and each participant's copy of that activity and unread count,
 equal what the messages say; the API's unread totals equal them too; each user's thread
-count equals their memberships.
+count equals their memberships. Reactions: each answer was the one the reactions before it
+imply (201 new, 200 already there, 204 taken back, 404 not there; 409 only past the limit
+of different emoji or on a deleted message); each message's stored reactions are exactly
+what the acknowledged requests left, once each, never more different emoji than allowed
+(and exactly that many when one was refused), none on a deleted message; and the API
+shows them to each participant as stored, `me` included.
 
-Bounded: a fixed number of requests (about 1,000) and a deadline. Usage:
+Bounded: a fixed number of requests (about 1,400) and a deadline. Usage:
     python scripts/integrity.py                      # SQLite, in a temporary folder
     python scripts/integrity.py --database postgres  # a throwaway database on 127.0.0.1:5432
+    python scripts/integrity.py --port 8102          # the server on that port (default: a free one)
 """
 
 import argparse
@@ -34,6 +44,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter
@@ -59,6 +70,17 @@ CLIENT_THREADS = 16
 POSTS_PER_SENDER = 25
 TIME_LIMIT = 240  # seconds the concurrent phase may take before the run fails
 DOOMED_THREADS = 2  # threads deleted while their participants are still posting
+REACTING_THREADS = 6  # threads whose two people react at once
+TOGGLES = 12  # reaction changes per person on a message both toggle
+# Emoji both people of a pair add and take back on one message, several code points
+# each for some (a ZWJ sequence with a skin tone, a flag, a keycap).
+TOGGLED = ["👍", "❤️", "😂", "👩🏽‍💻", "🇫🇷", "1️⃣"]
+# More different emoji than a message may carry (20): each person adds 13, 4 in common.
+CROWD = [
+    "😀", "😃", "😄", "😁", "😆", "😅", "🤣", "😊", "😇", "🙂", "🙃", "😉", "😌",
+    "😍", "🥰", "😘", "😗", "😙", "😚", "😋", "😛", "😝",
+]  # fmt: skip
+CROWDERS = (CROWD[:13], CROWD[9:])
 
 
 class Failure(AssertionError):
@@ -235,7 +257,13 @@ def run_load(api: Api) -> dict:
     for future in done:
         future.result()  # re-raises a client's Failure
 
-    # 3. What the API says each user has waiting, after everything settled.
+    # 3. Reactions, all at once.
+    started = time.monotonic()
+    reacted = react_at_once(api, tokens, ids, threads, set(doomed.values()))
+    reacted["seconds"] = time.monotonic() - started
+    told.extend((201, message) for message in reacted["posted"])
+
+    # 4. What the API says each user has waiting, after everything settled.
     unread_said = {
         ids[name]: api.call("GET", "/api/threads/unread_count/", token=tokens[name])[1][
             "unread_count"
@@ -250,6 +278,171 @@ def run_load(api: Api) -> dict:
         "unread_said": unread_said,
         "pairs": len(pairs),
         "doomed": set(doomed.values()),
+        "reacted": reacted,
+    }
+
+
+def react_at_once(api: Api, tokens: dict, ids: dict, threads: dict, doomed: set) -> dict:
+    """Both people of REACTING_THREADS pairs react at once, on three fresh messages per
+    thread: one both toggle the same emoji on, one both crowd past the limit, one whose
+    sender deletes it meanwhile. Returns what must be stored and what the API shows."""
+    problems: list[str] = []
+    record = threading.Lock()
+    toggled: dict[int, set[tuple[int, str]]] = {}  # message: {(user id, emoji)} left on it
+    crowded: dict[int, dict] = {}  # message: {"accepted": {(user, emoji)}, "refused": ...}
+    deleted_messages: list[int] = []
+    posted: list[dict] = []
+    readers: dict[int, tuple[int, list[str]]] = {}  # message: (thread, its two people)
+
+    def url(thread_id: int, message_id: int, emoji: str) -> str:
+        path = f"/api/threads/{thread_id}/messages/{message_id}/reactions/"
+        return path + urllib.parse.quote(emoji)
+
+    def reaction(method: str, thread_id: int, message_id: int, emoji: str, user: str):
+        return api.call(method, url(thread_id, message_id, emoji), token=tokens[user])
+
+    def twice_at_once(thread_id: int, message_id: int, emoji: str, user: str) -> list:
+        """The same PUT sent twice at once (a retry racing its original)."""
+        with ThreadPoolExecutor(2) as race:
+            return list(
+                race.map(lambda _: reaction("PUT", thread_id, message_id, emoji, user), [0, 1])
+            )
+
+    def expect(what: str, got, wanted) -> None:
+        if got != wanted:
+            with record:
+                problems.append(f"{what}: answered {got}, expected {wanted}")
+
+    def toggler(thread_id: int, message_id: int, user: str, seed: int) -> None:
+        # Only this job touches this user's reactions on the message, so each answer is
+        # known in advance from the ones before, whatever the other person does meanwhile.
+        local = random.Random(seed)
+        mine: set[str] = set()
+        for _ in range(TOGGLES):
+            emoji = local.choice(TOGGLED)
+            what = f"{user} on message {message_id} with {emoji}"
+            roll = local.random()
+            if roll < 0.2:
+                statuses = sorted(s for s, _ in twice_at_once(thread_id, message_id, emoji, user))
+                expect(f"PUT twice at once, {what}", statuses, [200, 200 if emoji in mine else 201])
+                mine.add(emoji)
+            elif roll < 0.6:
+                status, _ = reaction("PUT", thread_id, message_id, emoji, user)
+                expect(f"PUT {what}", status, 200 if emoji in mine else 201)
+                mine.add(emoji)
+            else:
+                status, _ = reaction("DELETE", thread_id, message_id, emoji, user)
+                expect(f"DELETE {what}", status, 204 if emoji in mine else 404)
+                mine.discard(emoji)
+        with record:
+            toggled.setdefault(message_id, set()).update((ids[user], e) for e in mine)
+
+    def crowder(thread_id: int, message_id: int, user: str, emojis: list, seed: int) -> None:
+        local = random.Random(seed)
+        accepted, refused = set(), set()
+        for emoji in emojis:
+            if local.random() < 0.25:
+                answers = twice_at_once(thread_id, message_id, emoji, user)
+            else:
+                answers = [reaction("PUT", thread_id, message_id, emoji, user)]
+            statuses = sorted(status for status, _ in answers)
+            if statuses in ([201], [200, 201]):
+                accepted.add((ids[user], emoji))
+            elif set(statuses) == {409} and all(
+                body["code"] == "too_many_reactions" for _, body in answers
+            ):
+                refused.add((ids[user], emoji))
+            else:
+                expect(f"crowding message {message_id}, {user} with {emoji}", statuses, [201])
+        with record:
+            entry = crowded.setdefault(message_id, {"accepted": set(), "refused": set()})
+            entry["accepted"] |= accepted
+            entry["refused"] |= refused
+
+    def reacting_while_deleted(thread_id: int, message_id: int, user: str, seed: int) -> list:
+        local = random.Random(seed)
+        answers = []
+        for _ in range(TOGGLES):
+            emoji = local.choice(TOGGLED)
+            method = "PUT" if local.random() < 0.7 else "DELETE"
+            started = time.monotonic()
+            status, body = reaction(method, thread_id, message_id, emoji, user)
+            answers.append((method, started, status, body))
+        return answers
+
+    def deleter(thread_id: int, message_id: int, user: str) -> float:
+        time.sleep(0.15)  # into the reacting
+        path = f"/api/threads/{thread_id}/messages/{message_id}/"
+        status, _ = api.call("DELETE", path, token=tokens[user])
+        expect(f"deleting message {message_id}", status, 204)
+        return time.monotonic()
+
+    live = [(sorted(pair), tid) for pair, tid in threads.items() if tid not in doomed]
+    jobs = []
+    for n, ((first, second), thread_id) in enumerate(live[:REACTING_THREADS]):
+        fresh = []
+        for text in ("toggled", "crowded", "deleted"):
+            status, message = api.call(
+                "POST", f"/api/threads/{thread_id}/messages", {"text": text}, tokens[first]
+            )
+            if status != 201:
+                raise Failure(f"post before reacting: {status} {message}")
+            fresh.append(message["id"])
+            posted.append(message)
+        toggle_id, crowd_id, doomed_id = fresh
+        for message_id in (toggle_id, crowd_id):
+            readers[message_id] = (thread_id, [first, second])
+        deleted_messages.append(doomed_id)
+        seed = 1000 + 10 * n
+        jobs += [
+            (toggler, thread_id, toggle_id, first, seed),
+            (toggler, thread_id, toggle_id, second, seed + 1),
+            (crowder, thread_id, crowd_id, first, CROWDERS[0], seed + 2),
+            (crowder, thread_id, crowd_id, second, CROWDERS[1], seed + 3),
+            (reacting_while_deleted, thread_id, doomed_id, second, seed + 4),
+            (deleter, thread_id, doomed_id, first),
+        ]
+    with ThreadPoolExecutor(len(jobs)) as pool:  # every job at once
+        futures = [pool.submit(job, *args) for job, *args in jobs]
+        done, late = wait(futures, timeout=TIME_LIMIT)
+        if late:
+            raise Failure(f"{len(late)} reaction jobs were still running after {TIME_LIMIT} s")
+        results = [future.result() for future in futures]
+
+    # Reactions on a message being deleted: before the delete anything goes; once its 204
+    # was answered, every add started after it is refused as deleted.
+    for (job, *args), result in zip(jobs, results, strict=True):
+        if job is not reacting_while_deleted:
+            continue
+        deleted_at = next(
+            r
+            for (j, _, m, *_), r in zip(jobs, results, strict=True)
+            if j is deleter and m == args[1]
+        )
+        for method, started, status, body in result:
+            if status not in (200, 201, 204, 404, 409):
+                problems.append(f"{method} on message {args[1]} while deleted: {status} {body}")
+            elif status == 409 and body["code"] != "message_deleted":
+                problems.append(f"{method} on message {args[1]} while deleted: {body}")
+            elif method == "PUT" and started > deleted_at and status != 409:
+                problems.append(f"PUT on message {args[1]} after its delete answered {status}")
+
+    # What each participant is shown, to compare with the rows.
+    shown = {}
+    for message_id, (thread_id, people) in readers.items():
+        for person in people:
+            _, page = api.call(
+                "GET", f"/api/threads/{thread_id}/messages/?limit=20", token=tokens[person]
+            )
+            row = next(row for row in page["results"] if row["id"] == message_id)
+            shown[(ids[person], message_id)] = row["reactions"]
+    return {
+        "problems": problems,
+        "toggled": toggled,
+        "crowded": crowded,
+        "deleted": deleted_messages,
+        "shown": shown,
+        "posted": posted,
     }
 
 
@@ -261,7 +454,7 @@ def check_database(env: dict, outcome: dict) -> list[str]:
     django.setup()
     from django.db.models import Count
 
-    from threads.models import Message, Thread
+    from threads.models import Message, Reaction, Thread
 
     problems = []
     doomed = outcome["doomed"]
@@ -293,6 +486,8 @@ def check_database(env: dict, outcome: dict) -> list[str]:
     if Thread.objects.annotate(n=Count("memberships")).exclude(n=2).exists():
         problems.append("a thread without exactly two participants")
     problems += counter_problems()
+    problems += reaction_problems(outcome["reacted"])
+    outcome["reactions_left"] = Reaction.objects.count()
     for user_id, said in outcome["unread_said"].items():
         waiting = (
             Message.objects.filter(
@@ -351,9 +546,73 @@ def counter_problems() -> list[str]:
     return problems
 
 
+def reaction_problems(reacted: dict) -> list[str]:
+    """The stored reactions against what the acknowledged requests left (Django set up by
+    the caller)."""
+    from django.db.models import Count
+
+    from threads.models import MAX_DISTINCT_REACTIONS, Message, Reaction
+
+    problems = list(reacted["problems"])
+
+    def stored(message_id: int) -> set[tuple[int, str]]:
+        return set(Reaction.objects.filter(message_id=message_id).values_list("user_id", "emoji"))
+
+    for message_id, expected in reacted["toggled"].items():
+        if stored(message_id) != expected:
+            problems.append(
+                f"message {message_id}: reactions {sorted(stored(message_id))}, the answers "
+                f"left {sorted(expected)}"
+            )
+    for message_id, answers in reacted["crowded"].items():
+        rows = stored(message_id)
+        different = len({emoji for _, emoji in rows})
+        if rows != answers["accepted"]:
+            problems.append(
+                f"message {message_id}: {len(rows)} reactions stored, "
+                f"{len(answers['accepted'])} accepted"
+            )
+        if answers["refused"] and different != MAX_DISTINCT_REACTIONS:
+            problems.append(f"message {message_id}: refused at {different} different emoji")
+    doubled = (
+        Reaction.objects.values("message", "user", "emoji").annotate(n=Count("id")).filter(n__gt=1)
+    )
+    if doubled.exists():
+        problems.append(f"reactions stored twice: {list(doubled)}")
+    crowded = (
+        Reaction.objects.values("message")
+        .annotate(n=Count("emoji", distinct=True))
+        .filter(n__gt=MAX_DISTINCT_REACTIONS)
+    )
+    if crowded.exists():
+        problems.append(f"messages past the limit of different emoji: {list(crowded)}")
+    on_deleted = Reaction.objects.filter(message__deleted__isnull=False)
+    if on_deleted.exists():
+        problems.append(f"{on_deleted.count()} reactions on deleted messages")
+    if Message.objects.filter(pk__in=reacted["deleted"], deleted__isnull=True).exists():
+        problems.append("a message deleted while reacted to is not deleted")
+    for (reader_id, message_id), shown in reacted["shown"].items():
+        summary: dict[str, dict] = {}
+        for emoji, user_id in (
+            Reaction.objects.filter(message_id=message_id)
+            .order_by("id")
+            .values_list("emoji", "user_id")
+        ):
+            entry = summary.setdefault(emoji, {"emoji": emoji, "count": 0, "me": False})
+            entry["count"] += 1
+            entry["me"] = entry["me"] or user_id == reader_id
+        if shown != list(summary.values()):
+            problems.append(
+                f"user {reader_id} was shown {shown} on message {message_id}, rows say "
+                f"{list(summary.values())}"
+            )
+    return problems
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--port", type=int, help="the server's port (default: a free one)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="chat-integrity-"))
@@ -365,14 +624,14 @@ def main() -> int:
     )
     with throwaway_database(args.database, work, "chat_integrity") as database_url:
         env["DATABASE_URL"] = database_url
-        return run(env, work, args.database)
+        return run(env, work, args.database, args.port)
 
 
-def run(env: dict, work: Path, database: str) -> int:
+def run(env: dict, work: Path, database: str, port: int | None = None) -> int:
     server = None
     try:
         migrate(env)
-        port = free_port()
+        port = port or free_port()
         server = start_server(env, port=port, workers=WORKERS, log=work / "server.log")
         api = Api(f"http://127.0.0.1:{port}")
         started = time.monotonic()
@@ -393,7 +652,10 @@ def run(env: dict, work: Path, database: str) -> int:
             f"{database}: {total} requests by {CLIENT_THREADS} concurrent clients to "
             f"{WORKERS} uvicorn workers in {elapsed:.1f} s; statuses {statuses}; "
             f"{len({m['id'] for s, m in outcome['told'] if s == 201})} messages accepted, "
-            f"{sum(s == 200 for s, _ in outcome['told'])} retries answered with the original"
+            f"{sum(s == 200 for s, _ in outcome['told'])} retries answered with the original, "
+            f"{outcome['reactions_left']} reactions left on "
+            f"{len(outcome['reacted']['shown']) // 2 + len(outcome['reacted']['deleted'])} "
+            f"messages reacted to at once (in {outcome['reacted']['seconds']:.1f} s)"
         )
         for problem in problems:
             print("PROBLEM:", problem)
