@@ -86,10 +86,11 @@ def reaction_summary(records: Iterable[dict], *, reader_id: int) -> list[dict]:
     return list(summary.values())
 
 
-def reaction_records_of(message: Message) -> list[dict]:
+def reaction_records_of(message: Message, *, fresh: bool = False) -> list[dict]:
     """The reaction records of `message`: those it carries as `reaction_records` (set by
-    whoever read or changed them with it, the services), else read now and kept on it."""
-    records = getattr(message, "reaction_records", None)
+    whoever read or changed them with it, the services), else (or if `fresh`) read now
+    and kept on it."""
+    records = None if fresh else getattr(message, "reaction_records", None)
     if records is None:
         records = _reactions_by_message([message.pk]).get(message.pk, [])
         message.reaction_records = records

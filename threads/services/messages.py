@@ -95,8 +95,7 @@ def message_edit(*, message: Message, editor: AbstractBaseUser, text: str) -> Me
     message.text, message.edited = text, now
     # Read while the update holds the message's row, which writers of reactions lock too:
     # the event carries the reactions as they are when the edit commits.
-    message.reaction_records = None
-    reaction_records_of(message)
+    reaction_records_of(message, fresh=True)
     events.publish_per_recipient(
         lambda reader_id: events.message_event(
             events.MESSAGE_UPDATED, message_row_of(message, reader_id=reader_id)
