@@ -1,5 +1,6 @@
 """Benchmark floors: for each measured endpoint, a hand-written view that does what the
-endpoint must, and nothing else, with one raw SQL query and no DRF or ORM. They are what
+endpoint must, and nothing else, with one raw SQL query (and one more for the reactions
+of a page's messages) and no DRF or ORM. They are what
 "as fast as this server and database can answer" means in `bench/load.py`, served by the
 same server in the same run (bench/settings.py mounts them at /bench-floor/; the project's
 own settings and URLconf never do).
@@ -102,9 +103,29 @@ def _rows(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _message(row) -> dict:
+def _reactions(message_ids: list[int], user: int) -> dict[int, list[dict]]:
+    """The reactions of the messages, as `user` sees them, by message id: one query."""
+    if not message_ids:
+        return {}
+    placeholders = ", ".join(["%s"] * len(message_ids))
+    rows = _rows(
+        "SELECT message_id, emoji, user_id FROM threads_reaction "
+        f"WHERE message_id IN ({placeholders}) ORDER BY message_id, id",
+        message_ids,
+    )
+    summaries: dict[int, dict[str, dict]] = {}
+    for message_id, emoji, reactor in rows:
+        entry = summaries.setdefault(message_id, {}).setdefault(
+            emoji, {"emoji": emoji, "count": 0, "me": False}
+        )
+        entry["count"] += 1
+        entry["me"] = entry["me"] or reactor == user
+    return {message_id: list(summary.values()) for message_id, summary in summaries.items()}
+
+
+def _message(row, reactions: dict[int, list[dict]]) -> dict:
     """A message as the API returns it, from (id, thread, sender, username, text, created,
-    is_read, edited, deleted)."""
+    is_read, edited, deleted) and the page's `reactions`."""
     return {
         "id": row[0],
         "thread": row[1],
@@ -115,6 +136,7 @@ def _message(row) -> dict:
         "is_read": bool(row[6]),
         "edited": _iso(row[7]),
         "deleted": _iso(row[8]),
+        "reactions": reactions.get(row[0], []),
     }
 
 
@@ -145,6 +167,7 @@ def thread_list(request: HttpRequest) -> HttpResponse:
         return _unauthorized()
     limit = _limit(request)
     rows = _rows(THREADS_SQL.format(limit=limit), [user])
+    reactions = _reactions([row[6] for row in rows if row[6] is not None], user)
     results = []
     for row in rows:
         me = {"id": user, "username": row[15]}
@@ -158,7 +181,7 @@ def thread_list(request: HttpRequest) -> HttpResponse:
                 "participants_detail": people,
                 "created": _iso(row[2]),
                 "updated": _iso(row[3]),
-                "last_message": None if row[6] is None else _message(row[6:15]),
+                "last_message": None if row[6] is None else _message(row[6:15], reactions),
                 "unread_count": row[1],
             }
         )
@@ -212,23 +235,25 @@ def message_list(request: HttpRequest, thread: int) -> HttpResponse:
         following = None
         if count > limit:
             following = request.build_absolute_uri(f"{request.path}?limit={limit}&offset={limit}")
+        reactions = _reactions([row[0] for row in rows], user)
         return _json(
             {
                 "count": count,
                 "next": following,
                 "previous": None,
-                "results": [_message(row) for row in rows],
+                "results": [_message(row, reactions) for row in rows],
             }
         )
     before = int(request.GET["before"])
     rows = _rows(BEFORE_SQL.format(limit=limit + 1), [thread, before, thread, user, before])
     if not rows:
         return _not_found()
+    reactions = _reactions([row[0] for row in rows[:limit]], user)
     return _json(
         {
             "has_more_before": len(rows) > limit,
             "has_more_after": bool(rows[0][9]),
-            "results": [_message(row) for row in rows[:limit]],
+            "results": [_message(row, reactions) for row in rows[:limit]],
         }
     )
 
@@ -260,6 +285,7 @@ def message_post(request: HttpRequest, thread: int) -> HttpResponse:
             "is_read": False,
             "edited": None,
             "deleted": None,
+            "reactions": [],
         },
         status=201,
     )

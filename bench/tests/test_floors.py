@@ -9,6 +9,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from conftest import client_for
 from threads.models import Message
+from threads.services import reaction_add
 from threads.tests.factories import MessageFactory, ThreadFactory
 from users.tests.factories import UserFactory
 
@@ -17,11 +18,20 @@ bench_urls = pytest.mark.urls("bench.urls")
 
 @pytest.fixture
 def history(thread, alice, bob):
-    """Seven messages, alternating senders, in alice and bob's thread."""
-    return [
+    """Seven messages, alternating senders, in alice and bob's thread, some reacted to."""
+    messages = [
         MessageFactory(thread=thread, sender=alice if n % 2 else bob, text=f"message {n}")
         for n in range(7)
     ]
+    for message, user, emoji in [
+        (messages[6], bob, "👍"),
+        (messages[6], alice, "👍"),
+        (messages[6], alice, "🎉"),
+        (messages[4], bob, "❤️"),
+        (messages[1], alice, "😂"),
+    ]:
+        reaction_add(thread_id=thread.pk, message_id=message.pk, user=user, emoji=emoji)
+    return messages
 
 
 def test_the_project_urlconf_has_no_floors(alice_client):
