@@ -611,7 +611,7 @@ def event(kind: str, message, user, emoji: str, reactions: list[dict]) -> dict:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
-async def test_a_reaction_reaches_both_participants_each_with_their_side(sockets):
+async def test_a_reaction_reaches_both_sockets_each_with_its_side(sockets):
     alice, bob, message, alices, bobs, mallorys = sockets
 
     added = await call(bob, "put", reaction_url(message, THUMBS_UP))
@@ -628,7 +628,7 @@ async def test_a_reaction_reaches_both_participants_each_with_their_side(sockets
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
-async def test_taking_a_reaction_back_reaches_both_participants(sockets):
+async def test_taking_a_reaction_back_reaches_both_sockets(sockets):
     alice, bob, message, alices, bobs, mallorys = sockets
     await call(alice, "put", reaction_url(message, HEART))
     await call(bob, "put", reaction_url(message, HEART))
@@ -650,7 +650,7 @@ async def test_taking_a_reaction_back_reaches_both_participants(sockets):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
-async def test_nothing_is_announced_when_nothing_changes(sockets):
+async def test_the_sockets_hear_nothing_when_nothing_changes(sockets):
     alice, bob, message, alices, bobs, mallorys = sockets
     await call(bob, "put", reaction_url(message, THUMBS_UP))
     await events_of(alices)
@@ -666,7 +666,7 @@ async def test_nothing_is_announced_when_nothing_changes(sockets):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
-async def test_message_events_carry_the_reactions_as_each_recipient_sees_them(sockets):
+async def test_message_events_reach_the_sockets_with_reactions_as_each_sees_them(sockets):
     alice, bob, message, alices, bobs, _ = sockets
     await call(bob, "put", reaction_url(message, THUMBS_UP))
     await events_of(alices)
