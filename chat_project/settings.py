@@ -180,26 +180,17 @@ USE_TZ = True
 # which is right for one process (`make run`, `make serve` with one worker). With
 # REDIS_URL, every server process shares the layer and delivers the others' events.
 REDIS_URL = env.str("REDIS_URL", default="")
-# Each connection buffers up to 1,000 events its client has not read yet; past that,
-# events for it are dropped (the client catches up over REST when it reconnects).
-# channels_redis waits for a connection's next event with a blocking read of up to 5 s
-# (RedisChannelLayer.brpop_timeout); redis-py gives up on any read after socket_timeout,
-# 5 s by default since redis-py 8. Equal, they dropped every idle socket after 5 s, so
-# reads may take REDIS_SOCKET_TIMEOUT (more than the blocking read); a Redis that stops
-# answering is still noticed after it, and a dead peer through TCP keepalive.
+# How long a read or write to Redis may take before the connection counts as lost (the
+# cache, the channel layer's publishes, the subscription's PING).
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=10.0)
+# Either layer buffers up to 1,000 events per connection that its client has not read
+# yet; past that, events for it are dropped (the client catches up over REST).
 if REDIS_URL:
-    from channels_redis.core import RedisChannelLayer
-
-    blocking_read = RedisChannelLayer.brpop_timeout
-    if blocking_read >= REDIS_SOCKET_TIMEOUT:
-        raise ImproperlyConfigured(
-            f"REDIS_SOCKET_TIMEOUT must be longer than the channel layer's blocking read "
-            f"({blocking_read} s)."
-        )
+    # Pub/sub: one subscription per process, a group send one PUBLISH
+    # (chat_project/channel_layer.py).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "chat_project.channel_layer.PubSubChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {

@@ -113,6 +113,15 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         with contextlib.suppress(StopConsumer):
             await await_many_dispatch([receive, self.layer_receive], self.dispatch)
 
+    async def dispatch(self, message: dict) -> None:
+        # Channels closes the thread's stale database connections before every handler,
+        # a hop to its one database thread that every socket's every event queued for.
+        # Passing an event on touches no database, so events skip it.
+        if message["type"] == events.LAYER_MESSAGE_TYPE:
+            await self.chat_event(message)
+        else:
+            await super().dispatch(message)
+
     async def layer_receive(self) -> dict:
         """The next message from the channel layer, or once it failed, `layer.lost`."""
         if self.layer_failed:
