@@ -19,6 +19,8 @@ adds:
   rather than staying open and deaf. The layer forgets the broken connection; the next
   subscription (a client reconnecting) opens a new one. channels_redis instead logs a
   traceback every second while Redis is down and keeps the receivers waiting.
+- **Names**: the connections are named in Redis (`CLIENT LIST`) by the layer's prefix and
+  the process id.
 - **No silent reconnects**: redis-py retries a failed command on a new connection, which
   for the subscription would hide the events lost meanwhile; here a failure is reported
   at once (publishes that fail are counted as dropped by threads/events.py).
@@ -27,6 +29,7 @@ adds:
 import asyncio
 import contextlib
 import logging
+import os
 
 from channels_redis.pubsub import (
     RedisPubSubChannelLayer,
@@ -56,6 +59,11 @@ PING_AFTER_SILENCE = 10.0
 DEFAULT_SOCKET_TIMEOUT = 10.0
 
 
+def connection_name(prefix: str) -> str:
+    """The name this process's layer connections carry in Redis (CLIENT LIST)."""
+    return f"{prefix}events.{os.getpid()}"
+
+
 class _Lost:
     """Put in a receiver's queue when the subscription failed: `receive` raises `error`."""
 
@@ -68,7 +76,13 @@ class ShardConnection(RedisSingleShardConnection):
 
     def _ensure_redis(self) -> None:
         if self._redis is None:
-            pool = create_pool({**self.host, "retry": Retry(NoBackoff(), 0)})
+            pool = create_pool(
+                {
+                    **self.host,
+                    "retry": Retry(NoBackoff(), 0),
+                    "client_name": connection_name(self.channel_layer.prefix),
+                }
+            )
             self._redis = aioredis.Redis(connection_pool=pool)
             self._pubsub = self._redis.pubsub()
 

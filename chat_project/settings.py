@@ -186,12 +186,17 @@ REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=10.0)
 # Either layer buffers up to 1,000 events per connection that its client has not read
 # yet; past that, events for it are dropped (the client catches up over REST).
 if REDIS_URL:
+    from redis.connection import parse_url
+
     # Pub/sub: one subscription per process, a group send one PUBLISH
-    # (chat_project/channel_layer.py).
+    # (chat_project/channel_layer.py). Redis's pub/sub channels are one namespace for the
+    # whole server, whatever database the URL picks: the prefix keeps deployments that
+    # share a Redis under different database numbers from hearing each other's events.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "chat_project.channel_layer.PubSubChannelLayer",
             "CONFIG": {
+                "prefix": f"chat.db{parse_url(REDIS_URL).get('db', 0)}.",
                 "hosts": [
                     {
                         "address": REDIS_URL,

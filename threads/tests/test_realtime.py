@@ -16,13 +16,15 @@ import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import OperationalError, transaction
 from django.test import Client
+from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from chat_project import logs
+from chat_project import channel_layer, logs
 from chat_project.asgi import application
 from chat_project.logs import FailureLog
 from conftest import client_for
@@ -758,3 +760,59 @@ async def test_once_the_layer_is_back_reconnected_sockets_get_events_again(pair,
     assert missed.status_code == 201
     assert [m["text"] for m in caught_up.data["results"]] == ["missed"]
     assert [event["data"]["text"] for event in await events_of(alices)] == ["back"]
+
+
+# --- Through a real Redis (`make test-scaleout` runs this file with REDIS_URL) ----------
+
+through_redis = pytest.mark.skipif(
+    not settings.REDIS_URL, reason="needs Redis: REDIS_URL (make test-scaleout sets it)"
+)
+
+
+def kill_this_process_layer_connections() -> int:
+    """Cut this process's channel-layer connections on the Redis side, as a Redis restart
+    or a network failure would; other processes' connections are left alone."""
+    redis = Redis.from_url(settings.REDIS_URL)
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    ours = [
+        client["id"]
+        for client in redis.client_list()
+        if client["name"] == channel_layer.connection_name(prefix)
+    ]
+    for client_id in ours:
+        redis.client_kill_filter(_id=client_id)
+    return len(ours)
+
+
+@through_redis
+async def test_through_redis_a_broken_subscription_closes_the_sockets_with_1012_at_once(
+    pair, caplog
+):
+    alice, bob, _, thread = pair
+    alices, bobs = [await connect(user) for user in (alice, bob)]
+
+    assert await asyncio.to_thread(kill_this_process_layer_connections) >= 1
+
+    assert (await alices.receive_output(timeout=3))["code"] == 1012
+    assert (await bobs.receive_output(timeout=3))["code"] == 1012
+    assert all(record.exc_info is None for record in caplog.records)
+    alices = await connect(alice)
+    await call(bob, "post", f"/api/threads/{thread.pk}/messages", {"text": "back"})
+    assert [event["data"]["text"] for event in await events_of(alices)] == ["back"]
+
+
+@through_redis
+async def test_through_redis_a_burst_of_events_arrives_in_the_order_it_was_published(pair):
+    alice, bob, _, thread = pair
+    alices = await connect(alice)
+    url = f"/api/threads/{thread.pk}/messages"
+
+    def burst():
+        with transaction.atomic():
+            for n in range(30):
+                client_for(bob).post(url, {"text": f"{n}"})
+
+    await database_sync_to_async(burst)()
+
+    heard = [event["data"]["text"] for event in await events_of(alices, 30)]
+    assert heard == [f"{n}" for n in range(30)]
