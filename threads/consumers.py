@@ -202,8 +202,8 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             if pending is not None:
                 pending.cancel()
         if self.subscribed:
-            # With the layer down, the membership lapses with the group (channels_redis
-            # drops it after its group_expiry).
+            # With the layer down there is nothing left to undo: the broken subscription
+            # took the membership with it (chat_project/channel_layer.py).
             with contextlib.suppress(*events.LAYER_ERRORS):
                 await self.channel_layer.group_discard(self.group, self.channel_name)
 
