@@ -152,7 +152,11 @@ class LoopLayer(RedisPubSubLoopLayer):
     async def _subscribe_to_channel(self, channel: str) -> None:
         # A receiver buffers at most `capacity` messages (channels_redis: unbounded).
         self.channels[channel] = asyncio.Queue(self.capacity)
-        await self._get_shard(channel).subscribe(channel)
+        try:
+            await self._get_shard(channel).subscribe(channel)
+        except CONNECTION_ERRORS:
+            del self.channels[channel]
+            raise
 
     def deliver(self, name: str, data: bytes) -> None:
         """Queue a message published on `name` (a channel or a group) for its receivers
@@ -212,10 +216,8 @@ class LoopLayer(RedisPubSubLoopLayer):
 
 
 class PubSubChannelLayer(RedisPubSubChannelLayer):
-    def __getattr__(self, name: str):
-        if name == "group_send_many":
-            return lambda messages: self._get_layer().group_send_many(messages)
-        return super().__getattr__(name)
+    """What settings.CHANNEL_LAYERS names; the work is done by this loop's `LoopLayer`
+    (`group_send_many` too, through channels_redis's attribute lookup)."""
 
     def _get_layer(self) -> LoopLayer:
         loop = asyncio.get_running_loop()

@@ -98,6 +98,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     subscribed = False  # in its user's group
     closing = False
     layer_failed = False
+    unreachable_layer: BaseException | None = None  # on connecting
     expiry: asyncio.TimerHandle | None = None
     recheck: asyncio.Task | None = None
 
@@ -107,9 +108,15 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         dropped with no close frame and a traceback."""
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        self.channel_name = await self.channel_layer.new_channel()
-        self.channel_receive = partial(self.channel_layer.receive, self.channel_name)
         self.base_send = send
+        try:
+            self.channel_name = await self.channel_layer.new_channel()
+        except events.LAYER_ERRORS as error:
+            # The pub/sub layer subscribes a new channel at once: the handshake is
+            # answered, then closed with 1012 (`connect`).
+            self.unreachable_layer, self.layer_failed = error, True
+        else:
+            self.channel_receive = partial(self.channel_layer.receive, self.channel_name)
         with contextlib.suppress(StopConsumer):
             await await_many_dispatch([receive, self.layer_receive], self.dispatch)
 
@@ -155,6 +162,9 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         await self.accept(subprotocol)
         if self.user is None:
             await self.close(code=UNAUTHORIZED, reason="A valid access token is required.")
+            return
+        if self.unreachable_layer is not None:
+            await self.restart(self.unreachable_layer)
             return
         self.group = events.user_group(self.user.pk)
         try:

@@ -626,6 +626,7 @@ class FlakyLayer:
             )
 
     async def new_channel(self, prefix="specific"):
+        self.check()  # channels_redis's pub/sub layer subscribes each new channel
         return await self.memory.new_channel(prefix)
 
     async def receive(self, channel):
