@@ -114,7 +114,9 @@ class AttachmentIdsField(serializers.ListField):
 class MessageWriteSerializer(serializers.Serializer):
     """An edit: new text, new attachments (the full list: those left out are deleted), or
     both. What stays must be text or files. Sender, thread, read state and times are the
-    server's. The message edited is in the context (`message`)."""
+    server's."""
+
+    # The message edited is in the context (`message`): blank text is fine if it keeps files.
 
     text = MessageTextField(required=False, allow_blank=True)
     attachments = AttachmentIdsField()

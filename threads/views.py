@@ -310,7 +310,11 @@ class ThreadViewSet(
                 "No file, an empty one, or an image with too many pixels to decode safely."
             ),
             403: rule_error("The other participant has blocked the requester.", BlockedInThread),
-            413: rule_error("The file is larger than ATTACHMENT_MAX_BYTES.", FileTooLarge),
+            413: error(
+                "The file is larger than ATTACHMENT_MAX_BYTES.",
+                FileTooLarge.code,
+                "The file is too large: at most 10485760 bytes.",
+            ),
             415: error(
                 "The body is not multipart/form-data.",
                 "unsupported_media_type",
@@ -413,6 +417,28 @@ LINK_PARAMETERS = [
     ),
     OpenApiParameter(
         "signature", str, description="From the signed `url`/`thumbnail_url`: its signature."
+    ),
+    OpenApiParameter(
+        "Range",
+        str,
+        OpenApiParameter.HEADER,
+        description="One byte range, `bytes=first-last`, `bytes=first-` or `bytes=-suffix` "
+        "(206); anything else is answered with the whole file.",
+    ),
+    OpenApiParameter(
+        "If-Range",
+        str,
+        OpenApiParameter.HEADER,
+        description="The ETag or Last-Modified of the copy the range completes.",
+    ),
+    OpenApiParameter(
+        "If-None-Match", str, OpenApiParameter.HEADER, description="An ETag held (304)."
+    ),
+    OpenApiParameter(
+        "If-Modified-Since",
+        str,
+        OpenApiParameter.HEADER,
+        description="The Last-Modified held (304).",
     ),
 ]
 FILE_RESPONSES = {
