@@ -465,8 +465,8 @@ FILE_RESPONSES = {
 }
 DOWNLOAD = (
     "Answered to the thread's participants (404 for anyone else, as for threads), "
-    "authenticated by the bearer token, or without it by the `expires` and `signature` of "
-    "the signed link in `url` / `thumbnail_url` (for browsers: an <img> sends no token). "
+    "authenticated by the bearer token, or without one by the `expires` and `signature` "
+    "of the signed link in `url` / `thumbnail_url` (for browsers: an <img> sends no token). "
     "Conditional requests (If-None-Match, If-Modified-Since: 304) and one byte range "
     "(Range: 206; past the end: 416) are answered; with object storage the answer is a "
     "redirect to the storage instead."
@@ -507,15 +507,17 @@ class AttachmentViewSet(viewsets.ViewSet):
         return self._file(request, attachment, attachment.thumbnail, thumbnail=True)
 
     def _attachment(self, request: Request, attachment_id: int, kind: str) -> Attachment:
+        # A bearer token decides when there is one (a link it carries along is ignored);
+        # without one, the signed link does.
+        if request.user.is_authenticated:
+            return attachment_for(request.user, attachment_id)
         params = request.query_params
-        if "signature" in params or "expires" in params:
-            expires, signature = params.get("expires", ""), params.get("signature", "")
-            if not files.link_is_valid(attachment_id, kind, expires, signature):
-                raise LinkInvalid
-            return attachment_by_link(attachment_id)
-        if not request.user.is_authenticated:
+        if "signature" not in params and "expires" not in params:
             raise NotAuthenticated
-        return attachment_for(request.user, attachment_id)
+        expires, signature = params.get("expires", ""), params.get("signature", "")
+        if not files.link_is_valid(attachment_id, kind, expires, signature):
+            raise LinkInvalid
+        return attachment_by_link(attachment_id)
 
     def _file(
         self, request: Request, attachment: Attachment, name: str, *, thumbnail: bool

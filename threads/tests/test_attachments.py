@@ -514,6 +514,16 @@ def test_a_tampered_or_expired_link_is_refused(anon_client, uploaded):
         assert response.json()["code"] == "link_invalid"
 
 
+def test_with_a_token_the_token_decides_and_the_link_is_ignored(
+    alice_client, mallory_client, uploaded
+):
+    body = uploaded()
+    expired = files.link(body["id"], now=timezone.now().timestamp() - 3 * 3600)
+
+    assert mallory_client.get(body["url"]).status_code == 404
+    assert download(alice_client, expired).status_code == 200
+
+
 def test_a_link_stays_the_same_within_its_period(settings):
     settings.ATTACHMENT_URL_SECONDS = 3600
     start = 1_800_000_000 - 1_800_000_000 % 3600
