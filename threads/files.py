@@ -85,7 +85,7 @@ def clean_name(name: str) -> str:
     extension kept), "file" if nothing is left."""
     name = unicodedata.normalize("NFC", name or "")
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(char for char in name if unicodedata.category(char)[0] != "C").strip()
+    name = "".join(char for char in name if _shown(char)).strip()
     name = name.lstrip(".") or "file"
     if len(name) > NAME_MAX_LENGTH:
         stem, dot, extension = name.rpartition(".")
@@ -94,6 +94,16 @@ def clean_name(name: str) -> str:
         else:
             name = name[:NAME_MAX_LENGTH]
     return name
+
+
+# Joiners shape emoji and some scripts; every other control or format character (NUL,
+# newlines, the bidirectional overrides that make "photo\u202egnp.exe" read as
+# "photoexe.png") is dropped.
+_JOINERS = {"\u200c", "\u200d"}
+
+
+def _shown(char: str) -> bool:
+    return char in _JOINERS or unicodedata.category(char)[0] != "C"
 
 
 def inspect(upload: File, *, name: str, claimed_type: str | None) -> Inspected:

@@ -437,12 +437,16 @@ def attachments_of(message_ids: Sequence[int]) -> dict[int, list[dict]]:
     id: one query for a whole page."""
     if not message_ids:
         return {}
+    if connection.vendor == "postgresql":
+        # One statement whatever the page's size, so PostgreSQL prepares it once.
+        among, params = "= ANY(%s)", [list(message_ids)]
+    else:
+        among, params = f"IN ({_placeholders(message_ids)})", list(message_ids)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {_ATTACHMENT_SELECT} FROM threads_attachment a "
-            f"WHERE a.message_id IN ({_placeholders(message_ids)}) "
+            f"SELECT {_ATTACHMENT_SELECT} FROM threads_attachment a WHERE a.message_id {among} "
             "ORDER BY a.message_id, a.position, a.id",
-            list(message_ids),
+            params,
         )
         rows = cursor.fetchall()
     found: dict[int, list[dict]] = {}
