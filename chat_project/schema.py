@@ -41,10 +41,17 @@ def error(description: str, code: str, detail: str) -> OpenApiResponse:
     )
 
 
-def rule_error(description: str, refusal: type[ChatError]) -> OpenApiResponse:
-    """A documented refusal by one of the project's rules, its example built from the
-    error itself (chat_project.exceptions), so its text exists once."""
-    return error(description, refusal.code, refusal.detail)
+def rule_error(description: str, *refusals: type[ChatError]) -> OpenApiResponse:
+    """A documented refusal by one (or more) of the project's rules, its examples built
+    from the errors themselves (chat_project.exceptions), so their text exists once."""
+    return OpenApiResponse(
+        ErrorSerializer,
+        description=description,
+        examples=[
+            OpenApiExample(refusal.code, value={"detail": refusal.detail, "code": refusal.code})
+            for refusal in refusals
+        ],
+    )
 
 
 def validation_error(description: str = "Invalid input.") -> OpenApiResponse:

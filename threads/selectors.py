@@ -4,15 +4,16 @@ queries per row. The DRF serializers in `serializers.py` describe the same shape
 validation and the OpenAPI schema, and MessageSerializer renders through `message_row`.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet, Sum
 
-from threads import queries
-from threads.errors import MessageNotFound, ThreadNotFound
-from threads.models import Message, Participant, Thread
+from threads import files, queries
+from threads.errors import AttachmentNotFound, MessageNotFound, ThreadNotFound
+from threads.models import Attachment, Message, Participant, Thread
 
 
 def api_datetime(value: datetime | None) -> str | None:
@@ -27,9 +28,33 @@ def api_datetime(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def message_row(record: dict) -> dict:
+def attachment_row(record: dict) -> dict:
+    """An attachment as every endpoint and event returns it, from its record
+    (`threads.queries.ATTACHMENT_COLUMNS`): `url` and `thumbnail_url` are signed links
+    (`threads.files.link`), the thumbnail's only for images."""
+    attachment_id = record["id"]
+    return {
+        "id": attachment_id,
+        "name": record["name"],
+        "size": record["size"],
+        "content_type": record["content_type"],
+        "width": record["width"],
+        "height": record["height"],
+        "url": files.link(attachment_id),
+        "thumbnail_url": (
+            files.link(attachment_id, files.THUMBNAIL) if record["thumbnail"] else None
+        ),
+    }
+
+
+def attachment_row_of(attachment: Attachment) -> dict:
+    """`attachment_row` of a model instance."""
+    return attachment_row({name: getattr(attachment, name) for name in queries.ATTACHMENT_COLUMNS})
+
+
+def message_row(record: dict, attachments: Iterable[dict] = ()) -> dict:
     """A message as every endpoint and event returns it, from its record
-    (`threads.queries.MESSAGE_COLUMNS`)."""
+    (`threads.queries.MESSAGE_COLUMNS`) and its attachments' records."""
     return {
         "id": record["id"],
         "thread": record["thread_id"],
@@ -40,13 +65,28 @@ def message_row(record: dict) -> dict:
         "is_read": record["is_read"],
         "edited": api_datetime(record["edited"]),
         "deleted": api_datetime(record["deleted"]),
+        "attachments": [attachment_row(attachment) for attachment in attachments],
     }
 
 
-def message_row_of(message: Message) -> dict:
-    """`message_row` of a model instance (its sender loaded)."""
+def message_rows(records: list[dict]) -> list[dict]:
+    """`message_row` of each record, with the attachments of the whole page read in one
+    query, and only when some message on it has any."""
+    with_files = [record["id"] for record in records if record["attachment_count"]]
+    attachments = queries.attachments_of(with_files)
+    return [message_row(record, attachments.get(record["id"], ())) for record in records]
+
+
+def message_row_of(message: Message, attachments: Iterable[dict] | None = None) -> dict:
+    """`message_row` of a model instance (its sender loaded). Its attachments' records are
+    read unless given (a service that has just written them)."""
     record = {name: getattr(message, name, None) for name in queries.MESSAGE_COLUMNS}
-    return message_row(record | {"sender_username": message.sender.get_username()})
+    record["sender_username"] = message.sender.get_username()
+    if attachments is None:
+        attachments = ()
+        if message.attachment_count:
+            attachments = queries.attachments_of([message.pk]).get(message.pk, ())
+    return message_row(record, attachments)
 
 
 def threads_of(user: AbstractBaseUser) -> QuerySet[Thread]:
@@ -91,6 +131,8 @@ def thread_page_for(
 
 def _thread_rows(user: AbstractBaseUser, records: list[dict]) -> list[dict]:
     me = {"id": user.pk, "username": user.get_username()}
+    last_messages = [record["last_message"] for record in records if record["last_message"]]
+    last_rows = {row["id"]: row for row in message_rows(last_messages)}
     page = []
     for record in records:
         other_id = record["other_id"]
@@ -107,7 +149,7 @@ def _thread_rows(user: AbstractBaseUser, records: list[dict]) -> list[dict]:
                 "participants_detail": people,
                 "created": api_datetime(record["created"]),
                 "updated": api_datetime(record["updated"]),
-                "last_message": None if last_message is None else message_row(last_message),
+                "last_message": None if last_message is None else last_rows[last_message["id"]],
                 "unread_count": record["unread_count"],
             }
         )
@@ -167,7 +209,7 @@ class ThreadMessages:
             id_bound=id_bound,
             more=more,
         )
-        return [message_row(record) for record in records], more_found
+        return message_rows(records), more_found
 
     def exists(self, operator: str, message_id: int) -> bool:
         return queries.thread_messages_exist(
@@ -185,7 +227,7 @@ class ThreadMessages:
         records, _ = queries.thread_messages(
             thread_id=self.thread.pk, pattern=self.pattern, limit=limit, offset=offset
         )
-        return [message_row(record) for record in records]
+        return message_rows(records)
 
 
 class UserMessages:
@@ -203,7 +245,7 @@ class UserMessages:
         records = queries.user_messages(
             user_id=self.user.pk, pattern=self.pattern, limit=limit, offset=offset
         )
-        return [message_row(record) for record in records]
+        return message_rows(records)
 
     def __getitem__(self, page: slice) -> list[dict]:
         # Sliced like a queryset, so DRF's paginator pages it as it pages querysets.
@@ -294,3 +336,24 @@ def message_window_for(
             return message_window(messages, limit=limit)
     around_id = int(around) if around is not None else None
     return message_window(messages, before=before, after=after, around=around_id, limit=limit)
+
+
+# --- Attachments -----------------------------------------------------------------------
+
+
+def attachment_for(user: AbstractBaseUser, attachment_id: int) -> Attachment:
+    """Attachment `attachment_id` if `user` takes part in its thread (AttachmentNotFound
+    otherwise, whoever uploaded it and whether or not it exists)."""
+    attachment = queries.attachment_for(user_id=user.pk, attachment_id=attachment_id)
+    if attachment is None:
+        raise AttachmentNotFound
+    return attachment
+
+
+def attachment_by_link(attachment_id: int) -> Attachment:
+    """Attachment `attachment_id`, for a request whose signed link already vouched for it
+    (`threads.files.link_is_valid`); AttachmentNotFound once it is gone."""
+    attachment = Attachment.objects.filter(pk=attachment_id).first()
+    if attachment is None:
+        raise AttachmentNotFound
+    return attachment

@@ -7,6 +7,7 @@ events go out when a transaction commits, so the test must let them commit.
 """
 
 import asyncio
+import io
 import json
 import logging
 from datetime import timedelta
@@ -294,6 +295,36 @@ async def test_edits_and_deletes_reach_both_participants_only(pair):
         assert deleted["data"]["text"] == ""
         assert deleted["data"]["deleted"] is not None
     assert await hears_nothing(*sockets)
+
+
+async def test_message_events_carry_the_attachments_as_rest_shows_them(pair, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    alice, bob, _, thread = pair
+    url = f"/api/threads/{thread.pk}/messages"
+
+    def upload():
+        file = io.BytesIO(b"%PDF-1.4 minutes of the meeting")
+        file.name = "minutes.pdf"
+        return client_for(alice).post(
+            f"/api/threads/{thread.pk}/attachments", {"file": file}, format="multipart"
+        )
+
+    first, second = [(await database_sync_to_async(upload)()).data for _ in range(2)]
+    bobs = await connect(bob)
+
+    posted = await call(alice, "post", url, {"attachments": [first["id"]]})
+    edited = await call(
+        alice, "patch", f"{url}/{posted.data['id']}/", {"attachments": [second["id"]]}
+    )
+    await call(alice, "delete", f"{url}/{posted.data['id']}/")
+
+    created, updated, deleted = await events_of(bobs, 3)
+    assert created["data"] == posted.data
+    assert created["data"]["attachments"] == [first]
+    assert updated["data"] == edited.data
+    assert updated["data"]["attachments"] == [second]
+    assert deleted["data"]["attachments"] == []
+    assert await hears_nothing(bobs)
 
 
 async def test_a_socket_gets_its_events_in_the_order_they_happened_however_slow_the_layer(
