@@ -6,10 +6,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock run serve migrate test test-postgres test-integrity test-scaleout test-faults bench-realtime lint format schema fuzz demo bench superuser clean
+.PHONY: help install lock run serve migrate test test-postgres test-s3 test-integrity test-scaleout test-faults bench-realtime lint format schema fuzz demo bench superuser clean
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ test: install  ## Run the test suite (SQLite, or DATABASE_URL if set)
 
 test-postgres: install  ## Run the test suite against PostgreSQL at 127.0.0.1:5432
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chat} $(BIN)/python -m pytest
+
+test-s3: install  ## The attachment tests on object storage: a local S3 server (moto), free port
+	$(BIN)/python scripts/with_s3.py $(BIN)/python -m pytest -q threads/tests/test_attachments.py
 
 lint: install  ## ruff lint and format check, migrations and docs/openapi.yaml up to date
 	$(BIN)/ruff check .

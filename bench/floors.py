@@ -31,6 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework_simplejwt.settings import api_settings
 
 from chat_project.renderers import json_bytes
+from threads.selectors import attachment_row
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -123,9 +124,10 @@ def _reactions(message_ids: list[int], user: int) -> dict[int, list[dict]]:
     return {message_id: list(summary.values()) for message_id, summary in summaries.items()}
 
 
-def _message(row, reactions: dict[int, list[dict]]) -> dict:
+def _message(row, attachments: dict | None = None, reactions: dict | None = None) -> dict:
     """A message as the API returns it, from (id, thread, sender, username, text, created,
-    is_read, edited, deleted) and the page's `reactions`."""
+    is_read, edited, deleted, attachment_count) and the page's attachments and reactions by
+    message."""
     return {
         "id": row[0],
         "thread": row[1],
@@ -136,15 +138,35 @@ def _message(row, reactions: dict[int, list[dict]]) -> dict:
         "is_read": bool(row[6]),
         "edited": _iso(row[7]),
         "deleted": _iso(row[8]),
-        "reactions": reactions.get(row[0], []),
+        "attachments": (attachments or {}).get(row[0], []),
+        "reactions": (reactions or {}).get(row[0], []),
     }
+
+
+ATTACHMENTS_SQL = """
+SELECT a.message_id, a.id, a.name, a.size, a.content_type, a.width, a.height, a.thumbnail
+FROM threads_attachment a WHERE a.message_id IN ({ids}) ORDER BY a.message_id, a.position
+"""
+
+
+def _attachments(rows, *, count_at: int = 9) -> dict:
+    """The attachments of the page's messages that have some (`attachment_count`, at
+    `count_at` in each row), by message id, in one query; none for a page without files."""
+    ids = [row[0] for row in rows if row[0] is not None and row[count_at]]
+    if not ids:
+        return {}
+    found: dict = {}
+    for message, *record in _rows(ATTACHMENTS_SQL.format(ids=", ".join(["%s"] * len(ids))), ids):
+        names = ["id", "name", "size", "content_type", "width", "height", "thumbnail"]
+        found.setdefault(message, []).append(attachment_row(dict(zip(names, record, strict=True))))
+    return found
 
 
 THREADS_SQL = """
 SELECT p.thread_id, p.unread_count, t.created, t.updated,
        o.user_id, ou.username,
        m.id, m.thread_id, m.sender_id, su.username, m.text, m.created, m.is_read, m.edited,
-       m.deleted, me.username, i.thread_count
+       m.deleted, m.attachment_count, me.username, i.thread_count
 FROM threads_participant p
 JOIN users_user me ON me.id = p.user_id
 LEFT JOIN threads_inbox i ON i.user_id = p.user_id
@@ -169,8 +191,9 @@ def thread_list(request: HttpRequest) -> HttpResponse:
     rows = _rows(THREADS_SQL.format(limit=limit), [user])
     reactions = _reactions([row[6] for row in rows if row[6] is not None], user)
     results = []
+    attachments = _attachments([row[6:16] for row in rows])
     for row in rows:
-        me = {"id": user, "username": row[15]}
+        me = {"id": user, "username": row[16]}
         people = [me] if row[4] is None else [me, {"id": row[4], "username": row[5]}]
         if len(people) == 2 and people[1]["id"] < user:
             people.reverse()
@@ -181,11 +204,13 @@ def thread_list(request: HttpRequest) -> HttpResponse:
                 "participants_detail": people,
                 "created": _iso(row[2]),
                 "updated": _iso(row[3]),
-                "last_message": None if row[6] is None else _message(row[6:15], reactions),
+                "last_message": (
+                    None if row[6] is None else _message(row[6:16], attachments, reactions)
+                ),
                 "unread_count": row[1],
             }
         )
-    count = rows[0][16] if rows else 0
+    count = rows[0][17] if rows else 0
     following = None
     if count > limit:
         following = request.build_absolute_uri(f"{request.path}?limit={limit}&offset={limit}")
@@ -193,7 +218,8 @@ def thread_list(request: HttpRequest) -> HttpResponse:
 
 
 MESSAGE_COLUMNS = (
-    "m.id, m.thread_id, m.sender_id, u.username, m.text, m.created, m.is_read, m.edited, m.deleted"
+    "m.id, m.thread_id, m.sender_id, u.username, m.text, m.created, m.is_read, m.edited, "
+    "m.deleted, m.attachment_count"
 )
 
 FIRST_PAGE_SQL = f"""
@@ -231,29 +257,31 @@ def message_list(request: HttpRequest, thread: int) -> HttpResponse:
         rows = _rows(FIRST_PAGE_SQL.format(limit=limit), [thread, user])
         if not rows:
             return _not_found()
-        count = rows[0][9]
+        count = rows[0][10]
         following = None
         if count > limit:
             following = request.build_absolute_uri(f"{request.path}?limit={limit}&offset={limit}")
+        attachments = _attachments(rows)
         reactions = _reactions([row[0] for row in rows], user)
         return _json(
             {
                 "count": count,
                 "next": following,
                 "previous": None,
-                "results": [_message(row, reactions) for row in rows],
+                "results": [_message(row, attachments, reactions) for row in rows],
             }
         )
     before = int(request.GET["before"])
     rows = _rows(BEFORE_SQL.format(limit=limit + 1), [thread, before, thread, user, before])
     if not rows:
         return _not_found()
+    attachments = _attachments(rows[:limit])
     reactions = _reactions([row[0] for row in rows[:limit]], user)
     return _json(
         {
             "has_more_before": len(rows) > limit,
-            "has_more_after": bool(rows[0][9]),
-            "results": [_message(row, reactions) for row in rows[:limit]],
+            "has_more_after": bool(rows[0][10]),
+            "results": [_message(row, attachments, reactions) for row in rows[:limit]],
         }
     )
 
@@ -285,6 +313,7 @@ def message_post(request: HttpRequest, thread: int) -> HttpResponse:
             "is_read": False,
             "edited": None,
             "deleted": None,
+            "attachments": [],
             "reactions": [],
         },
         status=201,

@@ -11,7 +11,9 @@ are reused, like a WSGI server's, and the WebSocket side is native ASGI.
 """
 
 import asyncio
+import contextlib
 import os
+import tempfile
 
 from django.core.asgi import get_asgi_application
 
@@ -26,7 +28,7 @@ from channels.security.websocket import WebsocketDenier  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from chat_project.errors import request_too_large  # noqa: E402
-from chat_project.http_guards import body_over_limit  # noqa: E402
+from chat_project.http_guards import body_over_limit, is_upload  # noqa: E402
 from chat_project.wsgi import application as wsgi_application  # noqa: E402
 from threads import events  # noqa: E402
 from threads.consumers import EventConsumer  # noqa: E402
@@ -45,9 +47,11 @@ async def http_application(scope, receive, send):
 
     A thread that read the body itself would wait on the client: eight clients sending
     their bodies slowly would hold every HTTP thread and stall the API for everyone. The
-    body is bounded (DATA_UPLOAD_MAX_MEMORY_SIZE, 413 beyond it, before reading when the
-    Content-Length says so), so holding it is cheap. A body sent in chunks, without a
-    Content-Length, gets one, so Django reads it instead of seeing an empty body.
+    body is bounded (`http_guards.body_limit`, 413 beyond it, before reading when the
+    Content-Length says so), so holding it is cheap: in memory, except an upload's, which
+    goes to a temporary file past UPLOAD_MEMORY_BYTES (never a whole file in memory). A
+    body sent in chunks, without a Content-Length, gets one, so Django reads it instead of
+    seeing an empty body.
     """
     if scope["path"] in LIVENESS_PATHS and scope["method"] in ("GET", "HEAD"):
         # Liveness is answered on the event loop, not by an HTTP thread: in a database
@@ -55,36 +59,78 @@ async def http_application(scope, receive, send):
         # and a probe queued behind them would get a process restarted that only has to
         # wait for its database. (/readyz and the other servers: HealthCheckMiddleware.)
         return await _answer(send, 200, LIVE, [(b"cache-control", b"no-store")])
+    path = scope["path"]
     headers = [(name, value) for name, value in scope["headers"] if name != b"transfer-encoding"]
     declared = next((value for name, value in headers if name == b"content-length"), None)
-    if declared is not None and declared.isdigit() and body_over_limit(int(declared)):
-        return await _too_large(send)
-    body = bytearray()
+    if declared is not None and declared.isdigit() and body_over_limit(int(declared), path):
+        return await _too_large(send, path)
+    spooled = is_upload(path)
+    with (
+        tempfile.SpooledTemporaryFile(max_size=UPLOAD_MEMORY_BYTES)
+        if spooled
+        else contextlib.nullcontext()
+    ) as spool:
+        received = await _receive_body(receive, send, path, spool)
+        if received is None:
+            return
+        length, chunks = received
+        if declared is None and length:
+            headers.append((b"content-length", str(length).encode()))
+        await django_http({**scope, "headers": headers}, _replay(chunks, receive), send)
+
+
+# An upload's body stays in memory up to this size, then goes to a temporary file.
+UPLOAD_MEMORY_BYTES = 1024 * 1024
+# The size of the pieces an upload kept in a file is handed to Django in.
+REPLAY_CHUNK_BYTES = 64 * 1024
+
+
+async def _receive_body(receive, send, path: str, spool) -> tuple[int, object] | None:
+    """Read the whole body, refusing it (413) as soon as it passes its limit. Returns its
+    length and its chunks (an iterable of bytes: a list, or pieces read back from `spool`
+    when given), or None when the request was answered or the client went away."""
+    kept = bytearray() if spool is None else None
+    length = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return
-        body += message.get("body", b"")
-        if body_over_limit(len(body)):
-            return await _too_large(send)
+            return None
+        chunk = message.get("body", b"")
+        length += len(chunk)
+        if body_over_limit(length, path):
+            await _too_large(send, path)
+            return None
+        if kept is not None:
+            kept += chunk
+        elif chunk:
+            spool.write(chunk)
         if not message.get("more_body"):
             break
-    if declared is None and body:
-        headers.append((b"content-length", str(len(body)).encode()))
-    replayed = False
+    if kept is not None:
+        return length, [bytes(kept)]
+    spool.seek(0)
+    return length, iter(lambda: spool.read(REPLAY_CHUNK_BYTES), b"")
+
+
+def _replay(chunks, receive):
+    """An ASGI `receive` that hands over the body read beforehand, then the real one (for
+    the client's disconnect)."""
+    pieces = iter(chunks)
+    pending = next(pieces, b"")
 
     async def receive_buffered():
-        nonlocal replayed
-        if replayed:
+        nonlocal pending
+        if pending is None:
             return await receive()
-        replayed = True
-        return {"type": "http.request", "body": bytes(body), "more_body": False}
+        body = pending
+        pending = next(pieces, None)
+        return {"type": "http.request", "body": body, "more_body": pending is not None}
 
-    await django_http({**scope, "headers": headers}, receive_buffered, send)
+    return receive_buffered
 
 
-async def _too_large(send) -> None:
-    await _answer(send, 413, request_too_large().content)
+async def _too_large(send, path: str = "") -> None:
+    await _answer(send, 413, request_too_large(path).content)
 
 
 async def _answer(send, status: int, body: bytes, headers: list | None = None) -> None:

@@ -24,7 +24,8 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from chat_project.exceptions import ChatError, InvalidField
+from chat_project.exceptions import ChatError, FileTooLarge, InvalidField
+from chat_project.http_guards import is_upload
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -73,8 +74,11 @@ def json_error(detail: str, code: str, status: int) -> JsonResponse:
     )
 
 
-def request_too_large() -> JsonResponse:
-    """413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE (`http_guards.body_over_limit`)."""
+def request_too_large(path: str = "") -> JsonResponse:
+    """413 for a body over its limit (`http_guards.body_over_limit`): on the upload route,
+    the answer to a file that is too large."""
+    if is_upload(path):
+        return chat_error_response(FileTooLarge())
     return json_error(
         f"Request body too large: at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes are "
         "accepted.",

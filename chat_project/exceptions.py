@@ -51,3 +51,17 @@ class InvalidField(ChatError):
     meanwhile, a wrong password). Answered as field errors, `{field: [detail]}`."""
 
     field = "non_field_errors"
+
+
+class FileTooLarge(ChatError):
+    """An uploaded file over ATTACHMENT_MAX_BYTES: refused as it streams in, before it is
+    stored (chat_project/uploads.py)."""
+
+    status = 413
+    code = "file_too_large"
+    detail = "The file is too large: at most {limit} bytes."
+
+    def __init__(self, **context) -> None:
+        from django.conf import settings
+
+        super().__init__(self.detail.format(limit=settings.ATTACHMENT_MAX_BYTES), **context)

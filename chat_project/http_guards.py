@@ -2,6 +2,7 @@
 shared by the WSGI and ASGI entry points."""
 
 import codecs
+import re
 from email.message import Message
 
 from django.conf import settings
@@ -44,10 +45,30 @@ def usable_charset(content_type: str, query_string: str) -> bool:
     return True
 
 
-def body_over_limit(length: int) -> bool:
-    """Whether a request body of `length` bytes is over DATA_UPLOAD_MAX_MEMORY_SIZE: the one
-    statement of the body limit, applied to the declared Content-Length by
+# The one route that takes bodies larger than DATA_UPLOAD_MAX_MEMORY_SIZE: a file uploaded
+# into a thread (`POST /api/threads/<id>/attachments`, with or without the slash).
+UPLOAD_PATH = re.compile(r"/api/threads/[0-9]{1,18}/attachments/?")
+
+
+def is_upload(path: str) -> bool:
+    return UPLOAD_PATH.fullmatch(path) is not None
+
+
+def body_limit(path: str) -> int | None:
+    """The largest body, in bytes, a request to `path` may send (None: no limit). The
+    upload route takes a file of ATTACHMENT_MAX_BYTES in a multipart envelope of up to
+    DATA_UPLOAD_MAX_MEMORY_SIZE; the file itself is measured again as it is parsed
+    (`chat_project.uploads`)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is not None and is_upload(path):
+        return limit + settings.ATTACHMENT_MAX_BYTES
+    return limit
+
+
+def body_over_limit(length: int, path: str = "") -> bool:
+    """Whether a request body of `length` bytes to `path` is over its limit (`body_limit`):
+    the one statement of the body limit, applied to the declared Content-Length by
     RequestBodyLimitMiddleware and, as the body streams in, by the ASGI entry. Answered
     with `chat_project.errors.request_too_large`."""
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    limit = body_limit(path)
     return limit is not None and length > limit

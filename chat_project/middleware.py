@@ -20,8 +20,8 @@ health_logger = logging.getLogger("chat_project.health")
 
 
 class RequestBodyLimitMiddleware:
-    """Refuse a request whose declared body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE, with
-    413, before anything reads it.
+    """Refuse a request whose declared body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE (on
+    the upload route, a file of ATTACHMENT_MAX_BYTES), with 413, before anything reads it.
 
     Django enforces that limit only when `request.body` is read; DRF's parsers read the
     stream instead, so without this an oversized JSON body would be parsed in full. A body
@@ -38,8 +38,8 @@ class RequestBodyLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if body_over_limit(length):
-            return request_too_large()
+        if body_over_limit(length, request.path_info):
+            return request_too_large(request.path_info)
         return self.get_response(request)
 
 

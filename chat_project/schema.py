@@ -42,16 +42,13 @@ def error(description: str, code: str, detail: str) -> OpenApiResponse:
 
 
 def rule_error(description: str, *refusals: type[ChatError]) -> OpenApiResponse:
-    """A documented refusal by one or more of the project's rules (one example each),
-    built from the errors themselves (chat_project.exceptions), so their texts exist
-    once."""
-    if len(refusals) == 1:
-        return error(description, refusals[0].code, refusals[0].detail)
+    """A documented refusal by one (or more) of the project's rules, its examples built
+    from the errors themselves (chat_project.exceptions), so their text exists once."""
     return OpenApiResponse(
         ErrorSerializer,
         description=description,
         examples=[
-            OpenApiExample(refusal.__name__, value={"detail": refusal.detail, "code": refusal.code})
+            OpenApiExample(refusal.code, value={"detail": refusal.detail, "code": refusal.code})
             for refusal in refusals
         ],
     )

@@ -180,27 +180,23 @@ USE_TZ = True
 # which is right for one process (`make run`, `make serve` with one worker). With
 # REDIS_URL, every server process shares the layer and delivers the others' events.
 REDIS_URL = env.str("REDIS_URL", default="")
-# Each connection buffers up to 1,000 events its client has not read yet; past that,
-# events for it are dropped (the client catches up over REST when it reconnects).
-# channels_redis waits for a connection's next event with a blocking read of up to 5 s
-# (RedisChannelLayer.brpop_timeout); redis-py gives up on any read after socket_timeout,
-# 5 s by default since redis-py 8. Equal, they dropped every idle socket after 5 s, so
-# reads may take REDIS_SOCKET_TIMEOUT (more than the blocking read); a Redis that stops
-# answering is still noticed after it, and a dead peer through TCP keepalive.
+# How long a read or write to Redis may take before the connection counts as lost (the
+# cache, the channel layer's publishes, the subscription's PING).
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=10.0)
+# Either layer buffers up to 1,000 events per connection that its client has not read
+# yet; past that, events for it are dropped (the client catches up over REST).
 if REDIS_URL:
-    from channels_redis.core import RedisChannelLayer
+    from redis.connection import parse_url
 
-    blocking_read = RedisChannelLayer.brpop_timeout
-    if blocking_read >= REDIS_SOCKET_TIMEOUT:
-        raise ImproperlyConfigured(
-            f"REDIS_SOCKET_TIMEOUT must be longer than the channel layer's blocking read "
-            f"({blocking_read} s)."
-        )
+    # Pub/sub: one subscription per process, a group send one PUBLISH
+    # (chat_project/channel_layer.py). Redis's pub/sub channels are one namespace for the
+    # whole server, whatever database the URL picks: the prefix keeps deployments that
+    # share a Redis under different database numbers from hearing each other's events.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "chat_project.channel_layer.PubSubChannelLayer",
             "CONFIG": {
+                "prefix": f"chat.db{parse_url(REDIS_URL).get('db', 0)}.",
                 "hosts": [
                     {
                         "address": REDIS_URL,
@@ -254,10 +250,36 @@ CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default="
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Uploaded files (attachments) are kept through the "default" storage: files under
+# MEDIA_ROOT, or an S3-compatible bucket when AWS_STORAGE_BUCKET_NAME is set. They are
+# never served as public files (no MEDIA_URL route): only the attachment endpoints hand
+# them out, to the thread's participants (threads/views.py).
+MEDIA_ROOT = Path(env.str("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    # django-storages' S3 backend (AWS S3, MinIO, Ceph, moto...). Credentials come from
+    # boto3's own chain: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment, a
+    # profile, or the machine's role. Objects stay private; downloads redirect to URLs
+    # signed for AWS_QUERYSTRING_EXPIRE seconds.
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="") or None,
+            "location": env.str("AWS_LOCATION", default=""),
+            "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=60),
+            "signature_version": "s3v4",
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
 
 # --- REST API ---------------------------------------------------------------------------
 
@@ -334,6 +356,18 @@ CHAT_MESSAGE_MAX_LENGTH = env.int("CHAT_MESSAGE_MAX_LENGTH", default=5000)
 # Largest request body accepted, in bytes; a longer one is refused before it is parsed.
 # 64 KiB holds the longest message (5,000 characters of 4-byte UTF-8, JSON-escaped) with room.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024)
+
+# Attachments. The largest file accepted, in bytes: the upload route alone takes bodies of
+# that size (plus DATA_UPLOAD_MAX_MEMORY_SIZE for the multipart envelope), counted as they
+# stream in (chat_project/http_guards.py, chat_project/uploads.py).
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# Images larger than this many pixels (all frames of an animation together) are refused:
+# decoding one takes about 4 bytes of memory per pixel.
+ATTACHMENT_MAX_IMAGE_PIXELS = env.int("ATTACHMENT_MAX_IMAGE_PIXELS", default=50_000_000)
+# Links in `url` and `thumbnail_url` work without a bearer token (an <img> cannot send
+# one) for between this many seconds and twice as long: each stays the same for a period
+# of this length, so browsers cache the file under it.
+ATTACHMENT_URL_SECONDS = env.int("ATTACHMENT_URL_SECONDS", default=3600)
 
 # --- Security (production defaults; each one switchable for plain-HTTP trials) ----------
 

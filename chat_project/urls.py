@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from chat_project.routers import OptionalSlashRouter
-from threads.views import MessageSearchViewSet, ThreadViewSet
+from threads.views import AttachmentViewSet, MessageSearchViewSet, ThreadViewSet
 from users.views import BlockViewSet, UserViewSet
 
 
@@ -17,6 +17,7 @@ def slash_optional(route: str, view, *, name: str) -> list:
 router = OptionalSlashRouter()
 router.register("threads", ThreadViewSet, basename="thread")
 router.register("messages", MessageSearchViewSet, basename="message")
+router.register("attachments", AttachmentViewSet, basename="attachment")
 router.register("users", UserViewSet, basename="user")
 router.register("user/blocks", BlockViewSet, basename="block")
 

@@ -1,5 +1,6 @@
 """The gunicorn worker for `make serve` (gunicorn.conf.py): uvicorn, tuned for this app."""
 
+import gc
 import logging
 import re
 
@@ -42,6 +43,22 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             self.transport.close()
 
 
+# Python's cycle collector, for a process holding many long-lived objects (each open
+# socket is a few dozen). With its defaults it walked every one of them in full
+# collections several times a second under load, each stopping the whole process (events
+# and requests) for tens of milliseconds or more (docs/performance.md, "Real-time
+# delivery"). Objects loaded at start-up are frozen out of its walks, and young objects
+# are collected in larger batches, so far fewer of them live long enough to be promoted
+# and count towards a full collection.
+GC_THRESHOLDS = (10_000, 20, 10)
+
+
+def tune_garbage_collector() -> None:
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 class UvicornWorker(BaseUvicornWorker):
     CONFIG_KWARGS = {
         **BaseUvicornWorker.CONFIG_KWARGS,
@@ -59,6 +76,10 @@ class UvicornWorker(BaseUvicornWorker):
         super().__init__(*args, **kwargs)
         for name in ("uvicorn.error", "uvicorn.access"):
             logging.getLogger(name).addFilter(RedactTokens())
+
+    def run(self) -> None:
+        tune_garbage_collector()  # the application is loaded: freeze what it loaded
+        super().run()
 
     async def _serve(self) -> None:
         # uvloop takes over a listening socket's descriptor and closes it at shutdown. It

@@ -28,6 +28,7 @@ DJANGO_SECRET_KEY="fuzz-$($PY -c 'import secrets; print(secrets.token_urlsafe(50
 export DJANGO_SECRET_KEY
 export DJANGO_SECURE_SSL_REDIRECT=0
 export DATABASE_URL="sqlite:///$WORK/fuzz.sqlite3"
+export DJANGO_MEDIA_ROOT="$WORK/media"
 # The fuzzer is one client sending thousands of requests: rate limits would answer most of
 # them 429 and hide everything behind.
 export THROTTLE_AUTH_RATE=1000000/minute THROTTLE_MESSAGE_POST_RATE=1000000/minute
@@ -35,11 +36,15 @@ export THROTTLE_WRITE_RATE=1000000/minute
 export DJANGO_LOG_LEVEL=ERROR
 
 $PY manage.py migrate -v0
-# Users 1-3, threads 1-2 and messages 1-3: the ids scripts/schemathesis.toml points at.
+# Users 1-3, threads 1-2, messages 1-3 and attachments 1-3: the ids
+# scripts/schemathesis.toml points at.
 TOKEN=$($PY manage.py shell --no-imports -c '
+import io
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 from rest_framework_simplejwt.tokens import RefreshToken
-from threads.services import message_send, thread_get_or_create
+from threads.services import attachment_upload, message_send, thread_get_or_create
 User = get_user_model()
 fuzzer = User.objects.create_user("fuzzer", password="fuzzer-password-1")
 friend = User.objects.create_user("friend", password="friend-password-1")
@@ -47,6 +52,12 @@ other = User.objects.create_user("other", password="other-password-1")
 thread, _ = thread_get_or_create(requester=fuzzer, other=friend)  # id 1
 for i in range(3):  # message ids 1-3, from both sides
     message_send(thread_id=thread.pk, sender=(fuzzer, friend)[i % 2], text=f"hello {i}")
+png = io.BytesIO()
+Image.new("RGB", (40, 30), "teal").save(png, format="PNG")
+for name, content in [("a.png", png.getvalue()), ("b.txt", b"notes"), ("c.png", png.getvalue())]:
+    upload = SimpleUploadedFile(name, content)  # attachment ids 1-3
+    attachment_upload(thread_id=thread.pk, uploader=fuzzer, upload=upload)
+message_send(thread_id=thread.pk, sender=fuzzer, text="files", attachment_ids=[3])
 thread_get_or_create(requester=fuzzer, other=other)  # id 2, for the delete operation
 print(RefreshToken.for_user(fuzzer).access_token)
 ')

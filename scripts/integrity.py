@@ -10,6 +10,8 @@ the worst moments:
 - readers mark threads read (all, or `up_to` what they saw) while messages arrive;
 - senders edit and delete messages while the other side reads;
 - a few threads are deleted while both sides are still posting into them;
+- files are uploaded into threads (some of them images), and two messages race for each
+  upload: one of them must get it, the other a 409.
 - then both people of several pairs react to the same messages at once: adding and taking
   back the same emoji (some adds sent twice at once), crowding one message with more
   different emoji than it may carry, and reacting to a message while its sender deletes
@@ -17,7 +19,10 @@ the worst moments:
 
 Then it checks, against the database: no 5xx; every message answered 201 is stored
 exactly once (unless its thread was deleted, which takes its messages along), every retry
-answered with the original; no message stored that no client was told about; one thread
+answered with the original; no message stored that no client was told about; every
+upload answered 201 is stored once with its file (unless its thread was deleted, which
+takes its files along), no attachment went to two messages, each is the message's that
+won it, and no file is left that no attachment names; one thread
 per pair, deleted threads gone with all their messages; each thread's message count, last
 message and last activity, and each participant's copy of that activity and unread count,
 equal what the messages say; the API's unread totals equal them too; each user's thread
@@ -35,6 +40,8 @@ Bounded: a fixed number of requests (about 1,400) and a deadline. Usage:
 """
 
 import argparse
+import hashlib
+import io
 import json
 import os
 import random
@@ -70,6 +77,7 @@ CLIENT_THREADS = 16
 POSTS_PER_SENDER = 25
 TIME_LIMIT = 240  # seconds the concurrent phase may take before the run fails
 DOOMED_THREADS = 2  # threads deleted while their participants are still posting
+UPLOADS_PER_USER = 4  # each raced for by two messages
 REACTING_THREADS = 6  # threads whose two people react at once
 TOGGLES = 12  # reaction changes per person on a message both toggle
 # Emoji both people of a pair add and take back on one message, several code points
@@ -113,6 +121,32 @@ class Api:
         with self.lock:
             self.statuses[status] += 1
         return status, raw, headers
+
+    def upload(self, path: str, name: str, content: bytes, token: str) -> tuple[int, dict]:
+        """A multipart upload of one file in the field `file`; a 5xx raises Failure."""
+        boundary = secrets.token_hex(16)
+        data = (
+            (
+                f"--{boundary}\r\n"
+                f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        request = urllib.request.Request(self.base + path, data=data, method="POST")
+        request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+        request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, raw = error.code, error.read()
+        with self.lock:
+            self.statuses[status] += 1
+        if status >= 500:
+            raise Failure(f"POST {path} answered {status}: {raw[:300]!r}")
+        return status, json.loads(raw)
 
     def call(self, method: str, path: str, body=None, token: str | None = None):
         """A request that must not fail: its status and JSON body; a 5xx raises Failure."""
@@ -168,13 +202,19 @@ def run_load(api: Api) -> dict:
     by_client_id: dict[str, set[int]] = {}
     record = threading.Lock()
 
-    def post(sender: str, thread_id: int, text: str, client_id: str | None) -> dict:
+    def post(
+        sender: str, thread_id: int, text: str, client_id: str | None, attachments=()
+    ) -> dict | None:
         body = {"text": text} | ({"client_id": client_id} if client_id else {})
+        if attachments:
+            body["attachments"] = list(attachments)
         status, message = api.call(
             "POST", f"/api/threads/{thread_id}/messages", body, tokens[sender]
         )
         if status == 404 and thread_id in doomed.values():
             return None  # deleted under the sender's feet: refused, nothing to find later
+        if status == 409 and attachments and not client_id:
+            return None  # another message won the attachment: nothing stored
         if status not in (200, 201):
             raise Failure(f"post: {status} {message}")
         if status == 200 and not client_id:
@@ -238,6 +278,44 @@ def run_load(api: Api) -> dict:
                     )
             api.call("GET", "/api/threads/", token=tokens[reader])
 
+    uploads: list[tuple[int, int, str]] = []  # (thread, attachment, sha256) answered 201
+    races: list[tuple[int, int, list[int]]] = []  # (thread, attachment, message ids won)
+
+    def uploader_work(uploader: str, seed: int) -> None:
+        local = random.Random(seed)
+        mine = [tid for pair, tid in threads.items() if uploader in pair]
+        for n in range(UPLOADS_PER_USER):
+            thread_id = local.choice(mine)
+            if n % 2:
+                content, name = _png(local), f"photo-{n}.png"
+            else:
+                content = secrets.token_hex(local.randint(8, 4000)).encode()
+                name = f"notes-{n}.txt"
+            status, body = api.upload(
+                f"/api/threads/{thread_id}/attachments", name, content, tokens[uploader]
+            )
+            if status == 404 and thread_id in doomed.values():
+                continue
+            if status != 201:
+                raise Failure(f"upload: {status} {body}")
+            digest = hashlib.sha256(content).hexdigest() if name.endswith(".txt") else ""
+            with record:
+                uploads.append((thread_id, body["id"], digest))
+            # Two messages want the same file at once: one gets it, the other a 409.
+            attempts = [f"{uploader} file {n} {side}" for side in "ab"]
+            with ThreadPoolExecutor(2) as race:
+                sent = list(
+                    race.map(
+                        lambda text, attachment=body["id"], thread=thread_id: post(
+                            uploader, thread, text, None, [attachment]
+                        ),
+                        attempts,
+                    )
+                )
+            won = [message["id"] for message in sent if message is not None]
+            with record:
+                races.append((thread_id, body["id"], won))
+
     def deleter_work(pair: frozenset, _seed: int) -> None:
         time.sleep(1.0)  # well into the posting
         status, _ = api.call("DELETE", f"/api/threads/{doomed[pair]}/", token=tokens[min(pair)])
@@ -248,7 +326,8 @@ def run_load(api: Api) -> dict:
     jobs = [(deleter_work, pair, 0) for pair in doomed]
     jobs += [(sender_work, name, i) for i, name in enumerate(names)]
     jobs += [(reader_work, name, 100 + i) for i, name in enumerate(names)]
-    pool = ThreadPoolExecutor(CLIENT_THREADS + len(doomed))
+    jobs += [(uploader_work, name, 200 + i) for i, name in enumerate(names)]
+    pool = ThreadPoolExecutor(len(jobs))
     futures = [pool.submit(fn, arg, seed) for fn, arg, seed in jobs]
     done, late = wait(futures, timeout=TIME_LIMIT)
     pool.shutdown(wait=not late, cancel_futures=True)
@@ -278,6 +357,8 @@ def run_load(api: Api) -> dict:
         "unread_said": unread_said,
         "pairs": len(pairs),
         "doomed": set(doomed.values()),
+        "uploads": uploads,
+        "races": races,
         "reacted": reacted,
     }
 
@@ -446,6 +527,16 @@ def react_at_once(api: Api, tokens: dict, ids: dict, threads: dict, doomed: set)
     }
 
 
+def _png(rng: random.Random) -> bytes:
+    """A small PNG of random size and colour (decoded, cleaned and thumbnailed by the server)."""
+    from PIL import Image
+
+    output = io.BytesIO()
+    size = (rng.randint(8, 400), rng.randint(8, 400))
+    Image.new("RGB", size, (rng.randrange(256), 80, 160)).save(output, format="PNG")
+    return output.getvalue()
+
+
 def check_database(env: dict, outcome: dict) -> list[str]:
     """Compare what clients were told with what the database holds."""
     os.environ.update(env)
@@ -486,6 +577,7 @@ def check_database(env: dict, outcome: dict) -> list[str]:
     if Thread.objects.annotate(n=Count("memberships")).exclude(n=2).exists():
         problems.append("a thread without exactly two participants")
     problems += counter_problems()
+    problems += attachment_problems(env, outcome)
     problems += reaction_problems(outcome["reacted"])
     outcome["reactions_left"] = Reaction.objects.count()
     for user_id, said in outcome["unread_said"].items():
@@ -498,6 +590,48 @@ def check_database(env: dict, outcome: dict) -> list[str]:
         )
         if said != waiting:
             problems.append(f"user {user_id}: the API said {said} unread, messages say {waiting}")
+    return problems
+
+
+def attachment_problems(env: dict, outcome: dict) -> list[str]:
+    """Every upload answered 201 stored once with its file (unless its thread went), each
+    raced-for upload won by exactly one message and stored as that message's, no
+    attachment in two accepted messages, and no stored file that no attachment names."""
+    from threads.models import Attachment
+
+    problems = []
+    doomed = outcome["doomed"]
+    rows = {row.pk: row for row in Attachment.objects.all()}
+    for thread_id, attachment_id, digest in outcome["uploads"]:
+        row = rows.get(attachment_id)
+        if thread_id in doomed:
+            if row is not None:
+                problems.append(f"attachment {attachment_id} outlived its deleted thread")
+        elif row is None:
+            problems.append(f"upload {attachment_id} was answered 201 but is not stored")
+        elif digest and row.sha256 != digest:
+            problems.append(f"attachment {attachment_id}: stored bytes differ from the upload")
+    for thread_id, attachment_id, won in outcome["races"]:
+        if thread_id in doomed:
+            continue
+        if len(won) != 1:
+            problems.append(f"attachment {attachment_id} went to {len(won)} messages: {won}")
+        elif rows.get(attachment_id) and rows[attachment_id].message_id != won[0]:
+            problems.append(f"attachment {attachment_id} is not the winning message's")
+    claimed = Counter(
+        file["id"]
+        for status, message in outcome["told"]
+        if status == 201
+        for file in message.get("attachments", [])
+    )
+    problems += [f"attachment {i} answered in {n} messages" for i, n in claimed.items() if n > 1]
+    media = Path(env["DJANGO_MEDIA_ROOT"])
+    on_disk = {str(path.relative_to(media)) for path in media.rglob("*") if path.is_file()}
+    named = {name for row in rows.values() for name in (row.file, row.thumbnail) if name}
+    if named - on_disk:
+        problems.append(f"{len(named - on_disk)} stored attachments have no file")
+    if on_disk - named:
+        problems.append(f"{len(on_disk - named)} files are left that no attachment names")
     return problems
 
 
@@ -621,6 +755,7 @@ def main() -> int:
         THROTTLE_MESSAGE_POST_RATE="1000000/minute",
         THROTTLE_WRITE_RATE="1000000/minute",
         DJANGO_LOG_LEVEL="ERROR",
+        DJANGO_MEDIA_ROOT=str(work / "media"),
     )
     with throwaway_database(args.database, work, "chat_integrity") as database_url:
         env["DATABASE_URL"] = database_url
@@ -653,6 +788,7 @@ def run(env: dict, work: Path, database: str, port: int | None = None) -> int:
             f"{WORKERS} uvicorn workers in {elapsed:.1f} s; statuses {statuses}; "
             f"{len({m['id'] for s, m in outcome['told'] if s == 201})} messages accepted, "
             f"{sum(s == 200 for s, _ in outcome['told'])} retries answered with the original, "
+            f"{len(outcome['uploads'])} uploads, each raced for by two messages, "
             f"{outcome['reactions_left']} reactions left on "
             f"{len(outcome['reacted']['shown']) // 2 + len(outcome['reacted']['deleted'])} "
             f"messages reacted to at once (in {outcome['reacted']['seconds']:.1f} s)"

@@ -13,10 +13,10 @@ redis://127.0.0.1:6379/15). Then, across the two:
 - mallory, connected to both servers, hears nothing of it.
 
 Meanwhile carol (socket on A) and dave (socket on B) stay silent for three times the
-longest timeout involved (the servers run with REDIS_SOCKET_TIMEOUT=6 unless it is set,
-more than channels_redis's 5 s blocking read: 18 s): both sockets must still be open,
-and a message dave then posts over REST on B must reach carol's socket on A. Sockets
-that died with the read timeout (redis-py 8's default of 5 s) fail it.
+longest timeout involved (the servers run with REDIS_SOCKET_TIMEOUT=6 unless it is set:
+18 s, past the event subscription's PING after 10 s of silence): both sockets must still
+be open, and a message dave then posts over REST on B must reach carol's socket on A.
+Sockets that died with a read timeout (redis-py 8's default of 5 s) fail it.
 
 Bounded: every wait has a 5-second deadline. Exits 1 and prints the servers' logs on
 failure. Usage: python scripts/scaleout.py [--database sqlite|postgres]

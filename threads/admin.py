@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from threads.models import Message, Reaction, Thread
+from threads import files
+from threads.models import Attachment, Message, Reaction, Thread
 from threads.services import message_purge, thread_delete
 
 # How many of a thread's newest messages its admin page shows inline.
@@ -110,18 +111,89 @@ class ThreadAdmin(ReadOnlyDeleteOnlyMixin, admin.ModelAdmin):
         return summary, counts, missing, []
 
 
+def _file_link(attachment: Attachment) -> str:
+    # A signed link (threads.files.link): the moderator's session is not an API token.
+    return format_html('<a href="{}">{}</a>', files.link(attachment.pk), attachment.name)
+
+
+class AttachmentInline(ReadOnlyDeleteOnlyMixin, admin.TabularInline):
+    """The message's files: names (opening the file), types and sizes."""
+
+    model = Attachment
+    fields = ["file_link", "content_type", "size", "width", "height", "created"]
+    readonly_fields = fields
+    ordering = ["position", "id"]
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    @admin.display(description="file")
+    def file_link(self, attachment: Attachment) -> str:
+        return _file_link(attachment)
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ReadOnlyDeleteOnlyMixin, admin.ModelAdmin):
+    """Every uploaded file, read-only. Files go with their message or thread (deleting
+    those removes them), and unused uploads with `manage.py attachments_prune`."""
+
+    list_display = [
+        "id",
+        "name",
+        "content_type",
+        "size",
+        "uploader",
+        "thread",
+        "message",
+        "created",
+    ]
+    list_filter = ["content_type", "created"]
+    search_fields = ["name", "uploader__username"]
+    list_select_related = ["uploader"]
+    readonly_fields = [
+        "file_link",
+        "thread",
+        "message",
+        "uploader",
+        "content_type",
+        "size",
+        "width",
+        "height",
+        "sha256",
+        "created",
+    ]
+    fields = readonly_fields
+    show_full_result_count = False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="file")
+    def file_link(self, attachment: Attachment) -> str:
+        return _file_link(attachment)
+
+
 @admin.register(Message)
 class MessageAdmin(ReadOnlyDeleteOnlyMixin, admin.ModelAdmin):
     """Deleting here removes a message for good (a moderator's purge), through the service
     that keeps the thread's counters and the recipient's unread count exact."""
 
-    list_display = ["id", "sender", "thread", "text_preview", "created", "is_read", "deleted"]
+    list_display = [
+        "id",
+        "sender",
+        "thread",
+        "text_preview",
+        "attachment_count",
+        "created",
+        "is_read",
+        "deleted",
+    ]
     list_filter = ["is_read", "created"]
     search_fields = ["sender__username", "text"]
     list_select_related = ["sender", "thread"]
     readonly_fields = ["thread", "sender", "text", "created", "is_read", "edited", "deleted"]
     fields = readonly_fields
-    inlines = [ReactionInline]
+    inlines = [AttachmentInline, ReactionInline]
     show_full_result_count = False  # a COUNT(*) of the whole table on every page is costly
 
     def delete_model(self, request: HttpRequest, obj: Message) -> None:

@@ -98,6 +98,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     subscribed = False  # in its user's group
     closing = False
     layer_failed = False
+    unreachable_layer: BaseException | None = None  # on connecting
     expiry: asyncio.TimerHandle | None = None
     recheck: asyncio.Task | None = None
 
@@ -107,11 +108,26 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         dropped with no close frame and a traceback."""
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        self.channel_name = await self.channel_layer.new_channel()
-        self.channel_receive = partial(self.channel_layer.receive, self.channel_name)
         self.base_send = send
+        try:
+            self.channel_name = await self.channel_layer.new_channel()
+        except events.LAYER_ERRORS as error:
+            # The pub/sub layer subscribes a new channel at once: the handshake is
+            # answered, then closed with 1012 (`connect`).
+            self.unreachable_layer, self.layer_failed = error, True
+        else:
+            self.channel_receive = partial(self.channel_layer.receive, self.channel_name)
         with contextlib.suppress(StopConsumer):
             await await_many_dispatch([receive, self.layer_receive], self.dispatch)
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels closes the thread's stale database connections before every handler,
+        # a hop to its one database thread that every socket's every event queued for.
+        # Passing an event on touches no database, so events skip it.
+        if message["type"] == events.LAYER_MESSAGE_TYPE:
+            await self.chat_event(message)
+        else:
+            await super().dispatch(message)
 
     async def layer_receive(self) -> dict:
         """The next message from the channel layer, or once it failed, `layer.lost`."""
@@ -146,6 +162,9 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         await self.accept(subprotocol)
         if self.user is None:
             await self.close(code=UNAUTHORIZED, reason="A valid access token is required.")
+            return
+        if self.unreachable_layer is not None:
+            await self.restart(self.unreachable_layer)
             return
         self.group = events.user_group(self.user.pk)
         try:
@@ -193,8 +212,8 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             if pending is not None:
                 pending.cancel()
         if self.subscribed:
-            # With the layer down, the membership lapses with the group (channels_redis
-            # drops it after its group_expiry).
+            # With the layer down there is nothing left to undo: the broken subscription
+            # took the membership with it (chat_project/channel_layer.py).
             with contextlib.suppress(*events.LAYER_ERRORS):
                 await self.channel_layer.group_discard(self.group, self.channel_name)
 

@@ -1,7 +1,7 @@
 """What the thread rules answer when they refuse a request (see chat_project.exceptions).
 Raised by the services and selectors; the OpenAPI examples are built from them too."""
 
-from chat_project.exceptions import ChatError, Conflict, NotFound, PermissionDenied
+from chat_project.exceptions import ChatError, Conflict, InvalidField, NotFound, PermissionDenied
 from threads.models import MAX_DISTINCT_REACTIONS
 
 
@@ -49,6 +49,58 @@ class MessageDeleted(Conflict):
 class ClientIdReused(Conflict):
     code = "client_id_reused"
     detail = "This client_id was already used for a different message."
+
+
+class MessageEmpty(InvalidField):
+    """A message with neither text nor attachments (an edit that would leave it so)."""
+
+    field = "text"
+    code = "blank"
+    detail = "A message needs text or attachments."
+
+
+# Attachments.
+
+
+class AttachmentNotFound(NotFound):
+    """No such attachment in any of the requester's threads (or no such file)."""
+
+    detail = "No Attachment matches the given query."
+
+
+class ThumbnailNotFound(NotFound):
+    detail = "This attachment has no thumbnail: it is not an image."
+
+
+class AttachmentUnknown(InvalidField):
+    """Not an attachment the sender uploaded into this thread (or no such attachment)."""
+
+    field = "attachments"
+    code = "does_not_exist"
+    detail = "Unknown attachment: send the ids of files you uploaded into this thread."
+
+
+class AttachmentInUse(Conflict):
+    """The attachment already belongs to another message (two messages raced for it)."""
+
+    code = "attachment_in_use"
+    detail = "An attachment is already part of another message: upload the file again."
+
+
+class ImageTooLarge(InvalidField):
+    """An image over ATTACHMENT_MAX_IMAGE_PIXELS, or one Pillow takes for a decompression
+    bomb: decoding it would take more memory than any picture needs."""
+
+    field = "file"
+    code = "image_too_large"
+    detail = "The image has too many pixels to be decoded safely."
+
+
+class LinkInvalid(PermissionDenied):
+    """A signed attachment link that has expired, or was not made by this server."""
+
+    code = "link_invalid"
+    detail = "This link has expired or is not valid: fetch the message again for a fresh one."
 
 
 class ReactionNotFound(NotFound):

@@ -110,7 +110,7 @@ def deliver(deliveries: list[tuple[int, dict]], layer_type: str = LAYER_MESSAGE_
     if loop is not None and loop.is_running() and not _on_loop(loop):
         loop.call_soon_threadsafe(_hand_over, layer, deliveries, layer_type)
     else:
-        async_to_sync(_send_all)(_by_user(layer, deliveries, layer_type))
+        async_to_sync(_send_all)(layer, _layer_messages(deliveries, layer_type))
 
 
 # Deliveries handed over by this process's threads, waiting on the server's loop, and the
@@ -132,25 +132,21 @@ def _hand_over(layer, deliveries: list[tuple[int, dict]], layer_type: str) -> No
 
 
 async def _drain() -> None:
-    """Send what the outbox holds, round after round, until it is empty: in each round a
-    user's events one after another, in the order they were published, and different
-    users' at once."""
+    """Send what the outbox holds, round after round, until it is empty: each round's
+    events in the order they were published, in one batch per layer."""
     while _outbox:
         rounds = list(_outbox)
         _outbox.clear()
-        per_user: dict = {}
+        per_layer: dict = {}
         for layer, deliveries, layer_type in rounds:
-            for user, events in _by_user(layer, deliveries, layer_type).items():
-                per_user.setdefault(user, []).extend(events)
-        await _send_all(per_user)
+            per_layer.setdefault(layer, []).extend(_layer_messages(deliveries, layer_type))
+        for layer, messages in per_layer.items():
+            await _send_all(layer, messages)
 
 
-def _by_user(layer, deliveries: list[tuple[int, dict]], layer_type: str) -> dict:
-    """{(layer, user): [(layer message), ...]} in the order of `deliveries`."""
-    per_user: dict = {}
-    for user, event in deliveries:
-        per_user.setdefault((layer, user), []).append({"type": layer_type, "event": event})
-    return per_user
+def _layer_messages(deliveries: list[tuple[int, dict]], layer_type: str) -> list[tuple]:
+    """[(group, layer message), ...] in the order of `deliveries`."""
+    return [(user_group(user), {"type": layer_type, "event": event}) for user, event in deliveries]
 
 
 def _reachable(layer, user_ids: list[int]) -> list[int]:
@@ -173,30 +169,24 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
 dropped_events = FailureLog(logger, "Channel layer unreachable", "events dropped")
 
 
-async def _send_all(per_user: dict) -> None:
-    """Send each user's layer messages in order (users at once); the ones the layer could
-    not take are counted in `dropped_events` (anything else unexpected is logged with its
-    traceback)."""
-    results = await asyncio.gather(
-        *(_send_in_order(layer, user, messages) for (layer, user), messages in per_user.items())
-    )
-    failures = [error for errors in results for error in errors]
-    unreachable = [error for error in failures if isinstance(error, LAYER_ERRORS)]
-    if unreachable:
-        dropped_events.failed(unreachable[-1], len(unreachable))
-    for error in failures:
-        if not isinstance(error, LAYER_ERRORS):
-            logger.error("Could not deliver an event", exc_info=error)
-
-
-async def _send_in_order(layer, user_id: int, messages: list[dict]) -> list[Exception]:
-    errors = []
-    for message in messages:
-        try:
-            await layer.group_send(user_group(user_id), message)
-        except Exception as error:  # counted or logged by the caller, never lost silently
-            errors.append(error)
-    return errors
+async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
+    """Send the layer messages ((group, message) pairs) in their order: in one batch where
+    the layer takes batches (chat_project/channel_layer.py), else one by one. The ones the
+    layer could not take are counted in `dropped_events` (anything else unexpected is
+    logged with its traceback)."""
+    send_many = getattr(layer, "group_send_many", None)
+    sent = 0
+    try:
+        if send_many is not None:
+            await send_many(messages)
+        else:
+            for group, message in messages:
+                await layer.group_send(group, message)
+                sent += 1
+    except LAYER_ERRORS as error:
+        dropped_events.failed(error, len(messages) - sent)
+    except Exception:  # never lost silently
+        logger.exception("Could not deliver %d events", len(messages) - sent)
 
 
 def message_event(kind: str, message_row: dict) -> dict:

@@ -137,6 +137,9 @@ class Message(models.Model):
     # Chosen by the client (a UUID) to make posting idempotent: a retry with the same id
     # returns the message instead of posting it twice.
     client_id = models.UUIDField(null=True, blank=True, editable=False)
+    # How many attachments the message has, kept exact by the services: pages read the
+    # attachments only of the messages that have some (most have none).
+    attachment_count = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
 
     objects = MessageQuerySet.as_manager()
 
@@ -167,6 +170,54 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"Message {self.pk} in thread {self.thread_id} from user {self.sender_id}"
+
+
+class Attachment(models.Model):
+    """A file uploaded into a thread by one of its participants, then part of one of their
+    messages there (`message` None until then: such uploads are pruned after a day).
+
+    `file` and `thumbnail` name the stored files (Django's default storage; random names,
+    never the client's). `content_type` is what the bytes were found to be, never what the
+    client said; `width` and `height` are set for images, which are stored re-encoded
+    without their metadata, with a thumbnail. The files go when the row goes, after the
+    deleting transaction commits (`threads.files.remove_after_commit`)."""
+
+    # DO_NOTHING: the services delete the attachments of a thread, a message or an account
+    # (`accounts_removing` deletes its threads) themselves, first, as their files must go
+    # too (`threads.files.remove_after_commit`); a delete that skipped them fails on the
+    # foreign key instead of leaving files behind.
+    thread = models.ForeignKey(Thread, on_delete=models.DO_NOTHING, related_name="attachments")
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, related_name="+"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="attachments"
+    )
+    # Its place among the message's attachments, in the order the sender listed them.
+    position = models.PositiveSmallIntegerField(default=0)
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    file = models.CharField(max_length=255)
+    thumbnail = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The uploads never attached, oldest first: what `attachments_prune` removes.
+            models.Index(
+                fields=["created"],
+                condition=Q(message__isnull=True),
+                name="attachment_unused_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Attachment {self.pk} ({self.name}) in thread {self.thread_id}"
 
 
 # The most different emoji one message may carry (a person may add theirs to any of them).

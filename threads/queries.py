@@ -21,7 +21,7 @@ from uuid import UUID
 from django.db import connection, transaction
 
 from chat_project.rawsql import db_datetime, fetch_instance, model_columns
-from threads.models import Message, Thread
+from threads.models import Attachment, Message, Thread
 from users.queries import blocked_sql
 
 # --- Messages as records -----------------------------------------------------------------
@@ -38,6 +38,7 @@ MESSAGE_COLUMNS = {
     "is_read": "m.is_read",
     "edited": "m.edited",
     "deleted": "m.deleted",
+    "attachment_count": "m.attachment_count",
 }
 _MESSAGE_SELECT = ", ".join(MESSAGE_COLUMNS.values())
 _MESSAGE_WIDTH = len(MESSAGE_COLUMNS)
@@ -48,6 +49,7 @@ def _message_record(values: Sequence) -> dict:
     """A record of the MESSAGE_COLUMNS `values`, by name."""
     record = dict(zip(MESSAGE_COLUMNS, values, strict=True))
     record["is_read"] = bool(record["is_read"])
+    record["attachment_count"] = record["attachment_count"] or 0
     return record
 
 
@@ -318,7 +320,7 @@ def message_reactions(*, message_ids: Sequence[int]) -> list[dict]:
     if connection.vendor == "postgresql":
         where, params = "r.message_id = ANY(%s::bigint[])", [list(message_ids)]
     else:
-        where, params = f"r.message_id IN ({', '.join(['%s'] * len(message_ids))})", message_ids
+        where, params = f"r.message_id IN ({_placeholders(message_ids)})", list(message_ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT r.message_id, r.emoji, r.user_id FROM threads_reaction r WHERE {where} "
@@ -504,3 +506,150 @@ def _post_in_turn(params: dict, now: datetime) -> Posted:
             values,
         )
     return Posted(target=target, message_id=values["id"], created=created)
+
+
+# --- Attachments -----------------------------------------------------------------------
+
+# An attachment as every read returns it (the table is `a`).
+ATTACHMENT_COLUMNS = {
+    "id": "a.id",
+    "message_id": "a.message_id",
+    "position": "a.position",
+    "name": "a.name",
+    "size": "a.size",
+    "content_type": "a.content_type",
+    "width": "a.width",
+    "height": "a.height",
+    "thumbnail": "a.thumbnail",
+}
+_ATTACHMENT_SELECT = ", ".join(ATTACHMENT_COLUMNS.values())
+
+
+def _attachment_record(values: Sequence) -> dict:
+    return dict(zip(ATTACHMENT_COLUMNS, values, strict=True))
+
+
+def _placeholders(values: Sequence) -> str:
+    """`%s, %s, ...`: one bound parameter per value, for an IN list."""
+    return ", ".join(["%s"] * len(values))
+
+
+def attachments_of(message_ids: Sequence[int]) -> dict[int, list[dict]]:
+    """The attachments of these messages, as records in each message's order, by message
+    id: one query for a whole page."""
+    if not message_ids:
+        return {}
+    if connection.vendor == "postgresql":
+        # One statement whatever the page's size, so PostgreSQL prepares it once.
+        among, params = "= ANY(%s)", [list(message_ids)]
+    else:
+        among, params = f"IN ({_placeholders(message_ids)})", list(message_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_ATTACHMENT_SELECT} FROM threads_attachment a WHERE a.message_id {among} "
+            "ORDER BY a.message_id, a.position, a.id",
+            params,
+        )
+        rows = cursor.fetchall()
+    found: dict[int, list[dict]] = {}
+    for row in rows:
+        record = _attachment_record(row)
+        found.setdefault(record["message_id"], []).append(record)
+    return found
+
+
+def attachments_claim(
+    *, message_id: int, thread_id: int, sender_id: int, attachment_ids: Sequence[int]
+) -> list[dict]:
+    """Make these attachments the message's, in the order given, if each was uploaded by
+    the sender into the thread and belongs to no message (or already to this one). One
+    conditional statement: of two messages claiming one attachment at once, the second
+    waits for the first's row lock, then finds it taken. Returns the records of the
+    attachments claimed (fewer than asked: some could not be)."""
+    if not attachment_ids:
+        return []
+    ids = list(attachment_ids)
+    order = " ".join(["WHEN %s THEN %s"] * len(ids))
+    params = [message_id]
+    for position, attachment_id in enumerate(ids):
+        params += [attachment_id, position]
+    params += [thread_id, sender_id, message_id, *ids]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE threads_attachment SET message_id = %s, position = CASE id {order} END "
+            "WHERE thread_id = %s AND uploader_id = %s "
+            "AND (message_id IS NULL OR message_id = %s) "
+            f"AND id IN ({_placeholders(ids)}) "
+            f"RETURNING {_ATTACHMENT_SELECT.replace('a.', '')}",
+            params,
+        )
+        records = [_attachment_record(row) for row in cursor.fetchall()]
+    return sorted(records, key=lambda record: record["position"])
+
+
+def attachments_taken(*, thread_id: int, sender_id: int, attachment_ids: Sequence[int]) -> bool:
+    """Whether any of these uploads of the sender's in the thread belongs to a message."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS(SELECT 1 FROM threads_attachment WHERE thread_id = %s "
+            f"AND uploader_id = %s AND message_id IS NOT NULL "
+            f"AND id IN ({_placeholders(attachment_ids)}))",
+            [thread_id, sender_id, *attachment_ids],
+        )
+        return bool(cursor.fetchone()[0])
+
+
+def _files_deleted(where: str, params: Sequence) -> list[tuple[str, str]]:
+    """Delete the attachments `where` selects; the names of their stored files, (file,
+    thumbnail) per attachment ("" for no thumbnail)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM threads_attachment WHERE {where} RETURNING file, thumbnail", params
+        )
+        return [(file, thumbnail) for file, thumbnail in cursor.fetchall()]
+
+
+def message_attachments_delete(
+    *, message_id: int, keep: Sequence[int] = ()
+) -> list[tuple[str, str]]:
+    """Delete the message's attachments (but those in `keep`); their files' names."""
+    where = "message_id = %s"
+    if keep:
+        where += f" AND id NOT IN ({_placeholders(keep)})"
+    return _files_deleted(where, [message_id, *keep])
+
+
+def thread_attachments_delete(*, thread_id: int) -> list[tuple[str, str]]:
+    """Delete every attachment of the thread, used or not; their files' names."""
+    return _files_deleted("thread_id = %s", [thread_id])
+
+
+def unused_attachments_delete(
+    *, created_before: datetime | None = None, uploader_id: int | None = None, limit: int
+) -> list[tuple[str, str]]:
+    """Delete up to `limit` uploads that belong to no message, made before
+    `created_before` and/or by `uploader_id`; their files' names. A message that
+    claims one at the same moment either wins (it is not deleted) or finds it gone."""
+    conditions, params = ["message_id IS NULL"], []
+    if created_before is not None:
+        conditions.append("created < %s")
+        params.append(connection.ops.adapt_datetimefield_value(created_before))
+    if uploader_id is not None:
+        conditions.append("uploader_id = %s")
+        params.append(uploader_id)
+    chosen = " AND ".join(conditions)
+    return _files_deleted(
+        f"{chosen} AND id IN (SELECT id FROM threads_attachment WHERE {chosen} "
+        "ORDER BY id LIMIT %s)",
+        [*params, *params, limit],
+    )
+
+
+def attachment_for(*, user_id: int, attachment_id: int) -> Attachment | None:
+    """The attachment if user `user_id` takes part in its thread, else None."""
+    return fetch_instance(
+        Attachment,
+        f"SELECT {model_columns(Attachment, 'a')} FROM threads_attachment a "
+        f"{_member_join('a.thread_id')} WHERE a.id = %(attachment)s",
+        {"user": user_id, "attachment": attachment_id},
+    )

@@ -12,9 +12,9 @@ from datetime import datetime
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet, Sum
 
-from threads import queries
-from threads.errors import MessageNotFound, ThreadNotFound
-from threads.models import Message, Participant, Thread
+from threads import files, queries
+from threads.errors import AttachmentNotFound, MessageNotFound, ThreadNotFound
+from threads.models import Attachment, Message, Participant, Thread
 
 
 def api_datetime(value: datetime | None) -> str | None:
@@ -29,9 +29,34 @@ def api_datetime(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def message_row(record: dict, *, reactions: list[dict]) -> dict:
+def attachment_row(record: dict) -> dict:
+    """An attachment as every endpoint and event returns it, from its record
+    (`threads.queries.ATTACHMENT_COLUMNS`): `url` and `thumbnail_url` are signed links
+    (`threads.files.link`), the thumbnail's only for images."""
+    attachment_id = record["id"]
+    return {
+        "id": attachment_id,
+        "name": record["name"],
+        "size": record["size"],
+        "content_type": record["content_type"],
+        "width": record["width"],
+        "height": record["height"],
+        "url": files.link(attachment_id),
+        "thumbnail_url": (
+            files.link(attachment_id, files.THUMBNAIL) if record["thumbnail"] else None
+        ),
+    }
+
+
+def attachment_row_of(attachment: Attachment) -> dict:
+    """`attachment_row` of a model instance."""
+    return attachment_row({name: getattr(attachment, name) for name in queries.ATTACHMENT_COLUMNS})
+
+
+def message_row(record: dict, attachments: Iterable[dict] = (), *, reactions: list[dict]) -> dict:
     """A message as every endpoint and event returns it, from its record
-    (`threads.queries.MESSAGE_COLUMNS`) and its `reactions` (`reaction_summary`)."""
+    (`threads.queries.MESSAGE_COLUMNS`), its attachments' records and its `reactions`
+    (`reaction_summary`)."""
     return {
         "id": record["id"],
         "thread": record["thread_id"],
@@ -42,30 +67,42 @@ def message_row(record: dict, *, reactions: list[dict]) -> dict:
         "is_read": record["is_read"],
         "edited": api_datetime(record["edited"]),
         "deleted": api_datetime(record["deleted"]),
+        "attachments": [attachment_row(attachment) for attachment in attachments],
         "reactions": reactions,
     }
 
 
 def message_rows(records: list[dict], *, reader_id: int) -> list[dict]:
-    """`message_row`s of message records, each with its reactions as user `reader_id` sees
-    them: one query for the reactions of all of them (none for no records)."""
+    """`message_row` of each record, with the attachments of the whole page read in one
+    query, and only when some message on it has any, and the reactions of the whole page
+    as user `reader_id` sees them in one query (none for no records)."""
+    with_files = [record["id"] for record in records if record["attachment_count"]]
+    attachments = queries.attachments_of(with_files)
     reactions = _reactions_by_message([record["id"] for record in records])
     return [
         message_row(
             record,
+            attachments.get(record["id"], ()),
             reactions=reaction_summary(reactions.get(record["id"], ()), reader_id=reader_id),
         )
         for record in records
     ]
 
 
-def message_row_of(message: Message, *, reader_id: int) -> dict:
-    """`message_row` of a model instance (its sender loaded), with its reactions as user
-    `reader_id` sees them (`reaction_records_of`)."""
+def message_row_of(
+    message: Message, attachments: Iterable[dict] | None = None, *, reader_id: int
+) -> dict:
+    """`message_row` of a model instance (its sender loaded). Its attachments' records are
+    read unless given (a service that has just written them); its reactions, as user
+    `reader_id` sees them, are those it carries (`reaction_records_of`)."""
     record = {name: getattr(message, name, None) for name in queries.MESSAGE_COLUMNS}
     record["sender_username"] = message.sender.get_username()
+    if attachments is None:
+        attachments = ()
+        if message.attachment_count:
+            attachments = queries.attachments_of([message.pk]).get(message.pk, ())
     reactions = reaction_summary(reaction_records_of(message), reader_id=reader_id)
-    return message_row(record, reactions=reactions)
+    return message_row(record, attachments, reactions=reactions)
 
 
 # --- Reactions -------------------------------------------------------------------------
@@ -387,3 +424,24 @@ def message_window_for(
             return message_window(messages, limit=limit)
     around_id = int(around) if around is not None else None
     return message_window(messages, before=before, after=after, around=around_id, limit=limit)
+
+
+# --- Attachments -----------------------------------------------------------------------
+
+
+def attachment_for(user: AbstractBaseUser, attachment_id: int) -> Attachment:
+    """Attachment `attachment_id` if `user` takes part in its thread (AttachmentNotFound
+    otherwise, whoever uploaded it and whether or not it exists)."""
+    attachment = queries.attachment_for(user_id=user.pk, attachment_id=attachment_id)
+    if attachment is None:
+        raise AttachmentNotFound
+    return attachment
+
+
+def attachment_by_link(attachment_id: int) -> Attachment:
+    """Attachment `attachment_id`, for a request whose signed link already vouched for it
+    (`threads.files.link_is_valid`); AttachmentNotFound once it is gone."""
+    attachment = Attachment.objects.filter(pk=attachment_id).first()
+    if attachment is None:
+        raise AttachmentNotFound
+    return attachment

@@ -12,13 +12,17 @@ from rest_framework import serializers
 from threads.emojis import EMOJI_MAX_LENGTH, canonical_emoji
 from threads.models import MAX_DISTINCT_REACTIONS, Message, Thread
 from threads.selectors import message_row_of
+from threads.services.attachments import MAX_PER_MESSAGE
 from users.errors import no_such_user
 from users.serializers import MAX_ID, UserSerializer
 
+BLANK = "This field may not be blank."
+
 
 class MessageTextField(serializers.CharField):
-    """Message text: required, not blank (whitespace alone is blank), at most
-    CHAT_MESSAGE_MAX_LENGTH characters, stored exactly as sent (no trimming)."""
+    """Message text: at most CHAT_MESSAGE_MAX_LENGTH characters, stored exactly as sent (no
+    trimming). Not blank (whitespace alone is blank) unless `allow_blank`: then the
+    serializer decides (a message with attachments may have no text)."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(
@@ -27,9 +31,37 @@ class MessageTextField(serializers.CharField):
 
     def to_internal_value(self, data) -> str:
         value = super().to_internal_value(data)
-        if not value.strip():
+        if not value.strip() and not self.allow_blank:
             self.fail("blank")
         return value
+
+
+class AttachmentSerializer(serializers.Serializer):
+    """A file in a thread, as the upload answers it and every message lists it. `url` and
+    `thumbnail_url` are paths relative to the API's origin, signed so that they work
+    without the Authorization header (for an <img>) until their `expires` time."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField(help_text="The file's name, as uploaded (cleaned).")
+    size = serializers.IntegerField(help_text="Bytes, as stored (images are re-encoded).")
+    content_type = serializers.CharField(
+        help_text="What the bytes are (detected, never the uploader's say-so)."
+    )
+    width = serializers.IntegerField(allow_null=True, help_text="Pixels; null unless an image.")
+    height = serializers.IntegerField(allow_null=True, help_text="Pixels; null unless an image.")
+    url = serializers.CharField(help_text="The file: a signed link, valid for an hour or more.")
+    thumbnail_url = serializers.CharField(
+        allow_null=True, help_text="A small WebP of an image (signed link); null otherwise."
+    )
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    """A multipart/form-data body with the file in the field `file`."""
+
+    file = serializers.FileField(
+        allow_empty_file=False,
+        help_text="The file (at most ATTACHMENT_MAX_BYTES, 10 MiB by default).",
+    )
 
 
 class ReactionSummarySerializer(serializers.Serializer):
@@ -42,9 +74,10 @@ class ReactionSummarySerializer(serializers.Serializer):
 
 class MessageSerializer(serializers.ModelSerializer):
     """A message as every endpoint returns it. A deleted message keeps its place with empty
-    `text` and a `deleted` time (and no reactions)."""
+    `text` and a `deleted` time, without attachments or reactions."""
 
     sender_detail = UserSerializer(source="sender", read_only=True)
+    attachments = AttachmentSerializer(many=True, read_only=True)
     reactions = ReactionSummarySerializer(
         many=True,
         read_only=True,
@@ -64,6 +97,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "is_read",
             "edited",
             "deleted",
+            "attachments",
             "reactions",
         ]
         read_only_fields = fields
@@ -74,21 +108,70 @@ class MessageSerializer(serializers.ModelSerializer):
         return message_row_of(message, reader_id=self.context["request"].user.pk)
 
 
+class AttachmentIdsField(serializers.ListField):
+    """Ids of files the sender uploaded into the thread: at most MAX_PER_MESSAGE, each once."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+            max_length=MAX_PER_MESSAGE,
+            required=False,
+            help_text=f"Ids of files you uploaded into this thread (POST "
+            f".../attachments), at most {MAX_PER_MESSAGE}, in the order to show them.",
+            **kwargs,
+        )
+
+    def to_internal_value(self, data) -> list[int]:
+        ids = super().to_internal_value(data)
+        if len(set(ids)) != len(ids):
+            raise serializers.ValidationError("Each attachment can be listed once.")
+        return ids
+
+
 class MessageWriteSerializer(serializers.Serializer):
-    """What a client may write in a message: its text, and nothing else (sender, thread,
-    read state and times are the server's)."""
+    """An edit: new text, new attachments (the full list: those left out are deleted), or
+    both. What stays must be text or files. Sender, thread, read state and times are the
+    server's."""
 
-    text = MessageTextField()
+    # The message edited is in the context (`message`): blank text is fine if it keeps files.
+
+    text = MessageTextField(required=False, allow_blank=True)
+    attachments = AttachmentIdsField()
+
+    def validate(self, attrs: dict) -> dict:
+        if "text" not in attrs and "attachments" not in attrs:
+            raise serializers.ValidationError({"text": ["This field is required."]}, "required")
+        text = attrs.get("text")
+        if text is not None and not text.strip():
+            files = attrs.get("attachments")
+            if files is None:  # the message keeps the files it has
+                files = self.context["message"].attachment_count
+            if not files:
+                raise serializers.ValidationError({"text": [BLANK]}, "blank")
+        return attrs
 
 
-class MessagePostSerializer(MessageWriteSerializer):
-    """A new message: its text and, for safe retries, an optional client-chosen id."""
+class MessagePostSerializer(serializers.Serializer):
+    """A new message: text, attachments, or both; for safe retries, an optional
+    client-chosen id."""
 
+    text = MessageTextField(required=False, allow_blank=True)
+    attachments = AttachmentIdsField()
     client_id = serializers.UUIDField(
         required=False,
         help_text="A UUID the client makes for this message. Retrying the POST with the same "
         "client_id returns the message already stored (200) instead of posting it twice.",
     )
+
+    def validate(self, attrs: dict) -> dict:
+        attrs["attachment_ids"] = attrs.pop("attachments", [])
+        if not attrs["attachment_ids"]:
+            if "text" not in attrs:
+                raise serializers.ValidationError({"text": ["This field is required."]}, "required")
+            if not attrs["text"].strip():
+                raise serializers.ValidationError({"text": [BLANK]}, "blank")
+        attrs.setdefault("text", "")
+        return attrs
 
 
 class EmojiField(serializers.CharField):

@@ -7,15 +7,17 @@ that app knows nothing of threads.
   changes an account (the API, the admin's forms, a shell) does it.
 - An account removed for good takes its conversations along (`accounts_removing`): a
   thread is between two people, and the other person's unread counts must not keep
-  messages that went with the account.
+  messages that went with the account (their attachments' files go too).
+- An account its owner closes keeps its messages and their files for the people it
+  talked to, but its uploads no message took are removed (`account_closing`).
 """
 
 from django.contrib.auth import get_user_model
 from django.db.models.signals import post_save, pre_save
 
 from threads import events
-from threads.services import threads_delete_of
-from users.signals import accounts_removing
+from threads.services import threads_delete_of, unused_attachments_delete_of
+from users.signals import account_closing, accounts_removing
 
 
 def remember_access(sender, instance, update_fields=None, **kwargs) -> None:
@@ -42,8 +44,13 @@ def delete_conversations(sender, user_ids: list[int], **kwargs) -> None:
     threads_delete_of(user_ids=user_ids)
 
 
+def delete_unsent_uploads(sender, user_id: int, **kwargs) -> None:
+    unused_attachments_delete_of(user_id=user_id)
+
+
 def connect() -> None:
     accounts_removing.connect(delete_conversations, dispatch_uid="threads.delete_conversations")
+    account_closing.connect(delete_unsent_uploads, dispatch_uid="threads.delete_unsent_uploads")
     user_model = get_user_model()
     pre_save.connect(remember_access, sender=user_model, dispatch_uid="threads.remember_access")
     post_save.connect(

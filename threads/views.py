@@ -1,5 +1,9 @@
 from functools import partial
 
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import HttpResponse, HttpResponseRedirect
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -10,25 +14,39 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chat_project.exceptions import FileTooLarge
+from chat_project.fileresponse import AnyAccept, StoredFile, file_response
 from chat_project.routers import ID_PATTERN
-from chat_project.schema import rule_error, validation_error
+from chat_project.schema import UNAUTHENTICATED, error, rule_error, validation_error
 from chat_project.throttling import MessagePostThrottle
+from chat_project.uploads import limit_uploads
+from threads import files
 from threads.errors import (
+    AttachmentInUse,
+    AttachmentNotFound,
     BlockedByOther,
     BlockedInThread,
     ClientIdReused,
+    LinkInvalid,
     MessageDeleted,
     MessageDeletedNoReactions,
     NotTheSender,
+    ThumbnailNotFound,
     TooManyReactions,
 )
-from threads.models import MAX_DISTINCT_REACTIONS, Message, Thread
+from threads.models import MAX_DISTINCT_REACTIONS, Attachment, Message, Thread
 from threads.selectors import (
     ThreadMessages,
     UserMessages,
+    attachment_by_link,
+    attachment_for,
+    attachment_row_of,
     message_in,
     message_row_of,
     message_window_for,
@@ -39,6 +57,8 @@ from threads.selectors import (
     unread_total_for,
 )
 from threads.serializers import (
+    AttachmentSerializer,
+    AttachmentUploadSerializer,
     MarkReadResultSerializer,
     MarkReadSerializer,
     MessageListQuerySerializer,
@@ -54,6 +74,7 @@ from threads.serializers import (
     UnreadCountSerializer,
 )
 from threads.services import (
+    attachment_upload,
     message_delete,
     message_edit,
     message_send,
@@ -222,9 +243,22 @@ class ThreadViewSet(
                 MessageSerializer, description="A retry: the message stored for this client_id."
             ),
             403: BLOCKED,
-            409: rule_error("The client_id was already used for a different text.", ClientIdReused),
+            409: rule_error(
+                "The client_id was already used for a different message, or an attachment "
+                "already belongs to another message.",
+                ClientIdReused,
+                AttachmentInUse,
+            ),
         },
-        examples=[OpenApiExample("a message", value={"text": "Lorem ipsum"}, request_only=True)],
+        examples=[
+            OpenApiExample("a message", value={"text": "Lorem ipsum"}, request_only=True),
+            OpenApiExample(
+                "a message with files",
+                value={"text": "The photos", "attachments": [1, 2]},
+                request_only=True,
+            ),
+            OpenApiExample("files alone", value={"attachments": [3]}, request_only=True),
+        ],
     )
     @messages.mapping.post
     def messages_create(self, request: Request, pk: str | None = None) -> Response:
@@ -269,10 +303,13 @@ class ThreadViewSet(
         self, request: Request, pk: str | None = None, message_id: str = ""
     ) -> Response:
         message = self._message(message_id)
-        serializer = MessageWriteSerializer(data=request.data)
+        serializer = MessageWriteSerializer(data=request.data, context={"message": message})
         serializer.is_valid(raise_exception=True)
         message = message_edit(
-            message=message, editor=request.user, text=serializer.validated_data["text"]
+            message=message,
+            editor=request.user,
+            text=serializer.validated_data.get("text"),
+            attachment_ids=serializer.validated_data.get("attachments"),
         )
         return Response(message_row_of(message, reader_id=request.user.pk))
 
@@ -375,6 +412,52 @@ class ThreadViewSet(
         return serializer.validated_data["emoji"]
 
     @extend_schema(
+        operation_id="threads_attachments_create",
+        request={"multipart/form-data": AttachmentUploadSerializer},
+        responses={
+            201: AttachmentSerializer,
+            400: validation_error(
+                "No file, an empty one, or an image with too many pixels to decode safely."
+            ),
+            403: rule_error("The other participant has blocked the requester.", BlockedInThread),
+            413: error(
+                "The file is larger than ATTACHMENT_MAX_BYTES.",
+                FileTooLarge.code,
+                "The file is too large: at most 10485760 bytes.",
+            ),
+            415: error(
+                "The body is not multipart/form-data.",
+                "unsupported_media_type",
+                'Unsupported media type "application/json" in request.',
+            ),
+        },
+        description=(
+            "Upload a file into the thread (multipart/form-data, the file in the field "
+            "`file`), to send it with a message: `attachments: [<id>]` in POST or PATCH "
+            ".../messages. Its type is detected from its bytes; images are re-encoded "
+            "without their metadata (EXIF, GPS) and get a thumbnail. Uploads no message "
+            "claims are removed after a day."
+        ),
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="attachments",
+        parser_classes=[MultiPartParser],
+    )
+    def attachments(self, request: Request, pk: str | None = None) -> Response:
+        """Upload a file into the thread."""
+        thread = self.get_object()  # a stranger gets 404 before the body is parsed
+        # Counted as it streams in: past the limit the upload stops with 413.
+        limit_uploads(request._request, limit=settings.ATTACHMENT_MAX_BYTES)
+        serializer = AttachmentUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        attachment = attachment_upload(
+            thread_id=thread.pk, uploader=request.user, upload=serializer.validated_data["file"]
+        )
+        return Response(attachment_row_of(attachment), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
         operation_id="threads_mark_read",
         request=MarkReadSerializer,
         responses={200: MarkReadResultSerializer},
@@ -433,3 +516,149 @@ class MessageSearchViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         query.is_valid(raise_exception=True)
         messages = UserMessages(request.user, search=query.validated_data.get("search", ""))
         return self.get_paginated_response(self.paginate_queryset(messages))
+
+
+# Query parameters of a signed link (`threads.files.link`).
+LINK_PARAMETERS = [
+    OpenApiParameter(
+        "expires",
+        int,
+        description="From the signed `url`/`thumbnail_url`: when the link expires (Unix time).",
+    ),
+    OpenApiParameter(
+        "signature", str, description="From the signed `url`/`thumbnail_url`: its signature."
+    ),
+    OpenApiParameter(
+        "Range",
+        str,
+        OpenApiParameter.HEADER,
+        description="One byte range, `bytes=first-last`, `bytes=first-` or `bytes=-suffix` "
+        "(206); anything else is answered with the whole file.",
+    ),
+    OpenApiParameter(
+        "If-Range",
+        str,
+        OpenApiParameter.HEADER,
+        description="The ETag or Last-Modified of the copy the range completes.",
+    ),
+    OpenApiParameter(
+        "If-None-Match", str, OpenApiParameter.HEADER, description="An ETag held (304)."
+    ),
+    OpenApiParameter(
+        "If-Modified-Since",
+        str,
+        OpenApiParameter.HEADER,
+        description="The Last-Modified held (304).",
+    ),
+]
+FILE_RESPONSES = {
+    (200, "*/*"): OpenApiResponse(
+        OpenApiTypes.BINARY,
+        description="The bytes, with their detected Content-Type, Content-Disposition "
+        "(inline for images, attachment for anything else), ETag and Last-Modified.",
+    ),
+    (206, "*/*"): OpenApiResponse(
+        OpenApiTypes.BINARY, description="The byte range asked for with `Range: bytes=...`."
+    ),
+    302: OpenApiResponse(
+        description="With object storage: a redirect (Location) to a URL of the storage, "
+        "signed for a minute, that answers the bytes with the same headers."
+    ),
+    304: OpenApiResponse(description="Not modified (If-None-Match / If-Modified-Since)."),
+    401: UNAUTHENTICATED,
+    403: rule_error("The signed link has expired or is not valid.", LinkInvalid),
+    416: error(
+        "The range starts past the end of the file.",
+        "range_not_satisfiable",
+        "The range is outside the file (1024 bytes).",
+    ),
+}
+DOWNLOAD = (
+    "Answered to the thread's participants (404 for anyone else, as for threads), "
+    "authenticated by the bearer token, or without one by the `expires` and `signature` "
+    "of the signed link in `url` / `thumbnail_url` (for browsers: an <img> sends no token). "
+    "Conditional requests (If-None-Match, If-Modified-Since: 304) and one byte range "
+    "(Range: 206; past the end: 416) are answered; with object storage the answer is a "
+    "redirect to the storage instead."
+)
+
+
+class AttachmentViewSet(viewsets.ViewSet):
+    """The files of attachments, for the participants of their thread."""
+
+    lookup_value_regex = ID_PATTERN
+    # A signed link stands in for the token; without one, `_attachment` asks for it.
+    permission_classes = [AllowAny]
+    # Browsers ask for images (`Accept: image/*`); the errors are JSON all the same.
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(
+        operation_id="attachments_retrieve",
+        parameters=LINK_PARAMETERS,
+        responses=FILE_RESPONSES,
+        description=f"The attachment's file. {DOWNLOAD}",
+    )
+    def retrieve(self, request: Request, pk: str) -> HttpResponse:
+        attachment = self._attachment(request, int(pk), files.ORIGINAL)
+        return self._file(request, attachment, attachment.file, thumbnail=False)
+
+    @extend_schema(
+        operation_id="attachments_thumbnail",
+        parameters=LINK_PARAMETERS,
+        responses=FILE_RESPONSES,
+        description=f"An image attachment's thumbnail (WebP, at most 320 pixels a side; "
+        f"404 for other files). {DOWNLOAD}",
+    )
+    @action(detail=True, methods=["get"])
+    def thumbnail(self, request: Request, pk: str) -> HttpResponse:
+        attachment = self._attachment(request, int(pk), files.THUMBNAIL)
+        if not attachment.thumbnail:
+            raise ThumbnailNotFound
+        return self._file(request, attachment, attachment.thumbnail, thumbnail=True)
+
+    def _attachment(self, request: Request, attachment_id: int, kind: str) -> Attachment:
+        # A bearer token decides when there is one (a link it carries along is ignored);
+        # without one, the signed link does.
+        if request.user.is_authenticated:
+            return attachment_for(request.user, attachment_id)
+        params = request.query_params
+        if "signature" not in params and "expires" not in params:
+            raise NotAuthenticated
+        expires, signature = params.get("expires", ""), params.get("signature", "")
+        if not files.link_is_valid(attachment_id, kind, expires, signature):
+            raise LinkInvalid
+        return attachment_by_link(attachment_id)
+
+    def _file(
+        self, request: Request, attachment: Attachment, name: str, *, thumbnail: bool
+    ) -> HttpResponse:
+        content_type = files.THUMBNAIL_TYPE if thumbnail else attachment.content_type
+        filename = attachment.name
+        if thumbnail:
+            filename = f"{filename.rsplit('.', 1)[0]}.thumbnail.webp"
+        inline = files.is_inline(content_type)
+        if files.redirects():
+            url = files.storage_url(
+                name, content_type=content_type, filename=filename, inline=inline
+            )
+            answer = HttpResponseRedirect(url)
+            answer["Cache-Control"] = "private, no-store"
+            return answer
+        etag = f'"{attachment.sha256[:32]}{"-thumbnail" if thumbnail else ""}"'
+        try:
+            size = default_storage.size(name) if thumbnail else attachment.size
+            return file_response(
+                request,
+                StoredFile(
+                    open=lambda: default_storage.open(name, "rb"),
+                    size=size,
+                    content_type=files.served_type(content_type),
+                    filename=filename,
+                    inline=inline,
+                    etag=etag,
+                    last_modified=attachment.created,
+                    max_age=settings.ATTACHMENT_URL_SECONDS,
+                ),
+            )
+        except FileNotFoundError:  # removed from the storage behind the database's back
+            raise AttachmentNotFound from None

@@ -9,6 +9,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from users.errors import CannotBlockSelf, UsernameTaken, WrongPassword
 from users.models import DELETED_USERNAME_PREFIX, Block
+from users.signals import account_closing
 
 
 def user_create(*, username: str, password: str) -> AbstractBaseUser:
@@ -93,8 +94,10 @@ def user_delete(*, user: AbstractBaseUser) -> None:
     removed, so the people they talked to keep their conversations: the username becomes
     `deleted-<id>` (a prefix registration refuses), the password unusable, names and email
     blank, staff rights and groups gone. Every token is revoked and every socket closes
-    (threads.signals, on the save), so nothing can act as the account again."""
+    (threads.signals, on the save), so nothing can act as the account again; what only
+    the account could still use goes (`account_closing`: its unsent uploads)."""
     _lock_as_checked(user=user)
+    account_closing.send(sender=type(user), user_id=user.pk)
     user.first_name = user.last_name = user.email = ""
     user.set_unusable_password()
     user.is_active = user.is_staff = user.is_superuser = False

@@ -6,3 +6,8 @@ from django.dispatch import Signal
 # good (the admin's delete), before their rows go: an app whose data must go with the
 # accounts deletes it here (the threads app: their conversations).
 accounts_removing = Signal()
+
+# Sent with `user_id` inside the transaction that closes the account (the owner deleted it:
+# deactivated and anonymised, its conversations kept for the people it talked to): an app
+# removes what only that account could still use (the threads app: its unsent uploads).
+account_closing = Signal()

@@ -15,10 +15,17 @@ of `threads.errors`.
 - `threads`: a thread's life (start, delete, an account's threads going with it).
 - `messages`: posting, editing, deleting, a moderator's purge.
 - `reads`: marking read.
+- `attachments`: files uploaded into a thread, claimed by messages, pruned unused.
 - `reactions`: adding and removing a person's emoji on a message.
 - `counters`: the locks every writer takes, and the repair of the counters.
 """
 
+from threads.services.attachments import (
+    attachment_upload,
+    attachments_prune,
+    orphan_files_remove,
+    unused_attachments_delete_of,
+)
 from threads.services.counters import thread_counters_rebuild
 from threads.services.messages import message_delete, message_edit, message_purge, message_send
 from threads.services.reactions import reaction_add, reaction_remove
@@ -26,10 +33,13 @@ from threads.services.reads import thread_mark_read
 from threads.services.threads import thread_delete, thread_get_or_create, threads_delete_of
 
 __all__ = [
+    "attachment_upload",
+    "attachments_prune",
     "message_delete",
     "message_edit",
     "message_purge",
     "message_send",
+    "orphan_files_remove",
     "reaction_add",
     "reaction_remove",
     "thread_counters_rebuild",
@@ -37,4 +47,5 @@ __all__ = [
     "thread_get_or_create",
     "thread_mark_read",
     "threads_delete_of",
+    "unused_attachments_delete_of",
 ]

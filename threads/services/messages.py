@@ -1,39 +1,72 @@
 """Messages: posted by a participant, edited and deleted by their sender, purged by a
 moderator."""
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from threads import events, queries
+from threads import events, files, queries
 from threads.errors import (
     BlockedInThread,
     ClientIdReused,
     MessageDeleted,
     MessageDeletedWithThread,
+    MessageEmpty,
     NotTheSender,
+    ThreadDeleted,
     ThreadNotFound,
 )
 from threads.models import Message, Reaction, Thread
 from threads.selectors import message_row_of, reaction_records_of
+from threads.services.attachments import attachments_claim
 from threads.services.counters import count_received, lock_thread, read_state_rebuild
 
 
 def message_send(
-    *, thread_id: int, sender: AbstractBaseUser, text: str, client_id: UUID | None = None
+    *,
+    thread_id: int,
+    sender: AbstractBaseUser,
+    text: str,
+    client_id: UUID | None = None,
+    attachment_ids: Sequence[int] = (),
 ) -> tuple[Message, bool]:
-    """Post `text` from `sender` into their thread `thread_id`. Returns `(message, created)`.
+    """Post `text` from `sender` into their thread `thread_id`, with the files
+    `attachment_ids` they uploaded there (in that order). Returns `(message, created)`.
 
     ThreadNotFound unless `sender` takes part in the thread (it may also have been deleted
-    meanwhile); BlockedInThread when the other participant has blocked the sender. With a
+    meanwhile); BlockedInThread when the other participant has blocked the sender;
+    AttachmentUnknown / AttachmentInUse when an attachment is not the sender's upload in
+    this thread or already belongs to a message (nothing is posted then). With a
     `client_id`, posting is idempotent: a retry of the same message (same sender, thread
     and client_id) returns the message first stored, even when the retries run
-    concurrently; reusing the id for a different text raises ClientIdReused.
+    concurrently; reusing the id for a different text or files raises ClientIdReused.
 
-    Storing is atomic (`queries.message_post`); a retry's original is read just after.
+    Storing is atomic (`queries.message_post`, and with attachments one transaction
+    around it and their claim); a retry's original is read just after.
     """
+    if not attachment_ids:
+        return _send(thread_id=thread_id, sender=sender, text=text, client_id=client_id)
+    with transaction.atomic():
+        return _send(
+            thread_id=thread_id,
+            sender=sender,
+            text=text,
+            client_id=client_id,
+            attachment_ids=attachment_ids,
+        )
+
+
+def _send(
+    *,
+    thread_id: int,
+    sender: AbstractBaseUser,
+    text: str,
+    client_id: UUID | None,
+    attachment_ids: Sequence[int] = (),
+) -> tuple[Message, bool]:
     posted = queries.message_post(
         thread_id=thread_id, sender_id=sender.pk, text=text, now=timezone.now(), client_id=client_id
     )
@@ -47,9 +80,20 @@ def message_send(
         ).first()
         if stored is None:  # gone since (deleted with its thread, or by a moderator)
             raise ThreadNotFound
-        if stored.text != text and stored.deleted is None:
+        if stored.deleted is None and (
+            stored.text != text or _attachment_ids(stored) != list(attachment_ids)
+        ):
             raise ClientIdReused
         return stored, False
+    attachments = []
+    if attachment_ids:
+        attachments = attachments_claim(
+            message_id=posted.message_id,
+            thread_id=thread_id,
+            sender_id=sender.pk,
+            attachment_ids=attachment_ids,
+        )
+        Message.objects.filter(pk=posted.message_id).update(attachment_count=len(attachments))
     message = Message(
         id=posted.message_id,
         thread_id=thread_id,
@@ -57,15 +101,24 @@ def message_send(
         text=text,
         created=posted.created,
         client_id=client_id,
+        attachment_count=len(attachments),
     )
     message._state.adding = False  # it is stored: behave like a fetched instance
     message._state.db = connection.alias
     message.reaction_records = []  # nobody has reacted yet: the same for both readers
     events.publish(
-        events.message_event(events.MESSAGE_CREATED, message_row_of(message, reader_id=sender.pk)),
+        events.message_event(
+            events.MESSAGE_CREATED, message_row_of(message, attachments, reader_id=sender.pk)
+        ),
         to=Thread.participant_ids_in(posted.target.pair_key),
     )
     return message, True
+
+
+def _attachment_ids(message: Message) -> list[int]:
+    if not message.attachment_count:
+        return []
+    return [record["id"] for record in queries.attachments_of([message.pk]).get(message.pk, [])]
 
 
 def _check_sender(*, message: Message, editor: AbstractBaseUser) -> None:
@@ -74,8 +127,17 @@ def _check_sender(*, message: Message, editor: AbstractBaseUser) -> None:
 
 
 @transaction.atomic
-def message_edit(*, message: Message, editor: AbstractBaseUser, text: str) -> Message:
-    """The sender replaces the text of their message; `edited` records when.
+def message_edit(
+    *,
+    message: Message,
+    editor: AbstractBaseUser,
+    text: str | None = None,
+    attachment_ids: Sequence[int] | None = None,
+) -> Message:
+    """The sender replaces the text of their message, or its attachments, or both (None:
+    unchanged); `edited` records when. The attachments become exactly `attachment_ids`:
+    new ones are claimed as in `message_send`, the ones left out are deleted (their files
+    after the commit). A message keeps text or attachments (MessageEmpty otherwise).
 
     A sender the other participant has blocked may no longer write in the thread
     (BlockedInThread); taking their own words back (`message_delete`) stays allowed. The
@@ -86,19 +148,45 @@ def message_edit(*, message: Message, editor: AbstractBaseUser, text: str) -> Me
     target = queries.write_target(user_id=editor.pk, thread_id=message.thread_id)
     if target is not None and target.blocked:
         raise BlockedInThread
+    if attachment_ids is not None:
+        try:  # attachments are deleted and claimed: the thread's lock first
+            lock_thread(message.thread_id)
+        except ThreadDeleted:
+            raise MessageDeletedWithThread from None
     now = timezone.now()
+    changes = {"edited": now}
+    if text is not None:
+        changes["text"] = text
+    if attachment_ids is not None:
+        changes["attachment_count"] = len(attachment_ids)
     live = Message.objects.filter(pk=message.pk, deleted__isnull=True)
-    if not live.update(text=text, edited=now):
+    if not live.update(**changes):
         if Message.objects.filter(pk=message.pk).exists():
             raise MessageDeleted
         raise MessageDeletedWithThread
-    message.text, message.edited = text, now
+    attachments = None
+    if attachment_ids is not None:
+        files.remove_after_commit(
+            queries.message_attachments_delete(message_id=message.pk, keep=attachment_ids)
+        )
+        attachments = attachments_claim(
+            message_id=message.pk,
+            thread_id=message.thread_id,
+            sender_id=editor.pk,
+            attachment_ids=attachment_ids,
+        )
+    # What the message holds now (a concurrent edit of the other part counts too).
+    stored = Message.objects.filter(pk=message.pk).values("text", "attachment_count").get()
+    if not stored["text"].strip() and not stored["attachment_count"]:
+        raise MessageEmpty
+    message.text, message.edited = stored["text"], now
+    message.attachment_count = stored["attachment_count"]
     # Read while the update holds the message's row, which writers of reactions lock too:
     # the event carries the reactions as they are when the edit commits.
     reaction_records_of(message, fresh=True)
     events.publish_per_recipient(
         lambda reader_id: events.message_event(
-            events.MESSAGE_UPDATED, message_row_of(message, reader_id=reader_id)
+            events.MESSAGE_UPDATED, message_row_of(message, attachments, reader_id=reader_id)
         ),
         to=Thread.participant_ids_in(message.thread.pair_key),
     )
@@ -114,12 +202,14 @@ def message_delete(*, message: Message, editor: AbstractBaseUser) -> None:
     _check_sender(message=message, editor=editor)
     participants = lock_thread(message.thread_id)  # counters move: thread first
     now = timezone.now()
-    if not Message.objects.filter(pk=message.pk, deleted__isnull=True).update(text="", deleted=now):
+    live = Message.objects.filter(pk=message.pk, deleted__isnull=True)
+    if not live.update(text="", deleted=now, attachment_count=0):
         return
+    files.remove_after_commit(queries.message_attachments_delete(message_id=message.pk))
     Reaction.objects.filter(message_id=message.pk).delete()
     if not Message.objects.filter(pk=message.pk, is_read=True).exists():
         count_received(thread_id=message.thread_id, by_other_than=editor.pk, change=-1)
-    message.text, message.deleted = "", now
+    message.text, message.deleted, message.attachment_count = "", now, 0
     message.reaction_records = []
     events.publish(
         events.message_event(events.MESSAGE_DELETED, message_row_of(message, reader_id=editor.pk)),
@@ -133,6 +223,7 @@ def message_purge(*, message: Message) -> None:
     state (last message and activity, count, unread counts) is recomputed from what is
     left: a rare action, so exactness wins over incremental bookkeeping."""
     participants = lock_thread(message.thread_id)
+    files.remove_after_commit(queries.message_attachments_delete(message_id=message.pk))
     if Message.objects.filter(pk=message.pk).delete()[0]:
         read_state_rebuild([message.thread_id])
         # Gone for good: no data, only which message to drop.

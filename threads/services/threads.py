@@ -4,7 +4,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from threads import events, queries
+from threads import events, files, queries
 from threads.errors import BlockedByOther, ThreadNotFound
 from threads.models import Participant, Thread
 from threads.selectors import thread_row_for
@@ -59,12 +59,14 @@ def thread_get_or_create(
 
 @transaction.atomic
 def thread_delete(*, thread: Thread) -> None:
-    """Delete a thread and all its messages, for both participants."""
+    """Delete a thread and all its messages and attachments (their files after the
+    commit), for both participants."""
     # Lock first: a message being posted right now either lands before (and is deleted
     # with the rest) or finds the thread gone, never one that references a deleted thread.
     thread_id = thread.pk
     participants = lock_thread(thread_id)
     Thread.objects.filter(pk=thread_id).update(last_message=None)
+    files.remove_after_commit(queries.thread_attachments_delete(thread_id=thread_id))
     queries.thread_messages_delete(thread_id=thread_id)
     thread.delete()
     count_threads(user_ids=participants, change=-1)

@@ -32,6 +32,7 @@ def test_send_message(alice_client, alice, thread, slash):
         "is_read",
         "edited",
         "deleted",
+        "attachments",
         "reactions",
     }
     assert response.data["edited"] is None

@@ -7,6 +7,7 @@ events go out when a transaction commits, so the test must let them commit.
 """
 
 import asyncio
+import io
 import json
 import logging
 from datetime import timedelta
@@ -16,13 +17,15 @@ import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import OperationalError, transaction
 from django.test import Client
+from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from chat_project import logs
+from chat_project import channel_layer, logs
 from chat_project.asgi import application
 from chat_project.logs import FailureLog
 from conftest import client_for
@@ -292,6 +295,36 @@ async def test_edits_and_deletes_reach_both_participants_only(pair):
         assert deleted["data"]["text"] == ""
         assert deleted["data"]["deleted"] is not None
     assert await hears_nothing(*sockets)
+
+
+async def test_message_events_carry_the_attachments_as_rest_shows_them(pair, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    alice, bob, _, thread = pair
+    url = f"/api/threads/{thread.pk}/messages"
+
+    def upload():
+        file = io.BytesIO(b"%PDF-1.4 minutes of the meeting")
+        file.name = "minutes.pdf"
+        return client_for(alice).post(
+            f"/api/threads/{thread.pk}/attachments", {"file": file}, format="multipart"
+        )
+
+    first, second = [(await database_sync_to_async(upload)()).data for _ in range(2)]
+    bobs = await connect(bob)
+
+    posted = await call(alice, "post", url, {"attachments": [first["id"]]})
+    edited = await call(
+        alice, "patch", f"{url}/{posted.data['id']}/", {"attachments": [second["id"]]}
+    )
+    await call(alice, "delete", f"{url}/{posted.data['id']}/")
+
+    created, updated, deleted = await events_of(bobs, 3)
+    assert created["data"] == posted.data
+    assert created["data"]["attachments"] == [first]
+    assert updated["data"] == edited.data
+    assert updated["data"]["attachments"] == [second]
+    assert deleted["data"]["attachments"] == []
+    assert await hears_nothing(bobs)
 
 
 async def test_a_socket_gets_its_events_in_the_order_they_happened_however_slow_the_layer(
@@ -624,6 +657,7 @@ class FlakyLayer:
             )
 
     async def new_channel(self, prefix="specific"):
+        self.check()  # channels_redis's pub/sub layer subscribes each new channel
         return await self.memory.new_channel(prefix)
 
     async def receive(self, channel):
@@ -758,3 +792,59 @@ async def test_once_the_layer_is_back_reconnected_sockets_get_events_again(pair,
     assert missed.status_code == 201
     assert [m["text"] for m in caught_up.data["results"]] == ["missed"]
     assert [event["data"]["text"] for event in await events_of(alices)] == ["back"]
+
+
+# --- Through a real Redis (`make test-scaleout` runs this file with REDIS_URL) ----------
+
+through_redis = pytest.mark.skipif(
+    not settings.REDIS_URL, reason="needs Redis: REDIS_URL (make test-scaleout sets it)"
+)
+
+
+def kill_this_process_layer_connections() -> int:
+    """Cut this process's channel-layer connections on the Redis side, as a Redis restart
+    or a network failure would; other processes' connections are left alone."""
+    redis = Redis.from_url(settings.REDIS_URL)
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    ours = [
+        client["id"]
+        for client in redis.client_list()
+        if client["name"] == channel_layer.connection_name(prefix)
+    ]
+    for client_id in ours:
+        redis.client_kill_filter(_id=client_id)
+    return len(ours)
+
+
+@through_redis
+async def test_through_redis_a_broken_subscription_closes_the_sockets_with_1012_at_once(
+    pair, caplog
+):
+    alice, bob, _, thread = pair
+    alices, bobs = [await connect(user) for user in (alice, bob)]
+
+    assert await asyncio.to_thread(kill_this_process_layer_connections) >= 1
+
+    assert (await alices.receive_output(timeout=3))["code"] == 1012
+    assert (await bobs.receive_output(timeout=3))["code"] == 1012
+    assert all(record.exc_info is None for record in caplog.records)
+    alices = await connect(alice)
+    await call(bob, "post", f"/api/threads/{thread.pk}/messages", {"text": "back"})
+    assert [event["data"]["text"] for event in await events_of(alices)] == ["back"]
+
+
+@through_redis
+async def test_through_redis_a_burst_of_events_arrives_in_the_order_it_was_published(pair):
+    alice, bob, _, thread = pair
+    alices = await connect(alice)
+    url = f"/api/threads/{thread.pk}/messages"
+
+    def burst():
+        with transaction.atomic():
+            for n in range(30):
+                client_for(bob).post(url, {"text": f"{n}"})
+
+    await database_sync_to_async(burst)()
+
+    heard = [event["data"]["text"] for event in await events_of(alices, 30)]
+    assert heard == [f"{n}" for n in range(30)]

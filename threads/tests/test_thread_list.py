@@ -46,6 +46,7 @@ def test_list_row_has_participants_last_message_and_unread_count(alice_client, a
         "is_read": False,
         "edited": None,
         "deleted": None,
+        "attachments": [],
         "reactions": [],
     }
     assert row["updated"] == row["last_message"]["created"]

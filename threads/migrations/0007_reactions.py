@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('threads', '0005_inbox'),
+        ('threads', '0006_attachments'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
