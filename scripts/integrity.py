@@ -33,7 +33,7 @@ what the acknowledged requests left, once each, never more different emoji than 
 (and exactly that many when one was refused), none on a deleted message; and the API
 shows them to each participant as stored, `me` included.
 
-Bounded: a fixed number of requests (about 1,400) and a deadline. Usage:
+Bounded: a fixed number of requests (about 1,500) and a deadline. Usage:
     python scripts/integrity.py                      # SQLite, in a temporary folder
     python scripts/integrity.py --database postgres  # a throwaway database on 127.0.0.1:5432
     python scripts/integrity.py --port 8102          # the server on that port (default: a free one)
