@@ -144,7 +144,13 @@ def _reactions_by_message(message_ids: list[int]) -> dict[int, list[dict]]:
 
 
 def reaction_row(
-    *, thread_id: int, message_id: int, emoji: str, user, records: list[dict], reader_id: int
+    *,
+    thread_id: int,
+    message_id: int,
+    emoji: str,
+    user: AbstractBaseUser,
+    records: list[dict],
+    reader_id: int,
 ) -> dict:
     """A reaction as the API answers it and its events carry it: whose, on which message,
     and the message's reactions afterwards as user `reader_id` sees them."""
