@@ -34,7 +34,8 @@ proxy in front without upstream keep-alive does the same); with `--connections N
 posts share N keep-alive connections instead (a post whose turn comes while all are busy
 gets a new one), which the kernel shares out between the workers once, by chance. Each
 rate gets a freshly started server and freshly connected sockets. Printed per rate:
-posts/s sent and answered, p50/p99/max from the POST sent to the event's arrival, the
+posts/s sent and answered, p50/p99/max from the POST sent to the event's arrival (and
+its two parts: the POST's answer, and the event's arrival after that answer), the
 events still missing `--grace` seconds after the last answer, how far the sender fell
 behind its schedule (p99), how the connections fell over the workers, and the CPU share
 (of one core) of each worker, of this process, of Redis and of everything else on the
@@ -500,6 +501,12 @@ async def measure_serve(
         for message_id, (started, _) in record.items()
         if message_id in received
     ]
+    answers = [(answered - started) * 1000 for started, answered in record.values()]
+    after_answer = [
+        (received[message_id] - answered) * 1000
+        for message_id, (_, answered) in record.items()
+        if message_id in received
+    ]
     return {
         "rate": rate,
         "worker_cpu_ms_per_post": round(
@@ -524,6 +531,14 @@ async def measure_serve(
             "p50": round(statistics.median(latencies), 2) if latencies else None,
             "p99": round(percentile(latencies, 0.99), 2) if latencies else None,
             "max": round(max(latencies), 2) if latencies else None,
+        },
+        "post_answered_ms": {
+            "p50": round(statistics.median(answers), 2) if answers else None,
+            "p99": round(percentile(answers, 0.99), 2) if answers else None,
+        },
+        "after_post_answered_ms": {
+            "p50": round(statistics.median(after_answer), 2) if after_answer else None,
+            "p99": round(percentile(after_answer, 0.99), 2) if after_answer else None,
         },
         "cpu_share": {name: round(seconds / elapsed, 2) for name, seconds in cpu.items()},
     }
@@ -599,7 +614,11 @@ def describe(result: dict, grace: float) -> str:
         f"{result['code']}: {result['rate']:g}/s offered: {result['posts']} posts sent at "
         f"{result['sent_per_second']}/s (sender lag p99 {result['sender_lag_p99_ms']} ms), "
         f"answered at {result['answered_per_second']}/s{failed}; event from POST sent "
-        f"p50 {latency['p50']} ms, p99 {latency['p99']} ms, max {latency['max']} ms; "
+        f"p50 {latency['p50']} ms, p99 {latency['p99']} ms, max {latency['max']} ms "
+        f"(the POST answered p50 {result['post_answered_ms']['p50']} ms, p99 "
+        f"{result['post_answered_ms']['p99']} ms; the event after the answer p50 "
+        f"{result['after_post_answered_ms']['p50']} ms, p99 "
+        f"{result['after_post_answered_ms']['p99']} ms); "
         f"{result['missing_after_grace']} missing {grace:g} s after the last post; "
         f"{result['post_connections']} POST connections; sockets+connections per worker "
         f"{result['sockets_and_connections_per_worker']}; CPU: {cpu} "

@@ -44,13 +44,15 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
 
 # Python's cycle collector, for a process holding many long-lived objects (each open
-# socket is a few dozen). With its defaults it walked every one of them in full
-# collections several times a second under load, each stopping the whole process (events
-# and requests) for tens of milliseconds or more (docs/performance.md, "Real-time
-# delivery"). Objects loaded at start-up are frozen out of its walks, and young objects
-# are collected in larger batches, so far fewer of them live long enough to be promoted
-# and count towards a full collection.
-GC_THRESHOLDS = (10_000, 20, 10)
+# socket is a few dozen) while every request leaves cyclic garbage behind (Django's and
+# DRF's request, view and response refer to each other). With the defaults, full
+# collections walked every socket's objects several times a second under load, each
+# stopping the whole process (events and requests) for 50 to 400 ms. Objects loaded at
+# start-up are frozen out of the walks, and a full collection waits for 100 collections
+# of the middle generation instead of 10: about once a minute under load. The young
+# generation stays small, so its collections stay short: figures in docs/performance.md
+# ("Real-time delivery").
+GC_THRESHOLDS = (1_000, 10, 100)
 
 
 def tune_garbage_collector() -> None:
