@@ -314,13 +314,8 @@ def user_messages_count(*, user_id: int, pattern: str | None) -> int:
 def message_reactions(*, message_ids: Sequence[int]) -> list[dict]:
     """The reactions on the messages `message_ids`, as records `message_id`, `emoji` and
     `user_id`, message by message, each message's in order of first use: one range of
-    `reaction_message_idx` per message. PostgreSQL takes the ids as one array, so the
-    statement keeps one shape (prepared once) whatever the page size; SQLite, which has
-    no arrays, gets a placeholder per id."""
-    if connection.vendor == "postgresql":
-        where, params = "r.message_id = ANY(%s::bigint[])", [list(message_ids)]
-    else:
-        where, params = f"r.message_id IN ({_placeholders(message_ids)})", list(message_ids)
+    `reaction_message_idx` per message."""
+    where, params = _among("r.message_id", message_ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT r.message_id, r.emoji, r.user_id FROM threads_reaction r WHERE {where} "
@@ -529,6 +524,15 @@ def _attachment_record(values: Sequence) -> dict:
     return dict(zip(ATTACHMENT_COLUMNS, values, strict=True))
 
 
+def _among(column: str, ids: Sequence[int]) -> tuple[str, list]:
+    """`column` is one of `ids`, as a condition and its parameters. On PostgreSQL the ids
+    go as one array, so the statement keeps one shape (prepared once) whatever the page's
+    size; SQLite, which has no arrays, gets a placeholder per id."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s::bigint[])", [list(ids)]
+    return f"{column} IN ({_placeholders(ids)})", list(ids)
+
+
 def _placeholders(values: Sequence) -> str:
     """`%s, %s, ...`: one bound parameter per value, for an IN list."""
     return ", ".join(["%s"] * len(values))
@@ -539,14 +543,10 @@ def attachments_of(message_ids: Sequence[int]) -> dict[int, list[dict]]:
     id: one query for a whole page."""
     if not message_ids:
         return {}
-    if connection.vendor == "postgresql":
-        # One statement whatever the page's size, so PostgreSQL prepares it once.
-        among, params = "= ANY(%s)", [list(message_ids)]
-    else:
-        among, params = f"IN ({_placeholders(message_ids)})", list(message_ids)
+    among, params = _among("a.message_id", message_ids)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {_ATTACHMENT_SELECT} FROM threads_attachment a WHERE a.message_id {among} "
+            f"SELECT {_ATTACHMENT_SELECT} FROM threads_attachment a WHERE {among} "
             "ORDER BY a.message_id, a.position, a.id",
             params,
         )
