@@ -420,7 +420,8 @@ class ThreadViewSet(
         responses={
             201: AttachmentSerializer,
             400: validation_error(
-                "No file, an empty one, or an image with too many pixels to decode safely."
+                "No file, an empty one, or an image with too many pixels or frames to decode "
+                "safely."
             ),
             403: rule_error("The other participant has blocked the requester.", BlockedInThread),
             413: error(
