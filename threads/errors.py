@@ -96,6 +96,18 @@ class ImageTooLarge(InvalidField):
     detail = "The image has too many pixels to be decoded safely."
 
 
+class ImageTooManyFrames(InvalidField):
+    """An animation of more frames than `threads.files.MAX_IMAGE_FRAMES`: each one costs
+    its decoding and re-encoding, however small."""
+
+    field = "file"
+    code = "image_too_many_frames"
+    detail = "The animation has too many frames: at most {limit}."
+
+    def __init__(self, *, limit: int) -> None:
+        super().__init__(self.detail.format(limit=limit))
+
+
 class LinkInvalid(PermissionDenied):
     """A signed attachment link that has expired, or was not made by this server."""
 

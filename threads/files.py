@@ -39,7 +39,7 @@ from django.db import transaction
 from django.utils.crypto import constant_time_compare
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from threads.errors import ImageTooLarge
+from threads.errors import ImageTooLarge, ImageTooManyFrames
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ ACTIVE_TYPES = {
     "text/javascript",
     "application/x-shockwave-flash",
 }
+# Frames an animation may have: each frame costs its decoding and re-encoding however
+# few pixels it has, so a file of many tiny frames passes the pixel limit and still
+# holds a core for long (docs/performance.md). 1,000 is 40 seconds at 25 frames a second.
+MAX_IMAGE_FRAMES = 1000
 THUMBNAIL_SIZE = (320, 320)
 THUMBNAIL_TYPE = "image/webp"
 NAME_MAX_LENGTH = 255
@@ -162,6 +166,8 @@ def _image(upload: File) -> Inspected | None:
                 if image.format not in IMAGE_TYPES and image.format not in CONVERTED_FORMATS:
                     return None
                 frames = getattr(image, "n_frames", 1)
+                if frames > MAX_IMAGE_FRAMES:
+                    raise ImageTooManyFrames(limit=MAX_IMAGE_FRAMES)
                 if width * height * frames > limit:
                     raise ImageTooLarge
                 return _reencode(image)

@@ -369,7 +369,10 @@ class ThreadViewSet(
     @action(
         detail=True,
         methods=["put"],
-        url_path=rf"messages/(?P<message_id>{ID_PATTERN})/reactions/(?P<emoji>[^/]*)",
+        # The emoji and its slash are optional: `.../reactions` is answered (400, no emoji)
+        # like `.../reactions/` rather than redirected by APPEND_SLASH (a 500 under DEBUG).
+        # The lookbehind keeps `reactionsX` unrouted; the schema still reads `{emoji}`.
+        url_path=rf"messages/(?P<message_id>{ID_PATTERN})/reactions/?(?P<emoji>(?<=/)[^/]+)?",
         url_name="message-reaction",
     )
     def reaction(
@@ -417,7 +420,8 @@ class ThreadViewSet(
         responses={
             201: AttachmentSerializer,
             400: validation_error(
-                "No file, an empty one, or an image with too many pixels to decode safely."
+                "No file, an empty one, or an image with too many pixels or frames to decode "
+                "safely."
             ),
             403: rule_error("The other participant has blocked the requester.", BlockedInThread),
             413: error(

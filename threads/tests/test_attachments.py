@@ -302,6 +302,36 @@ def test_a_decompression_bomb_is_refused(alice_client, thread):
     assert not stored_files()
 
 
+def gif_of_tiny_frames(count: int) -> bytes:
+    """A GIF of `count` 1x1 frames, 23 bytes each: few pixels, but every frame costs its
+    decoding and re-encoding."""
+    header = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff"
+    loop = b"!\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+    frame = b"!\xf9\x04\x04\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00"
+    return header + loop + frame * count + b";"
+
+
+def test_an_animation_of_too_many_frames_is_refused(alice_client, thread):
+    content = gif_of_tiny_frames(files.MAX_IMAGE_FRAMES + 1)
+
+    response = upload(alice_client, thread, name="flood.gif", content=content)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "file": [f"The animation has too many frames: at most {files.MAX_IMAGE_FRAMES}."]
+    }
+    assert not stored_files()
+
+
+def test_an_animation_of_as_many_frames_as_allowed_is_kept(alice_client, thread):
+    content = gif_of_tiny_frames(files.MAX_IMAGE_FRAMES)
+
+    response = upload(alice_client, thread, name="flip.gif", content=content)
+
+    assert response.status_code == 201
+    assert response.json()["content_type"] == "image/gif"
+
+
 def test_an_image_over_the_pixel_limit_is_refused(alice_client, thread, settings):
     settings.ATTACHMENT_MAX_IMAGE_PIXELS = 50 * 50
 

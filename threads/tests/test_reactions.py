@@ -311,6 +311,22 @@ def test_a_bad_emoji_says_what_is_expected(bob_client, message):
     }
 
 
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("method", ["put", "delete"])
+def test_the_reactions_path_without_an_emoji_or_slash_is_400_not_a_redirect(
+    bob_client, message, settings, method, debug
+):
+    # `.../reactions/` is a 400 for the missing emoji; without its slash, Django's
+    # APPEND_SLASH answered a 301 (and a 500 with DEBUG on) instead of the same 400.
+    settings.DEBUG = debug
+    path = f"/api/threads/{message.thread_id}/messages/{message.pk}/reactions"
+
+    response = getattr(bob_client, method)(path)
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["emoji"]
+
+
 def test_a_percent_encoding_that_is_not_utf8_is_400(bob_client, message):
     path = f"/api/threads/{message.thread_id}/messages/{message.pk}/reactions/%F0%9F"
 
