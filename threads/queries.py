@@ -646,10 +646,13 @@ def unused_attachments_delete(
 
 
 def attachment_for(*, user_id: int, attachment_id: int) -> Attachment | None:
-    """The attachment if user `user_id` takes part in its thread, else None."""
+    """The attachment if user `user_id` takes part in its thread and it was sent with a
+    message or is their own upload, else None: an upload not sent yet is a draft, its
+    uploader's alone."""
     return fetch_instance(
         Attachment,
         f"SELECT {model_columns(Attachment, 'a')} FROM threads_attachment a "
-        f"{_member_join('a.thread_id')} WHERE a.id = %(attachment)s",
+        f"{_member_join('a.thread_id')} WHERE a.id = %(attachment)s "
+        "AND (a.message_id IS NOT NULL OR a.uploader_id = %(user)s)",
         {"user": user_id, "attachment": attachment_id},
     )

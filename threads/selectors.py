@@ -436,8 +436,9 @@ def message_window_for(
 
 
 def attachment_for(user: AbstractBaseUser, attachment_id: int) -> Attachment:
-    """Attachment `attachment_id` if `user` takes part in its thread (AttachmentNotFound
-    otherwise, whoever uploaded it and whether or not it exists)."""
+    """Attachment `attachment_id` if `user` takes part in its thread and it was sent, or
+    is their own upload not sent yet (AttachmentNotFound otherwise, whoever uploaded it
+    and whether or not it exists)."""
     attachment = queries.attachment_for(user_id=user.pk, attachment_id=attachment_id)
     if attachment is None:
         raise AttachmentNotFound

@@ -466,8 +466,11 @@ def test_the_file_name_is_cleaned(alice_client, thread):
 # --- Downloading -------------------------------------------------------------------------
 
 
-def test_the_other_participant_downloads_the_file(bob_client, uploaded):
+def test_the_other_participant_downloads_the_file_once_it_is_sent(
+    alice_client, bob_client, thread, uploaded
+):
     body = uploaded()
+    assert post(alice_client, thread, attachments=[body["id"]]).status_code == 201
 
     fetched = download(bob_client, f"/api/attachments/{body['id']}")
 
@@ -481,6 +484,14 @@ def test_the_other_participant_downloads_the_file(bob_client, uploaded):
         assert fetched.headers["ETag"]
         assert fetched.headers["Last-Modified"]
         assert fetched.headers["Content-Length"] == str(len(PDF))
+
+
+def test_an_upload_not_sent_yet_is_its_uploaders_alone(alice_client, bob_client, uploaded):
+    body = uploaded(name="draft.png", content=image_bytes())
+
+    assert download(alice_client, f"/api/attachments/{body['id']}").status_code == 200
+    assert download(bob_client, f"/api/attachments/{body['id']}").status_code == 404
+    assert download(bob_client, f"/api/attachments/{body['id']}/thumbnail").status_code == 404
 
 
 def test_an_image_is_shown_inline(alice_client, uploaded):
