@@ -22,8 +22,10 @@ adds:
 - **Names**: the connections are named in Redis (`CLIENT LIST`) by the layer's prefix and
   the process id.
 - **No silent reconnects**: redis-py retries a failed command on a new connection, which
-  for the subscription would hide the events lost meanwhile; here a failure is reported
-  at once (publishes that fail are counted as dropped by threads/events.py).
+  for the subscription would hide the events lost meanwhile; here the subscription's
+  failure is reported at once. A publish is tried again once on a new connection (a
+  pooled one may have been dropped by a Redis restart); publishes that still fail are
+  counted as dropped by threads/events.py.
 """
 
 import asyncio
@@ -74,17 +76,28 @@ class _Lost:
 class ShardConnection(RedisSingleShardConnection):
     """One Redis server's connections: publishing, and the one subscription."""
 
+    _subscriber: aioredis.Redis | None = None  # the client of the subscription
+
+    def _client(self, *, retries: int) -> aioredis.Redis:
+        pool = create_pool(
+            {
+                **self.host,
+                "retry": Retry(NoBackoff(), retries),
+                "client_name": connection_name(self.channel_layer.prefix),
+            }
+        )
+        return aioredis.Redis(connection_pool=pool)
+
     def _ensure_redis(self) -> None:
         if self._redis is None:
-            pool = create_pool(
-                {
-                    **self.host,
-                    "retry": Retry(NoBackoff(), 0),
-                    "client_name": connection_name(self.channel_layer.prefix),
-                }
-            )
-            self._redis = aioredis.Redis(connection_pool=pool)
-            self._pubsub = self._redis.pubsub()
+            # Publishing: a pooled connection that Redis dropped meanwhile (a restart, an
+            # idle timeout) is retried once, on a new connection.
+            self._redis = self._client(retries=1)
+            # The subscription is never made again behind the receivers' backs: the
+            # events published meanwhile would be missed unnoticed. A failure fails them
+            # (`_lost`).
+            self._subscriber = self._client(retries=0)
+            self._pubsub = self._subscriber.pubsub()
 
     async def publish_many(self, messages: list[tuple[str, bytes]]) -> None:
         async with self._lock:
@@ -132,13 +145,23 @@ class ShardConnection(RedisSingleShardConnection):
     async def _lost(self, error: BaseException) -> None:
         """Forget the broken connections and fail every receiver of this process."""
         async with self._lock:
-            redis = self._redis
-            self._redis = self._pubsub = self._receive_task = None
+            clients = (self._redis, self._subscriber)
+            self._redis = self._subscriber = self._pubsub = self._receive_task = None
             self._subscribed_to = set()
         self.channel_layer.fail_receivers(error)
-        if redis is not None:
+        await _close_quietly(*clients)
+
+    async def flush(self) -> None:
+        subscriber, self._subscriber = self._subscriber, None
+        await super().flush()
+        await _close_quietly(subscriber)
+
+
+async def _close_quietly(*clients: aioredis.Redis | None) -> None:
+    for client in clients:
+        if client is not None:
             with contextlib.suppress(*CONNECTION_ERRORS):
-                await _close_redis(redis)
+                await _close_redis(client)
 
 
 class LoopLayer(RedisPubSubLoopLayer):

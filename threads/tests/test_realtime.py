@@ -848,3 +848,18 @@ async def test_through_redis_a_burst_of_events_arrives_in_the_order_it_was_publi
 
     heard = [event["data"]["text"] for event in await events_of(alices, 30)]
     assert heard == [f"{n}" for n in range(30)]
+
+
+@through_redis
+async def test_through_redis_a_process_that_only_published_recovers_from_a_redis_restart(pair):
+    # A server process with no socket of its own has only published: its connections
+    # are cut (as a Redis restart cuts them) without a subscription to notice.
+    alice, bob, _, thread = pair
+    url = f"/api/threads/{thread.pk}/messages"
+    assert (await call(bob, "post", url, {"text": "before"})).status_code == 201
+    assert await asyncio.to_thread(kill_this_process_layer_connections) >= 1
+
+    alices = await connect(alice)
+    await call(bob, "post", url, {"text": "after"})
+
+    assert [event["data"]["text"] for event in await events_of(alices)] == ["after"]
