@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 sys.path.insert(0, str(ROOT))
 from bench.generate import database_url, postgres_name  # noqa: E402
-from scripts.liveserver import free_port, production_env, start_server, stop  # noqa: E402
+from scripts.liveserver import free_port, migrate, production_env, start_server, stop  # noqa: E402
 
 # The limits stay on (their cost is part of a request) but never bite. Per second: DRF's
 # throttle keeps every request's time inside its window, so a per-minute window at
@@ -368,6 +368,9 @@ def main() -> None:
     limits = [int(limit) for limit in args.limits.split(",")]
 
     env = bench_env(args.database)
+    # A data set made before the latest migrations is brought up to date, as `make serve`
+    # does (the API would answer 500 on a missing column).
+    migrate(env)
     collect = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]
     subprocess.run(collect, cwd=ROOT, env=env, check=True)
     ports = [args.port + n if args.port else free_port() for n in range(args.workers)]
