@@ -63,6 +63,12 @@ class AttachmentUploadSerializer(serializers.Serializer):
         help_text="The file (at most ATTACHMENT_MAX_BYTES, 10 MiB by default).",
     )
 
+    def validate(self, attrs: dict) -> dict:
+        # Several parts named `file` would keep the last and drop the others unsaid.
+        if hasattr(self.initial_data, "getlist") and len(self.initial_data.getlist("file")) > 1:
+            raise serializers.ValidationError({"file": ["One file per upload."]})
+        return attrs
+
 
 class ReactionSummarySerializer(serializers.Serializer):
     """One emoji on a message: how many people reacted with it, and whether the reader did."""

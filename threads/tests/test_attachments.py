@@ -457,6 +457,19 @@ def test_someone_blocked_by_the_other_participant_cannot_upload(alice_client, bo
     assert not stored_files()
 
 
+def test_two_files_in_one_upload_are_refused(alice_client, thread):
+    response = alice_client.post(
+        f"/api/threads/{thread.pk}/attachments",
+        {"file": [upload_file("a.pdf", PDF), upload_file("b.pdf", PDF)]},
+        format="multipart",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["file"] == ["One file per upload."]
+    assert not Attachment.objects.exists()
+    assert not stored_files()
+
+
 def test_the_file_name_is_cleaned(alice_client, thread):
     body = upload(alice_client, thread, name="../../etc/pass\x00wd\u202e.pdf").json()
 
