@@ -22,15 +22,15 @@ from functools import partial
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
-from redis.exceptions import RedisError
 
+from chat_project.channel_layer import CONNECTION_ERRORS
 from chat_project.logs import FailureLog
 
 logger = logging.getLogger(__name__)
 
 # What a channel layer that cannot reach its server raises (redis-py's errors, and the
 # socket's own: refused, reset, timed out).
-LAYER_ERRORS = (OSError, RedisError)
+LAYER_ERRORS = CONNECTION_ERRORS
 
 MESSAGE_CREATED = "message.created"
 MESSAGE_UPDATED = "message.updated"
