@@ -369,6 +369,10 @@ ATTACHMENT_MAX_IMAGE_PIXELS = env.int("ATTACHMENT_MAX_IMAGE_PIXELS", default=50_
 # of this length, so browsers cache the file under it.
 ATTACHMENT_URL_SECONDS = env.int("ATTACHMENT_URL_SECONDS", default=3600)
 
+# Catch-up sync: each person's change log keeps this many days of changes (pruned by
+# `manage.py changes_prune`, run daily); a client away longer loads everything again.
+SYNC_RETENTION_DAYS = env.int("SYNC_RETENTION_DAYS", default=30)
+
 # --- Security (production defaults; each one switchable for plain-HTTP trials) ----------
 
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)

@@ -1,10 +1,10 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from chat_project.routers import OptionalSlashRouter
-from threads.views import AttachmentViewSet, MessageSearchViewSet, ThreadViewSet
+from threads.views import AttachmentViewSet, MessageSearchViewSet, SyncView, ThreadViewSet
 from users.views import BlockViewSet, UserViewSet
 
 
@@ -30,6 +30,7 @@ urlpatterns = [
         "api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"
     ),
     *slash_optional("api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    re_path(r"^api/sync/?$", SyncView.as_view(), name="sync"),
     path("api/", include(router.urls)),
     path("", include("users.urls")),
 ]

@@ -155,3 +155,15 @@ class UnknownClientMessage(ChatError):
 
 class NotAThreadId(ChatError):
     detail = "`thread` must be a thread id."
+
+
+class ResyncRequired(ChatError):
+    """The client's cursor is older than the change log keeps (SYNC_RETENTION_DAYS), or
+    newer than any this server gave: what changed since cannot be told."""
+
+    status = 410
+    code = "resync_required"
+    detail = (
+        "The changes since this cursor are no longer kept: load everything again, "
+        "then sync from the cursor that a sync without `since` answers."
+    )

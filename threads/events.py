@@ -1,14 +1,20 @@
-"""Real-time events: what the write services publish once their transaction commits.
+"""Real-time events: the changes the write services record, sent once they commit.
+
+Every change that concerns a user (a message created, updated or deleted, a thread
+created or deleted, a read receipt, a reaction) is appended to that user's change log
+(`threads.models.Change`) in the transaction that makes it (`record`), and the committed
+entry, with its `cursor`, is what goes to the user's connections after the commit. A
+write that rolls back is never announced. A failure to deliver (the channel layer
+unreachable) delays the event without failing the write or losing it: the socket closes
+with 1012 or notices the gap in its cursors, and the client, or the socket on its behalf,
+catches up from the log (`GET /api/sync/?since=`, `/ws/?since=`). An outage drops
+deliveries by the thousand, so it is logged as one line per FAILURE_LOG_INTERVAL with the
+count (`chat_project.logs.FailureLog`), not a traceback per event.
 
 Every connected client listens on its user's group (`user_group`); an event goes to the
 groups of the thread's participants, so a user hears about their own threads and nothing
-else, including threads created after they connected. Events are sent from
-`transaction.on_commit`, so a write that rolls back is never announced, and a failure to
-deliver (the channel layer unreachable) drops the events without failing the write that
-already committed: the REST API stays the source of truth, and a client that missed
-events catches up with it (`GET /api/threads/<id>/messages?after=<id>`). An outage drops
-events by the thousand, so it is logged as one line per FAILURE_LOG_INTERVAL with the
-count (`chat_project.logs.FailureLog`), not a traceback per event.
+else, including threads created after they connected. A typing notice and the end of a
+session are not changes: they are sent as they happen (`notify`) and never kept.
 
 The event shapes are listed in the README ("Real-time events").
 """
@@ -21,10 +27,12 @@ from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from chat_project.channel_layer import CONNECTION_ERRORS
 from chat_project.logs import FailureLog
+from threads import queries
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +48,17 @@ THREAD_DELETED = "thread.deleted"
 THREAD_READ = "thread.read"
 REACTION_ADDED = "reaction.added"
 REACTION_REMOVED = "reaction.removed"
+# What a change log keeps (the events that `record` sends).
+CHANGES = (
+    MESSAGE_CREATED,
+    MESSAGE_UPDATED,
+    MESSAGE_DELETED,
+    THREAD_CREATED,
+    THREAD_DELETED,
+    THREAD_READ,
+    REACTION_ADDED,
+    REACTION_REMOVED,
+)
 TYPING = "typing"
 SESSION_ENDED = "session.ended"  # server-internal: the consumer closes the socket
 
@@ -52,34 +71,34 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def publish(event: dict, *, to: Iterable[int], layer_type: str = LAYER_MESSAGE_TYPE) -> None:
-    """Send `event` to every connection of the users `to` after the current transaction
-    commits (at once outside a transaction). `layer_type` names the consumer method that
-    receives it (the default passes it on to the client)."""
+def publish(event: dict, *, to: Iterable[int]) -> None:
+    """Record `event` as a change of each of the users `to` (`record`), the same for all."""
+    record(lambda user_id: event, to=to)
+
+
+def record(build: Callable[[int], dict], *, to: Iterable[int]) -> None:
+    """Append each user's event, `build(user_id)` (made now, from what the transaction
+    holds: a message's reactions say whether the reader is among those who reacted), to
+    their change log in the current transaction, and send the entries, each with its
+    `cursor`, to their connections once it commits. Called inside the transaction of the
+    change it announces: a change and its entry commit together or not at all."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("Changes are recorded in the transaction that makes them.")
+    entries = [(user_id, build(user_id)) for user_id in to]
+    cursors = queries.changes_append(entries=entries, now=timezone.now())
+    deliveries = [
+        (user_id, {**event, "cursor": cursor})
+        for (user_id, event), cursor in zip(entries, cursors, strict=True)
+    ]
+    transaction.on_commit(partial(deliver, deliveries), robust=True)
+
+
+def notify(event: dict, *, to: Iterable[int], layer_type: str = LAYER_MESSAGE_TYPE) -> None:
+    """Send `event`, which is no change of anything kept (nothing to catch up on), to every
+    connection of the users `to` after the current transaction commits (at once outside
+    one). `layer_type` names the consumer method that receives it."""
     deliveries = [(user_id, event) for user_id in to]
     transaction.on_commit(partial(deliver, deliveries, layer_type), robust=True)
-
-
-def publish_each(build: Callable[[int], dict | None], *, to: Iterable[int]) -> None:
-    """Like `publish`, for events that differ per recipient: after the commit,
-    `build(user_id)` makes the event of each recipient the layer can reach (it may read
-    what the transaction wrote; None sends nothing to that user)."""
-    recipients = list(to)
-
-    def send() -> None:
-        reachable = _reachable(get_channel_layer(), recipients)
-        deliver([(user, event) for user in reachable if (event := build(user)) is not None])
-
-    transaction.on_commit(send, robust=True)
-
-
-def publish_per_recipient(build: Callable[[int], dict], *, to: Iterable[int]) -> None:
-    """Like `publish`, for an event whose content depends on who receives it (a message's
-    reactions say whether the reader is among those who reacted): `build(user_id)` makes
-    each recipient's copy now, from what the transaction holds; they go out together
-    after the commit."""
-    deliveries = [(user_id, build(user_id)) for user_id in to]
-    transaction.on_commit(partial(deliver, deliveries), robust=True)
 
 
 # The event loop of the ASGI server this process runs, if any (chat_project/asgi.py).

@@ -90,15 +90,22 @@ class Participant(models.Model):
 
 
 class Inbox(models.Model):
-    """What the thread list keeps per person: how many threads they take part in, kept
-    exact by the services in the transactions that create and delete threads (and
-    recomputed by `thread_counters_rebuild`), so the list's total is read with its page
-    instead of counting thousands of memberships. No row yet counts as 0."""
+    """What the API keeps per person, so reads need not count: how many threads they take
+    part in, kept exact by the services in the transactions that create and delete threads
+    (and recomputed by `thread_counters_rebuild`), so the list's total is read with its
+    page instead of counting thousands of memberships; and where their change log stands
+    (`Change`). No row yet counts as 0."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     thread_count = models.PositiveIntegerField(default=0)
+    # The cursor of the person's newest change. Moved in the transaction that appends the
+    # change, under this row's lock, so one person's cursors commit in their order.
+    change_cursor = models.PositiveBigIntegerField(default=0, db_default=0)
+    # The changes up to this cursor were pruned (`changes_prune`): a client behind it
+    # must load everything again.
+    pruned_cursor = models.PositiveBigIntegerField(default=0, db_default=0)
 
     def __str__(self) -> str:
         return f"User {self.user_id}: {self.thread_count} threads"
@@ -255,3 +262,41 @@ class Reaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.emoji} from user {self.user_id} on message {self.message_id}"
+
+
+class Change(models.Model):
+    """One entry of a person's change log: an event they were sent (a message created,
+    updated or deleted, a thread created or deleted, a read receipt, a reaction), stored in
+    the transaction that made the change, so a client that was away learns every change
+    since its last `cursor` (`GET /api/sync/`, `/ws/?since=`), and the live event is the
+    committed entry (threads/events.py).
+
+    `cursor` counts the person's changes, 1, 2, 3...: it only grows, and their entries
+    commit in cursor order (`Inbox.change_cursor`). `event` is the event as the socket
+    sends it, but for its cursor. `thread_id` and `message_id` say what it is about (plain
+    numbers: the log outlives deleted threads) so a deletion can redact what came before.
+    Entries older than SYNC_RETENTION_DAYS are pruned by `manage.py changes_prune`."""
+
+    id = models.BigAutoField(primary_key=True)
+    # Not indexed on its own: the unique (user, cursor) constraint leads with it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    cursor = models.PositiveBigIntegerField()
+    created = models.DateTimeField(default=timezone.now)
+    thread_id = models.BigIntegerField(null=True, blank=True)
+    message_id = models.BigIntegerField(null=True, blank=True)
+    event = models.JSONField()
+
+    class Meta:
+        ordering = ["user", "cursor"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "cursor"], name="change_once_per_cursor")
+        ]
+        indexes = [
+            # What a deleted thread or message leaves in its participants' logs.
+            models.Index(fields=["thread_id", "message_id"], name="change_subject_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Change {self.cursor} of user {self.user_id}: {self.event.get('type')}"

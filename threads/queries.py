@@ -13,6 +13,7 @@ Portable SQL (SQLite and PostgreSQL) unless a function says otherwise. Every val
 bound parameter; the only text formatted into a statement is this module's own.
 """
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from uuid import UUID
 from django.db import connection, transaction
 
 from chat_project.rawsql import db_datetime, fetch_instance, model_columns
-from threads.models import Attachment, Message, Thread
+from threads.models import Attachment, Change, Message, Thread
 from users.queries import blocked_sql
 
 # --- Messages as records -----------------------------------------------------------------
@@ -656,3 +657,55 @@ def attachment_for(*, user_id: int, attachment_id: int) -> Attachment | None:
         "AND (a.message_id IS NOT NULL OR a.uploader_id = %(user)s)",
         {"user": user_id, "attachment": attachment_id},
     )
+
+
+# --- The change log ----------------------------------------------------------------------
+
+# Each person's next cursors: their inbox row (made if missing) moves by as many changes
+# as are appended for them, under its row lock until the transaction ends.
+_CURSORS_TAKE = """
+INSERT INTO threads_inbox (user_id, thread_count, change_cursor, pruned_cursor)
+VALUES {values}
+ON CONFLICT (user_id) DO UPDATE SET change_cursor =
+    threads_inbox.change_cursor + excluded.change_cursor
+RETURNING user_id, change_cursor
+"""
+
+
+def changes_append(*, entries: Sequence[tuple[int, dict]], now: datetime) -> list[int]:
+    """Append the events of `entries` ((user id, event) pairs) to their people's change
+    logs, in that order, in the current transaction; returns each one's cursor.
+
+    The people's inbox rows are locked in id order (the services' lock order, see
+    services.counters), so one person's changes commit in the order of their cursors:
+    a client that has seen cursor N has seen every change before it."""
+    counts = Counter(user_id for user_id, _ in entries)
+    people = sorted(counts)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CURSORS_TAKE.format(values=", ".join(["(%s, 0, %s, 0)"] * len(people))),
+            [value for user_id in people for value in (user_id, counts[user_id])],
+        )
+        newest = dict(cursor.fetchall())
+        taken = {user_id: newest[user_id] - counts[user_id] for user_id in people}
+        cursors, values = [], []
+        created = connection.ops.adapt_datetimefield_value(now)
+        event_field = Change._meta.get_field("event")
+        for user_id, event in entries:
+            taken[user_id] += 1
+            cursors.append(taken[user_id])
+            values += [
+                user_id,
+                taken[user_id],
+                created,
+                event.get("thread"),
+                event.get("message"),
+                event_field.get_db_prep_value(event, connection),
+            ]
+        cursor.execute(
+            "INSERT INTO threads_change "
+            "(user_id, cursor, created, thread_id, message_id, event) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(entries)),
+            values,
+        )
+    return cursors

@@ -13,8 +13,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet, Sum
 
 from threads import files, queries
-from threads.errors import AttachmentNotFound, MessageNotFound, ThreadNotFound
-from threads.models import Attachment, Message, Participant, Thread
+from threads.errors import AttachmentNotFound, MessageNotFound, ResyncRequired, ThreadNotFound
+from threads.models import Attachment, Change, Inbox, Message, Participant, Thread
 
 
 def api_datetime(value: datetime | None) -> str | None:
@@ -45,6 +45,18 @@ def attachment_row(record: dict) -> dict:
         "thumbnail_url": (
             files.link(attachment_id, files.THUMBNAIL) if record["thumbnail"] else None
         ),
+    }
+
+
+def attachment_links_renewed(row: dict) -> dict:
+    """An attachment's row (`attachment_row`) with its links signed anew."""
+    attachment_id = row["id"]
+    return {
+        **row,
+        "url": files.link(attachment_id),
+        "thumbnail_url": files.link(attachment_id, files.THUMBNAIL)
+        if row["thumbnail_url"]
+        else None,
     }
 
 
@@ -87,6 +99,12 @@ def message_rows(records: list[dict], *, reader_id: int) -> list[dict]:
         )
         for record in records
     ]
+
+
+def message_row_deleted(row: dict, *, deleted: datetime) -> dict:
+    """A message's row (`message_row`) as it shows once deleted at `deleted`: it keeps its
+    place, without its text, files or reactions (`services.message_delete`)."""
+    return {**row, "text": "", "deleted": api_datetime(deleted), "attachments": [], "reactions": []}
 
 
 def message_row_of(
@@ -452,3 +470,58 @@ def attachment_by_link(attachment_id: int) -> Attachment:
     if attachment is None:
         raise AttachmentNotFound
     return attachment
+
+
+# --- The change log --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Changes:
+    """A page of a person's change log: `changes` oldest first, `cursor` the newest
+    answered (else the `since` asked for), `has_more` whether newer ones follow."""
+
+    changes: list[dict]
+    cursor: int
+    has_more: bool
+
+
+def changes_for(user: AbstractBaseUser, *, since: int | None, limit: int) -> Changes:
+    """The changes of `user`'s log after cursor `since`, at most `limit`, each as its event
+    was sent, with its `cursor` (attachment links signed anew). Without `since`, none,
+    and the cursor of their newest change: where a client that has just loaded
+    everything starts. ResyncRequired if `since` is older than what is kept, or newer
+    than any cursor of theirs."""
+    if since is None:
+        newest, _ = _change_cursors(user.pk)
+        return Changes(changes=[], cursor=newest, has_more=False)
+    entries = list(
+        Change.objects.filter(user_id=user.pk, cursor__gt=since)
+        .order_by("cursor")
+        .values_list("cursor", "event")[: limit + 1]
+    )
+    # Read after the entries: a prune that removed some of them has moved this already.
+    newest, pruned = _change_cursors(user.pk)
+    if since < pruned or since > newest:
+        raise ResyncRequired
+    page = entries[:limit]
+    return Changes(
+        changes=[_change_event(cursor, event) for cursor, event in page],
+        cursor=page[-1][0] if page else since,
+        has_more=len(entries) > limit,
+    )
+
+
+def _change_cursors(user_id: int) -> tuple[int, int]:
+    """The cursor of the person's newest change, and the newest pruned one."""
+    inbox = Inbox.objects.filter(pk=user_id).values_list("change_cursor", "pruned_cursor")
+    return inbox.first() or (0, 0)
+
+
+def _change_event(cursor: int, event: dict) -> dict:
+    """A change as the socket sends it: its event and cursor. The links of a message's
+    attachments are signed anew, as a page of messages would be: the ones the event was
+    sent with may have expired since."""
+    data = event.get("data")
+    if isinstance(data, dict) and data.get("attachments"):
+        data["attachments"] = [attachment_links_renewed(row) for row in data["attachments"]]
+    return {**event, "cursor": cursor}

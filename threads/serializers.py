@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.http import QueryDict
 from rest_framework import serializers
 
+from threads import events
 from threads.emojis import EMOJI_MAX_LENGTH, canonical_emoji
 from threads.models import MAX_DISTINCT_REACTIONS, Message, Thread
 from threads.selectors import message_row_of
@@ -378,3 +379,46 @@ class MessageWindowSerializer(serializers.Serializer):
     has_more_before = serializers.BooleanField(help_text="Older messages exist.")
     has_more_after = serializers.BooleanField(help_text="Newer messages exist.")
     results = MessageSerializer(many=True)
+
+
+# --- The change log --------------------------------------------------------------------
+
+SYNC_LIMIT_DEFAULT = 100
+SYNC_LIMIT_MAX = 1000
+
+
+class SyncQuerySerializer(serializers.Serializer):
+    """Query parameters of a sync (and `since` of `/ws/?since=`)."""
+
+    since = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_ID,
+        help_text="The newest cursor the client has seen: the changes after it are answered. "
+        "Omit it to get the current cursor and no changes (after a full load).",
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        default=SYNC_LIMIT_DEFAULT,
+        min_value=1,
+        max_value=SYNC_LIMIT_MAX,
+        help_text="At most this many changes (`has_more` says if more follow).",
+    )
+
+
+class ChangeSerializer(serializers.Serializer):
+    """One change: the event the socket sent (or would have sent) for it, with its
+    cursor. The other fields depend on `type`: see the README's "Real-time events"."""
+
+    type = serializers.ChoiceField(choices=events.CHANGES)
+    cursor = serializers.IntegerField(help_text="Where this change stands in the log.")
+    thread = serializers.IntegerField(help_text="The thread the change is about.")
+
+
+class SyncSerializer(serializers.Serializer):
+    changes = ChangeSerializer(many=True, help_text="Oldest first.")
+    cursor = serializers.IntegerField(
+        help_text="The newest cursor answered (`since` when nothing changed): the next "
+        "sync's `since`."
+    )
+    has_more = serializers.BooleanField(help_text="More changes follow: sync again at once.")

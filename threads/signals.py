@@ -37,7 +37,7 @@ def end_sessions_if_access_changed(sender, instance, created=False, **kwargs) ->
         return
     password, was_active = before
     if password != instance.password or (was_active and not instance.is_active):
-        events.publish({"type": events.SESSION_ENDED}, to=[instance.pk], layer_type="session.end")
+        events.notify({"type": events.SESSION_ENDED}, to=[instance.pk], layer_type="session.end")
 
 
 def delete_conversations(sender, user_ids: list[int], **kwargs) -> None:

@@ -19,6 +19,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from chat_project.exceptions import FileTooLarge
 from chat_project.fileresponse import AnyAccept, StoredFile, file_response
@@ -37,6 +38,7 @@ from threads.errors import (
     MessageDeleted,
     MessageDeletedNoReactions,
     NotTheSender,
+    ResyncRequired,
     ThumbnailNotFound,
     TooManyReactions,
 )
@@ -47,6 +49,7 @@ from threads.selectors import (
     attachment_by_link,
     attachment_for,
     attachment_row_of,
+    changes_for,
     message_in,
     message_row_of,
     message_window_for,
@@ -69,6 +72,8 @@ from threads.serializers import (
     MessageWriteSerializer,
     ReactionEmojiSerializer,
     ReactionSerializer,
+    SyncQuerySerializer,
+    SyncSerializer,
     ThreadCreateSerializer,
     ThreadSerializer,
     UnreadCountSerializer,
@@ -667,3 +672,44 @@ class AttachmentViewSet(viewsets.ViewSet):
             )
         except FileNotFoundError:  # removed from the storage behind the database's back
             raise AttachmentNotFound from None
+
+
+SYNC = (
+    "What changed for the requester since cursor `since`, oldest first: every event the "
+    "WebSocket sent them or would have sent (messages created, updated and deleted, threads "
+    "created and deleted, read receipts, reactions), in the same shape, each with its "
+    "`cursor`. A client keeps the newest cursor it has seen (from an event or from here) "
+    "and, after being away, syncs from it until `has_more` is false; it misses nothing and "
+    "gets nothing twice. Without `since`: no changes and the current cursor, where a "
+    "client that has just loaded everything starts. A cursor older than the log keeps "
+    "(SYNC_RETENTION_DAYS) answers 410 `resync_required`: load everything again.\n\n"
+    "Example: `GET /api/sync/?since=41&limit=2` answers "
+    '`{"changes": [{"type": "message.created", "thread": 7, "message": 120, "data": '
+    '{...}, "cursor": 42}, {"type": "thread.read", "thread": 7, "reader": 2, "up_to": 120, '
+    '"cursor": 43}], "cursor": 43, "has_more": true}`.'
+)
+
+
+class SyncView(APIView):
+    """The requester's change log (threads/events.py)."""
+
+    @extend_schema(
+        operation_id="sync",
+        description=SYNC,
+        parameters=[SyncQuerySerializer],
+        responses={
+            200: SyncSerializer,
+            400: validation_error("`since` or `limit` is not valid."),
+            401: UNAUTHENTICATED,
+            410: rule_error("The changes since `since` are no longer kept.", ResyncRequired),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = SyncQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = changes_for(
+            request.user,
+            since=query.validated_data.get("since"),
+            limit=query.validated_data["limit"],
+        )
+        return Response({"changes": page.changes, "cursor": page.cursor, "has_more": page.has_more})

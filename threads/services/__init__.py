@@ -8,15 +8,16 @@ exact when writers run concurrently. Every writer that moves a counter or delete
 first takes the thread's row lock (`counters.lock_thread`), so writers to one thread take
 turns instead of deadlocking on rows they lock in different orders.
 
-Each service announces its change to the participants' live connections
-(`threads.events`) once its transaction commits. A rule that refuses a change raises one
-of `threads.errors`.
+Each service records its change in the participants' change logs, in its transaction,
+and the entries go to their live connections once it commits (`threads.events`). A rule
+that refuses a change raises one of `threads.errors`.
 
 - `threads`: a thread's life (start, delete, an account's threads going with it).
 - `messages`: posting, editing, deleting, a moderator's purge.
 - `reads`: marking read.
 - `attachments`: files uploaded into a thread, claimed by messages, pruned unused.
 - `reactions`: adding and removing a person's emoji on a message.
+- `changes`: the change logs' redaction after deletions, and their pruning.
 - `counters`: the locks every writer takes, and the repair of the counters.
 """
 
@@ -26,6 +27,7 @@ from threads.services.attachments import (
     orphan_files_remove,
     unused_attachments_delete_of,
 )
+from threads.services.changes import changes_prune, changes_redact
 from threads.services.counters import thread_counters_rebuild
 from threads.services.messages import message_delete, message_edit, message_purge, message_send
 from threads.services.reactions import reaction_add, reaction_remove
@@ -35,6 +37,8 @@ from threads.services.threads import thread_delete, thread_get_or_create, thread
 __all__ = [
     "attachment_upload",
     "attachments_prune",
+    "changes_prune",
+    "changes_redact",
     "message_delete",
     "message_edit",
     "message_purge",

@@ -22,6 +22,7 @@ from threads.errors import (
 from threads.models import Message, Reaction, Thread
 from threads.selectors import message_row_of, reaction_records_of
 from threads.services.attachments import attachments_claim
+from threads.services.changes import changes_redact
 from threads.services.counters import count_received, lock_thread, read_state_rebuild
 
 
@@ -44,11 +45,9 @@ def message_send(
     and client_id) returns the message first stored, even when the retries run
     concurrently; reusing the id for a different text or files raises ClientIdReused.
 
-    Storing is atomic (`queries.message_post`, and with attachments one transaction
-    around it and their claim); a retry's original is read just after.
+    The message, its attachments' claim and its change-log entries are stored in one
+    transaction; a retry's original is read just after.
     """
-    if not attachment_ids:
-        return _send(thread_id=thread_id, sender=sender, text=text, client_id=client_id)
     with transaction.atomic():
         return _send(
             thread_id=thread_id,
@@ -184,7 +183,7 @@ def message_edit(
     # Read while the update holds the message's row, which writers of reactions lock too:
     # the event carries the reactions as they are when the edit commits.
     reaction_records_of(message, fresh=True)
-    events.publish_per_recipient(
+    events.record(
         lambda reader_id: events.message_event(
             events.MESSAGE_UPDATED, message_row_of(message, attachments, reader_id=reader_id)
         ),
@@ -211,6 +210,7 @@ def message_delete(*, message: Message, editor: AbstractBaseUser) -> None:
         count_received(thread_id=message.thread_id, by_other_than=editor.pk, change=-1)
     message.text, message.deleted, message.attachment_count = "", now, 0
     message.reaction_records = []
+    changes_redact(thread_id=message.thread_id, message_id=message.pk, deleted=now)
     events.publish(
         events.message_event(events.MESSAGE_DELETED, message_row_of(message, reader_id=editor.pk)),
         to=participants,
@@ -226,6 +226,7 @@ def message_purge(*, message: Message) -> None:
     files.remove_after_commit(queries.message_attachments_delete(message_id=message.pk))
     if Message.objects.filter(pk=message.pk).delete()[0]:
         read_state_rebuild([message.thread_id])
+        changes_redact(thread_id=message.thread_id, message_id=message.pk, deleted=timezone.now())
         # Gone for good: no data, only which message to drop.
         events.publish(
             {

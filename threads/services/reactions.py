@@ -60,7 +60,7 @@ def _announce(
     records: list[dict],
 ) -> None:
     # Each participant's copy says whether they are among those who reacted (`me`).
-    events.publish_per_recipient(
+    events.record(
         lambda reader_id: {
             "type": kind,
             **reaction_row(

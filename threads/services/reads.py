@@ -45,6 +45,11 @@ def thread_mark_read(
         remaining = membership.values_list("unread_count", flat=True).get()
         receipt = {"type": events.THREAD_READ, "thread": thread.pk, "reader": reader.pk}
         receipt["up_to"] = newest
-        events.publish({**receipt, "unread_count": remaining}, to=[reader.pk])
-        events.publish(receipt, to=[thread.other_participant_id(reader.pk)])
+        # The reader's own copy also says how many messages still wait for them.
+        events.record(
+            lambda user_id: (
+                {**receipt, "unread_count": remaining} if user_id == reader.pk else receipt
+            ),
+            to=[reader.pk, thread.other_participant_id(reader.pk)],
+        )
     return marked

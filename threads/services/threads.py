@@ -5,9 +5,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from threads import events, files, queries
-from threads.errors import BlockedByOther, ThreadNotFound
+from threads.errors import BlockedByOther
 from threads.models import Participant, Thread
 from threads.selectors import thread_row_for
+from threads.services.changes import changes_redact
 from threads.services.counters import count_threads, lock_inboxes, lock_thread, lock_threads
 from users.queries import is_blocked
 
@@ -44,16 +45,15 @@ def thread_get_or_create(
     count_threads(user_ids=[requester.pk, other.pk], change=+1)
 
     people = {requester.pk: requester, other.pk: other}
-
-    def thread_created(user_id: int) -> dict | None:
-        # Each participant gets the thread as their own list shows it.
-        try:
-            row = thread_row_for(people[user_id], thread.pk)
-        except ThreadNotFound:  # deleted again meanwhile
-            return None
-        return {"type": events.THREAD_CREATED, "thread": thread.pk, "data": row}
-
-    events.publish_each(thread_created, to=people)
+    # Each participant gets the thread as their own list shows it.
+    events.record(
+        lambda user_id: {
+            "type": events.THREAD_CREATED,
+            "thread": thread.pk,
+            "data": thread_row_for(people[user_id], thread.pk),
+        },
+        to=people,
+    )
     return thread, True
 
 
@@ -70,6 +70,7 @@ def thread_delete(*, thread: Thread) -> None:
     queries.thread_messages_delete(thread_id=thread_id)
     thread.delete()
     count_threads(user_ids=participants, change=-1)
+    changes_redact(thread_id=thread_id, deleted=timezone.now())
     events.publish({"type": events.THREAD_DELETED, "thread": thread_id}, to=participants)
 
 

@@ -51,15 +51,17 @@ def test_thread_detail_and_sub_resources(
         MessageFactory(thread=thread, sender=thread.participants.last())
 
     # Pages of messages (the thread's last one included) read their reactions in one query.
+    # Every write appends to the participants' change logs: two queries (their cursors,
+    # then the entries); a thread's delete also redacts its messages in them (two more).
     for method, path, ceiling in [
         ("get", f"/api/threads/{thread.pk}/", 4),
         ("get", f"/api/threads/{thread.pk}/messages/?limit=100", 4),
         ("get", f"/api/threads/{thread.pk}/unread_count", 2),
         ("get", "/api/threads/unread_count/", 2),
-        ("patch", f"/api/threads/{thread.pk}/mark_read", 9),
-        ("post", f"/api/threads/{thread.pk}/messages", 9),
+        ("patch", f"/api/threads/{thread.pk}/mark_read", 11),
+        ("post", f"/api/threads/{thread.pk}/messages", 11),
         # its attachments' rows and its reactions included
-        ("delete", f"/api/threads/{thread.pk}/", 15),
+        ("delete", f"/api/threads/{thread.pk}/", 19),
     ]:
         with django_assert_max_num_queries(ceiling):
             response = getattr(alice_client, method)(path, {"text": "hi"})
@@ -73,7 +75,8 @@ def test_thread_create_or_get(
     alice_with_threads(count)
     other = UserFactory()
 
-    with django_assert_max_num_queries(14):
+    # The change logs' two queries, and each person's thread as their list shows it.
+    with django_assert_max_num_queries(18):
         created = alice_client.post("/api/threads/", {"participants": [other.pk]})
     with django_assert_max_num_queries(7):
         existing = alice_client.post("/api/threads/", {"participants": [other.pk]})
@@ -88,8 +91,9 @@ def test_one_message_read_edit_delete(
     messages = MessageFactory.create_batch(count, thread=thread, sender=alice)
     url = f"/api/threads/{thread.pk}/messages/{messages[0].pk}/"
 
-    # Each reads or (deleting) drops the message's reactions: one query.
-    for method, ceiling in [("get", 4), ("patch", 11), ("delete", 11)]:
+    # Each reads or (deleting) drops the message's reactions: one query. Writes append to
+    # the change logs: two; a delete redacts the message's earlier entries: two more.
+    for method, ceiling in [("get", 4), ("patch", 13), ("delete", 15)]:
         with django_assert_max_num_queries(ceiling):
             response = getattr(alice_client, method)(url, {"text": "changed"})
         assert response.status_code < 300, (method, response.data)
@@ -167,14 +171,15 @@ def test_reacting_costs_the_same_however_many_reactions(
     url = f"/api/threads/{thread.pk}/messages/{messages[-1].pk}/reactions/"
 
     # The user, the thread (locked), the message and its reactions, the change; and the
-    # service's transaction, a savepoint inside the test's (released or rolled back).
+    # service's transaction, a savepoint inside the test's (released or rolled back); and
+    # the change logs' cursors and entries.
     for method, emoji, status, ceiling in [
-        ("put", MANY[19], 201, 6),  # the twentieth emoji
-        ("put", MANY[19], 200, 6),
-        ("put", MANY[20], 409, 6),  # a twenty-first
-        ("put", MANY[0], 201, 6),
-        ("delete", MANY[0], 204, 6),
-        ("delete", MANY[0], 404, 6),
+        ("put", MANY[19], 201, 8),  # the twentieth emoji
+        ("put", MANY[19], 200, 8),
+        ("put", MANY[20], 409, 8),  # a twenty-first
+        ("put", MANY[0], 201, 8),
+        ("delete", MANY[0], 204, 8),
+        ("delete", MANY[0], 404, 8),
     ]:
         with django_assert_max_num_queries(ceiling):
             response = getattr(alice_client, method)(url + quote(emoji))

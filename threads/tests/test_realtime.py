@@ -84,7 +84,17 @@ async def call(user, method: str, path: str, data=None):
 
 
 async def events_of(socket, count: int = 1) -> list[dict]:
-    return [await socket.receive_json_from(timeout=1) for _ in range(count)]
+    """The socket's next `count` events, without their cursors: each change carries one,
+    greater than the one before it on this socket (test_sync.py follows them closely)."""
+    received = []
+    for _ in range(count):
+        event = await socket.receive_json_from(timeout=1)
+        if event["type"] not in ("typing", "error"):
+            cursor = event.pop("cursor")
+            assert cursor > getattr(socket, "last_cursor", 0)
+            socket.last_cursor = cursor
+        received.append(event)
+    return received
 
 
 async def hears_nothing(*sockets) -> bool:
