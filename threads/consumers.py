@@ -15,10 +15,21 @@ answer skips a recheck; it never closes the socket).
 
 A failing channel layer (Redis unreachable) closes the socket with 1012, when its
 subscription breaks or when it cannot join its group on connecting: the client reconnects
-after a pause and catches up over REST. Close codes: 4401, 1012, and the server's own.
+after a pause and catches up over REST. Close codes: 4401, 1012, 4400, 4410 and the server's own.
 
-The server pushes the events that `threads.events` publishes to the user's group. The
-only thing a client sends is `{"type": "typing", "thread": <id>}`, passed on to the other
+The server pushes the events that `threads.events` publishes to the user's group, each
+change with its `cursor` (threads/models.py, `Change`). With `?since=<cursor>` the socket
+first sends every change after that cursor from the user's change log, then the live
+ones, with no gap and no duplicate between them. It keeps the cursor of the last change
+it sent: a live event already sent is dropped, and one that arrives after a gap (an
+event the layer could not carry, or two processes' events overtaking each other) is
+preceded by the missing changes, read from the log. The log is also read every
+WEBSOCKET_RECHECK_SECONDS, so an event the layer dropped is late, never lost. A `since`
+that is not a cursor gets an `error` event and close code 4400; one older than the log
+keeps, an `error` event `resync_required` and 4410 (load everything, reconnect without
+`since`).
+
+The only thing a client sends is `{"type": "typing", "thread": <id>}`, passed on to the other
 participant at most once per WEBSOCKET_TYPING_INTERVAL per thread and never stored;
 anything else gets an `error` event back. Bearer tokens, not cookies, authenticate the
 socket, so another site's page cannot open one with the user's credentials: there is no
@@ -46,8 +57,16 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from chat_project.exceptions import ChatError
 from chat_project.logs import FailureLog
 from threads import events
-from threads.errors import NotAThreadId, NotJson, SocketThrottled, UnknownClientMessage
-from threads.selectors import typing_recipient_for
+from threads.errors import (
+    NotACursor,
+    NotAThreadId,
+    NotJson,
+    ResyncRequired,
+    SocketThrottled,
+    UnknownClientMessage,
+)
+from threads.selectors import changes_for, typing_recipient_for
+from threads.serializers import SyncQuerySerializer
 from users.authentication import check_token_user, user_for_access_token
 from users.queries import user_by_id
 from users.serializers import MAX_ID
@@ -55,6 +74,10 @@ from users.serializers import MAX_ID
 # Close codes (listed in the README, "Real-time events").
 UNAUTHORIZED = 4401  # no valid token, it expired, or the account lost its access
 SERVICE_RESTART = 1012  # the channel layer failed: reconnect after a pause, catch up
+BAD_REQUEST = 4400  # `since` is not a cursor
+RESYNC_REQUIRED = 4410  # `since` is older than the change log keeps: load everything
+# Changes sent per read of the log while catching up.
+CATCH_UP_BATCH = 500
 SUBPROTOCOL = "bearer"
 # No connection outlives this, whatever its token says (access tokens last minutes).
 MAX_CONNECTION_SECONDS = 24 * 3600
@@ -62,6 +85,7 @@ MAX_CONNECTION_SECONDS = 24 * 3600
 logger = logging.getLogger(__name__)
 lost_subscriptions = FailureLog(logger, "Channel layer unreachable", "sockets closed with 1012")
 skipped_rechecks = FailureLog(logger, "Database unreachable", "account rechecks skipped")
+failed_catch_ups = FailureLog(logger, "Database unreachable", "sockets closed with 1012")
 
 
 def error_event(error: ChatError) -> dict:
@@ -78,6 +102,18 @@ def credentials(scope) -> tuple[str, str | None]:
         return (rest[0] if rest else ""), SUBPROTOCOL
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     return (query.get("token") or [""])[0], None
+
+
+def since_of(scope) -> int | None:
+    """The `since` cursor a handshake's query string carries, if any (NotACursor if it is
+    not one)."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    if "since" not in query:
+        return None
+    params = SyncQuerySerializer(data={"since": query["since"][0]})
+    if not params.is_valid():
+        raise NotACursor(str(params.errors["since"][0]))
+    return params.validated_data["since"]
 
 
 def account_still_valid(user_id: int, token) -> bool:
@@ -101,6 +137,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     unreachable_layer: BaseException | None = None  # on connecting
     expiry: asyncio.TimerHandle | None = None
     recheck: asyncio.Task | None = None
+    cursor = 0  # of the last change sent
 
     async def __call__(self, scope, receive, send) -> None:
         """Channels' AsyncConsumer.__call__, with the channel layer's receive guarded:
@@ -159,20 +196,47 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         raw_token, subprotocol = credentials(self.scope)
         if raw_token:
             self.user, token = await database_sync_to_async(user_for_access_token)(raw_token)
-        await self.accept(subprotocol)
+        # A refused socket is accepted, then closed: browsers see the close code only then.
         if self.user is None:
+            await self.accept(subprotocol)
             await self.close(code=UNAUTHORIZED, reason="A valid access token is required.")
             return
-        if self.unreachable_layer is not None:
-            await self.restart(self.unreachable_layer)
+        try:
+            since = since_of(self.scope)
+        except NotACursor as error:
+            await self.accept(subprotocol)
+            await self.send_json(error_event(error))
+            await self.close(code=BAD_REQUEST, reason="`since` is not a cursor.")
             return
         self.group = events.user_group(self.user.pk)
         try:
+            if self.unreachable_layer is not None:
+                raise self.unreachable_layer
             await self.channel_layer.group_add(self.group, self.channel_name)
         except events.LAYER_ERRORS as error:
+            await self.accept(subprotocol)
             await self.restart(error)
             return
         self.subscribed = True
+        # Subscribed, then the cursor read, then the handshake answered: whatever changes
+        # once the client is connected is heard, and a change both read from the log and
+        # heard is sent once (`chat_event` drops what the cursor says was sent).
+        self.sending = asyncio.Lock()
+        self.cursor = since
+        if since is None:  # live from now on
+            try:
+                start = await database_sync_to_async(changes_for)(self.user, since=None, limit=0)
+            except DatabaseError as error:
+                failed_catch_ups.failed(error)
+                await self.accept(subprotocol)
+                await self.close(code=SERVICE_RESTART, reason="Events interrupted: reconnect.")
+                return
+            self.cursor = start.cursor
+        await self.accept(subprotocol)
+        if since is not None:
+            async with self.sending:
+                if not await self.catch_up():
+                    return
         self.last_typing: dict[int, float] = {}
         self.window = (time.monotonic(), 0)
         # The connection ends with its token, and earlier with the account's access:
@@ -187,11 +251,35 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             self.close(code=UNAUTHORIZED, reason="The access token expired.")
         )
 
+    async def catch_up(self) -> bool:
+        """Send the changes of the log after `self.cursor`, with `self.sending` held.
+        False if the socket closes instead: 4410 when the log no longer holds them, 1012
+        when the database does not answer (the client reconnects and catches up)."""
+        while True:
+            try:
+                page = await database_sync_to_async(changes_for)(
+                    self.user, since=self.cursor, limit=CATCH_UP_BATCH
+                )
+            except ResyncRequired as error:
+                await self.send_json(error_event(error))
+                await self.close(code=RESYNC_REQUIRED, reason="Load everything again.")
+                return False
+            except DatabaseError as error:
+                failed_catch_ups.failed(error)
+                await self.close(code=SERVICE_RESTART, reason="Events interrupted: reconnect.")
+                return False
+            for change in page.changes:
+                await self.send_json(change)
+            self.cursor = page.cursor
+            if not page.has_more:
+                return True
+
     async def recheck_account(self, token) -> None:
         """Every WEBSOCKET_RECHECK_SECONDS, close with 4401 if the account is gone,
         inactive or has a new password: changes that skipped the model's save (a queryset
         update) or whose event the channel layer could not carry. A database that does not
-        answer skips a recheck, never closes the socket."""
+        answer skips a recheck, never closes the socket. Then send what the log holds that
+        this socket has not heard (a change whose event the layer dropped)."""
         # The first wait is a random part of the interval: sockets that reconnect together
         # (after a restart) spread their rechecks instead of querying in step.
         wait = random.uniform(0, settings.WEBSOCKET_RECHECK_SECONDS)  # noqa: S311
@@ -206,6 +294,9 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             if not valid:
                 await self.close(code=UNAUTHORIZED, reason="The session ended.")
                 return
+            async with self.sending:
+                if not await self.catch_up():
+                    return
 
     async def disconnect(self, code: int) -> None:
         for pending in (self.expiry, self.recheck):
@@ -267,8 +358,19 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=UNAUTHORIZED, reason="The session ended.")
 
     async def chat_event(self, message: dict) -> None:
-        """An event from the channel layer (LAYER_MESSAGE_TYPE): pass it to the client."""
+        """An event from the channel layer (LAYER_MESSAGE_TYPE): pass it to the client,
+        in cursor order, once (a typing notice has no cursor: it just passes)."""
+        event = message["event"]
+        cursor = event.get("cursor")
         # RuntimeError: the server closed the socket meanwhile (a client that stopped
         # answering pings); its disconnect is on its way.
         with contextlib.suppress(RuntimeError):
-            await self.send_json(message["event"])
+            if cursor is None:
+                await self.send_json(event)
+                return
+            async with self.sending:
+                if cursor == self.cursor + 1:
+                    await self.send_json(event)
+                    self.cursor = cursor
+                elif cursor > self.cursor:  # some went missing: the log has them all
+                    await self.catch_up()

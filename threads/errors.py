@@ -157,6 +157,10 @@ class NotAThreadId(ChatError):
     detail = "`thread` must be a thread id."
 
 
+class NotACursor(ChatError):
+    """`/ws/?since=` is not a cursor: the text is the sync endpoint's field error."""
+
+
 class ResyncRequired(ChatError):
     """The client's cursor is older than the change log keeps (SYNC_RETENTION_DAYS), or
     newer than any this server gave: what changed since cannot be told."""

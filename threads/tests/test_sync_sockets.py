@@ -1,0 +1,165 @@
+"""Catch-up over the socket: `/ws/?since=<cursor>` first sends what the client missed,
+then the live changes, each once and in cursor order, even when the channel layer drops
+or reorders events. Transactional database, as in test_realtime.py."""
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from chat_project.asgi import application
+from threads import consumers, events
+from threads.models import Change, Inbox
+from threads.tests.test_realtime import QUIET, access_token, call, fresh_channel_layer, pair
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+__all__ = ["fresh_channel_layer", "pair"]  # fixtures
+
+
+async def connect_since(user, since=None):
+    """`user`'s socket, with `?since=` when given (the token as a subprotocol)."""
+    path = "/ws/" if since is None else f"/ws/?since={since}"
+    socket = WebsocketCommunicator(application, path, subprotocols=["bearer", access_token(user)])
+    connected, _ = await socket.connect()
+    assert connected
+    return socket
+
+
+async def received(socket, count: int) -> list[dict]:
+    return [await socket.receive_json_from(timeout=1) for _ in range(count)]
+
+
+async def cursor_of(user) -> int:
+    return (await call(user, "get", "/api/sync/")).data["cursor"]
+
+
+async def post(user, thread, text: str) -> dict:
+    return (await call(user, "post", f"/api/threads/{thread.pk}/messages", {"text": text})).data
+
+
+async def test_a_socket_since_a_cursor_sends_what_was_missed_then_the_live_changes(pair):
+    alice, bob, _, thread = pair
+    since = await cursor_of(bob)
+    missed = [await post(alice, thread, text) for text in ("one", "two")]
+    await call(bob, "patch", f"/api/threads/{thread.pk}/mark_read")
+
+    bobs = await connect_since(bob, since)
+    replayed = await received(bobs, 3)
+    live = await post(alice, thread, "three")
+    (heard,) = await received(bobs, 1)
+
+    assert replayed == (await call(bob, "get", "/api/sync/", {"since": since})).data["changes"][:3]
+    assert [change["cursor"] for change in replayed] == [since + 1, since + 2, since + 3]
+    assert [change.get("message") for change in replayed[:2]] == [m["id"] for m in missed]
+    assert (heard["message"], heard["cursor"]) == (live["id"], since + 4)
+    assert await bobs.receive_nothing(timeout=QUIET)
+
+
+async def test_a_socket_at_the_newest_cursor_sends_only_live_changes(pair):
+    alice, bob, _, thread = pair
+    bobs = await connect_since(bob, await cursor_of(bob))
+
+    await post(alice, thread, "hi")
+
+    assert [event["type"] for event in await received(bobs, 1)] == ["message.created"]
+    assert await bobs.receive_nothing(timeout=QUIET)
+
+
+async def test_an_event_heard_again_is_not_sent_twice(pair):
+    alice, bob, _, thread = pair
+    bobs = await connect_since(bob, await cursor_of(bob))
+    await post(alice, thread, "once")
+    (event,) = await received(bobs, 1)
+
+    # What a change read from the log at connection, and heard live too, looks like.
+    await get_channel_layer().group_send(
+        events.user_group(bob.pk), {"type": events.LAYER_MESSAGE_TYPE, "event": event}
+    )
+
+    assert await bobs.receive_nothing(timeout=QUIET)
+
+
+async def test_an_event_the_layer_dropped_is_sent_before_the_next_one(pair, monkeypatch):
+    alice, bob, _, thread = pair
+    bobs = await connect_since(bob)
+    delivered = events.deliver
+    monkeypatch.setattr(events, "deliver", lambda *args, **kwargs: None)  # Redis hiccups
+    dropped = await post(alice, thread, "dropped")
+    monkeypatch.setattr(events, "deliver", delivered)
+
+    after = await post(alice, thread, "after")
+
+    first, second = await received(bobs, 2)
+    assert (first["message"], second["message"]) == (dropped["id"], after["id"])
+    assert second["cursor"] == first["cursor"] + 1
+    assert await bobs.receive_nothing(timeout=QUIET)
+
+
+async def test_an_event_the_layer_dropped_arrives_at_the_next_recheck(pair, monkeypatch, settings):
+    alice, bob, _, thread = pair
+    settings.WEBSOCKET_RECHECK_SECONDS = 0.3
+    bobs = await connect_since(bob)
+    monkeypatch.setattr(events, "deliver", lambda *args, **kwargs: None)
+
+    dropped = await post(alice, thread, "dropped, and nothing after it")
+
+    (event,) = [await bobs.receive_json_from(timeout=2)]
+    assert event["message"] == dropped["id"]
+
+
+async def test_events_that_overtook_each_other_are_sent_in_cursor_order(pair):
+    alice, bob, _, thread = pair
+    bobs = await connect_since(bob)
+    since = await cursor_of(bob)
+    await post(alice, thread, "first")
+    await post(alice, thread, "second")
+    await received(bobs, 2)
+    # The same two changes, heard again the other way round (two processes' events).
+    first, second = (await call(bob, "get", "/api/sync/", {"since": since})).data["changes"]
+    layer = get_channel_layer()
+    for event in (second, first):
+        await layer.group_send(
+            events.user_group(bob.pk), {"type": events.LAYER_MESSAGE_TYPE, "event": event}
+        )
+
+    assert await bobs.receive_nothing(timeout=QUIET)
+
+
+async def test_a_cursor_that_is_not_one_is_refused_with_4400(pair):
+    _, bob, _, _ = pair
+    bobs = await connect_since(bob, "soon")
+
+    error = await bobs.receive_json_from(timeout=1)
+    closed = await bobs.receive_output(timeout=1)
+
+    assert (error["type"], error["code"]) == ("error", "invalid")
+    assert error["detail"] == "A valid integer is required."  # the sync endpoint's text
+    assert closed["code"] == consumers.BAD_REQUEST == 4400
+
+
+async def test_a_cursor_older_than_the_log_keeps_is_refused_with_4410(pair):
+    alice, bob, _, thread = pair
+    await post(alice, thread, "pruned")
+
+    def prune():  # what changes_prune leaves: no entries, and the newest it removed
+        Change.objects.filter(user=bob).delete()
+        Inbox.objects.filter(pk=bob.pk).update(pruned_cursor=2)
+
+    await database_sync_to_async(prune)()
+
+    bobs = await connect_since(bob, 0)
+    error = await bobs.receive_json_from(timeout=1)
+    closed = await bobs.receive_output(timeout=1)
+
+    assert (error["type"], error["code"]) == ("error", "resync_required")
+    assert closed["code"] == consumers.RESYNC_REQUIRED == 4410
+
+
+async def test_a_socket_sends_only_its_own_users_changes(pair):
+    alice, bob, mallory, thread = pair
+    await post(alice, thread, "not for mallory")
+
+    mallorys = await connect_since(mallory, 0)
+
+    assert await mallorys.receive_nothing(timeout=QUIET)
