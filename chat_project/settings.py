@@ -184,7 +184,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # cache, the channel layer's publishes, the subscription's PING).
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=10.0)
 # Either layer buffers up to 1,000 events per connection that its client has not read
-# yet; past that, events for it are dropped (the client catches up over REST).
+# yet; past that, events for it are dropped (the socket resends them from the change log).
 if REDIS_URL:
     from redis.connection import parse_url
 

@@ -15,7 +15,8 @@ answer skips a recheck; it never closes the socket).
 
 A failing channel layer (Redis unreachable) closes the socket with 1012, when its
 subscription breaks or when it cannot join its group on connecting: the client reconnects
-after a pause and catches up over REST. Close codes: 4401, 1012, 4400, 4410 and the server's own.
+after a pause and catches up with `?since=`. Close codes: 4401, 1012, 4400, 4410 and the
+server's own.
 
 The server pushes the events that `threads.events` publishes to the user's group, each
 change with its `cursor` (threads/models.py, `Change`). With `?since=<cursor>` the socket
@@ -181,7 +182,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
 
     async def restart(self, error: BaseException) -> None:
         """The channel layer failed: events would stop reaching this socket unnoticed, so
-        close it (1012) for the client to reconnect and catch up over REST."""
+        close it (1012) for the client to reconnect and catch up (`?since=`)."""
         if not self.closing:
             lost_subscriptions.failed(error)
         await self.close(code=SERVICE_RESTART, reason="Events interrupted: reconnect.")
