@@ -31,7 +31,10 @@ imply (201 new, 200 already there, 204 taken back, 404 not there; 409 only past 
 of different emoji or on a deleted message); each message's stored reactions are exactly
 what the acknowledged requests left, once each, never more different emoji than allowed
 (and exactly that many when one was refused), none on a deleted message; and the API
-shows them to each participant as stored, `me` included.
+shows them to each participant as stored, `me` included. Change logs: each person's
+cursors run 1, 2, 3, ... without a gap; every message answered 201 is in both its
+participants' logs exactly once, and nothing else is; each person's messages of a thread
+are logged in the order they were posted (the order the changes committed).
 
 Bounded: a fixed number of requests (about 1,500) and a deadline. Usage:
     python scripts/integrity.py                      # SQLite, in a temporary folder
@@ -579,6 +582,7 @@ def check_database(env: dict, outcome: dict) -> list[str]:
     problems += counter_problems()
     problems += attachment_problems(env, outcome)
     problems += reaction_problems(outcome["reacted"])
+    problems += change_log_problems({message["id"] for _, message in outcome["told"]})
     outcome["reactions_left"] = Reaction.objects.count()
     for user_id, said in outcome["unread_said"].items():
         waiting = (
@@ -590,6 +594,42 @@ def check_database(env: dict, outcome: dict) -> list[str]:
         )
         if said != waiting:
             problems.append(f"user {user_id}: the API said {said} unread, messages say {waiting}")
+    return problems
+
+
+def change_log_problems(answered: set[int]) -> list[str]:
+    """Each person's cursors without a gap; every message answered to a client logged once
+    for each participant and nothing more; a thread's messages logged in posting order."""
+    from django.db.models import Count, Max
+
+    from threads.models import Change
+
+    problems = []
+    for row in Change.objects.values("user").annotate(n=Count("id"), top=Max("cursor")):
+        if row["n"] != row["top"]:
+            problems.append(f"user {row['user']}: {row['n']} changes up to cursor {row['top']}")
+    created = Change.objects.filter(event__type="message.created")
+    logged = {
+        row["message_id"]: (row["n"], row["people"])
+        for row in created.values("message_id").annotate(
+            n=Count("id"), people=Count("user", distinct=True)
+        )
+    }
+    if set(logged) != answered:
+        problems.append(
+            f"logged and answered messages differ: {len(set(logged) - answered)} logged but "
+            f"never answered, {len(answered - set(logged))} answered but not logged"
+        )
+    twice = [message for message, counts in logged.items() if counts != (2, 2)]
+    if twice:
+        problems.append(f"messages not logged once for each participant: {twice[:10]}")
+    last: dict[tuple[int, int], int] = {}
+    for user_id, thread_id, message_id in created.order_by("user", "cursor").values_list(
+        "user", "thread_id", "message_id"
+    ):
+        if message_id < last.get((user_id, thread_id), 0):
+            problems.append(f"user {user_id}: message {message_id} logged after a newer one")
+        last[(user_id, thread_id)] = message_id
     return problems
 
 
