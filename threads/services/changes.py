@@ -2,6 +2,7 @@
 
 Entries are appended by `threads.events.record`, in the transaction of each change."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -15,12 +16,18 @@ from threads.services.counters import lock_inboxes
 BATCH = 1000
 
 
-def changes_redact(*, thread_id: int, deleted: datetime, message_id: int | None = None) -> None:
+def changes_redact(
+    *, thread_id: int, people: Iterable[int], deleted: datetime, message_id: int | None = None
+) -> None:
     """Show the message `message_id` (or every message of the thread) as deleted at
-    `deleted` in the events the participants' logs hold about it: no text, files or
-    reactions are kept for a client that syncs later. The entries keep their place and
-    type, so a client still learns every change, in order."""
-    entries = Change.objects.filter(thread_id=thread_id, message_id__isnull=False)
+    `deleted` in the events the logs of `people` (the thread's participants) hold about
+    it: no text, files or reactions are kept for a client that syncs later. The entries
+    keep their place and type, so a client still learns every change, in order.
+
+    The people's inboxes are locked first, as `changes_prune` locks them before it
+    deletes entries: the two never hold entries the other waits for."""
+    lock_inboxes(people)
+    entries = Change.objects.filter(thread_id=thread_id, message_id__isnull=False).order_by()
     if message_id is not None:
         entries = entries.filter(message_id=message_id)
     redacted = []

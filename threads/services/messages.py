@@ -210,7 +210,9 @@ def message_delete(*, message: Message, editor: AbstractBaseUser) -> None:
         count_received(thread_id=message.thread_id, by_other_than=editor.pk, change=-1)
     message.text, message.deleted, message.attachment_count = "", now, 0
     message.reaction_records = []
-    changes_redact(thread_id=message.thread_id, message_id=message.pk, deleted=now)
+    changes_redact(
+        thread_id=message.thread_id, people=participants, message_id=message.pk, deleted=now
+    )
     events.publish(
         events.message_event(events.MESSAGE_DELETED, message_row_of(message, reader_id=editor.pk)),
         to=participants,
@@ -226,7 +228,12 @@ def message_purge(*, message: Message) -> None:
     files.remove_after_commit(queries.message_attachments_delete(message_id=message.pk))
     if Message.objects.filter(pk=message.pk).delete()[0]:
         read_state_rebuild([message.thread_id])
-        changes_redact(thread_id=message.thread_id, message_id=message.pk, deleted=timezone.now())
+        changes_redact(
+            thread_id=message.thread_id,
+            people=participants,
+            message_id=message.pk,
+            deleted=timezone.now(),
+        )
         # Gone for good: no data, only which message to drop.
         events.publish(
             {

@@ -70,7 +70,7 @@ def thread_delete(*, thread: Thread) -> None:
     queries.thread_messages_delete(thread_id=thread_id)
     thread.delete()
     count_threads(user_ids=participants, change=-1)
-    changes_redact(thread_id=thread_id, deleted=timezone.now())
+    changes_redact(thread_id=thread_id, people=participants, deleted=timezone.now())
     events.publish({"type": events.THREAD_DELETED, "thread": thread_id}, to=participants)
 
 
