@@ -565,9 +565,9 @@ async def check_catch_up(run: Run, fault: Fault, since: int, made: list) -> None
     await until(lambda: len(socket.heard) >= len(changes) or socket.closed_at, EVENT_WAIT)
     await asyncio.sleep(QUIET)  # nothing else changes for sam: more would be a repeat
     heard = [event for _, event in socket.heard]
+    ended = f", then closed with {socket.close_code}" if socket.closed_at else ""
     await socket.close()
     if heard != changes:
-        ended = f", then closed with {socket.close_code}" if socket.closed_at else ""
         run.problems.append(
             f"a socket with ?since={since} sent "
             f"{[(*change_key(event), event.get('cursor')) for event in heard]}{ended}, "
