@@ -12,14 +12,22 @@ is). Meanwhile, in turn:
 3. the idle WebSockets opened at the start are judged: those on the worker that survived
    must still be open after more than 3 x REDIS_SOCKET_TIMEOUT of silence, and hear the
    message then posted to them (those on the killed worker died with it);
-4. Redis stops for 4 s and starts again on its port.
+4. Redis stops for 4 s and starts again on its port. Sam, a syncing client, takes his
+   cursor (GET /api/sync/) just before; while Redis is down, over REST, olga posts two
+   messages to him, edits one, deletes the other, reacts to one and takes it back, sam
+   marks their thread read and otto deletes his thread with sam (each request sent once,
+   each must be answered 2xx; Redis stays down until they are).
 
 Then it checks: no 500 at all; posts are answered again within RECOVERY_LIMIT seconds after
 each fault, without restarting the server; every acknowledged post is stored exactly once
 and nothing else is (by client_id, straight from PostgreSQL), and every counter equals the
 rows (scripts/integrity.py); a socket that lived through the Redis outage was closed with
 1012 ("service restart": reconnect and catch up; 1011 accepted) or still hears events, and
-a new socket hears events again; the server log holds at most MAX_TRACEBACKS tracebacks.
+a new socket hears events again; nothing changed during the outage is missed by a client
+that syncs: sam, syncing from his cursor SYNC_LIMIT changes a page, gets exactly the 8
+changes made during it, in the order they were made, each once, with consecutive cursors,
+and a socket opened with /ws/?since=<that cursor> sends the same changes first, and
+nothing after them; the server log holds at most MAX_TRACEBACKS tracebacks.
 
 Bounded: about 45 s (under two minutes), loopback only, every loop bounded in count and time. It
 stops everything it started (server, PostgreSQL, Redis, temporary folders), on failure and
@@ -46,6 +54,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +93,10 @@ MAX_POSTS = 2000  # posts per client
 SCENARIO_LIMIT = 75.0  # seconds the faults and checks may take, set-up excluded
 MAX_TRACEBACKS = 5
 ACCEPTED_REDIS_CLOSE_CODES = {1012, 1011}
+SYNC_LIMIT = 3  # changes per page when the client syncs: the outage's take several pages
+SYNC_PAGES = 20  # at most, per sync
+QUIET = 1.0  # seconds a replaying socket must then stay silent (sam's log holds no more)
+THUMBS_UP = "%F0%9F%91%8D"  # the emoji reacted with, as a URL path segment
 PASSWORD = "faults-password-1"
 
 
@@ -394,24 +407,31 @@ class Run:
     port: int
     tokens: dict[str, str]
     threads: dict[str, int]  # poster (or "ivy") -> their thread with rita
+    sync_threads: dict[str, int]  # olga, otto -> their thread with sam, the syncing client
     faults: list[Fault] = field(default_factory=list)
     listeners: list[Listener] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     load_seconds: float = 0.0  # how long the clients posted
+    # Olga's posts in the Redis outage: client_id -> the message, None if not answered 2xx.
+    sync_posts: dict[str, int | None] = field(default_factory=dict)
 
-    async def listen(self, name: str, user: str) -> Listener:
-        listener = await Listener(name).open(
-            f"ws://127.0.0.1:{self.port}/ws/", self.tokens[user], self.port, self.server.pid
-        )
+    async def listen(self, name: str, user: str, query: str = "") -> Listener:
+        url = f"ws://127.0.0.1:{self.port}/ws/{query}"
+        listener = await Listener(name).open(url, self.tokens[user], self.port, self.server.pid)
         self.listeners.append(listener)
         return listener
 
-    async def outage(self, name: str, service, seconds: float) -> Fault:
-        """Stop `service` (its `stop` and `start`) for `seconds`, then measure the recovery."""
+    async def outage(
+        self, name: str, service, seconds: float, during: Callable[[], None] | None = None
+    ) -> Fault:
+        """Stop `service` (its `stop` and `start`) for `seconds`, then measure the recovery.
+        `during`, if given, runs (in a thread) while the service is down, which it stays
+        until `during` returns, however long that takes: what it does happens in the outage."""
         fault = Fault(name, now(), 0)
         await asyncio.to_thread(service.stop)
-        await asyncio.sleep(seconds)
+        pause = asyncio.sleep(seconds)
+        await (asyncio.gather(pause, asyncio.to_thread(during)) if during else pause)
         await asyncio.to_thread(service.start)
         fault.end = now()
         await self.recovery(fault)
@@ -429,6 +449,136 @@ class Run:
                 f"ended ({'none in' if answered is None else 'first after'} "
                 f"{RECOVERY_WAIT if answered is None else fault.recovered:.1f} s)"
             )
+
+
+# --- Catch-up sync across the Redis outage ---------------------------------------------
+
+
+def change_key(change: dict) -> tuple[str, int]:
+    """What a change is: its type and its message's id (a thread's change: the thread's)."""
+    return change["type"], change.get("message", change["thread"])
+
+
+def cursor_of(run: Run, user: str) -> int:
+    """`user`'s current cursor, as a client takes it before going away (no `since`)."""
+    status, page = run.api.call("GET", "/api/sync/", token=run.tokens[user])
+    if status != 200 or page["changes"] or page["has_more"]:
+        raise Failure(f"GET /api/sync/ answered {status}: {page}")
+    return page["cursor"]
+
+
+def change_while_down(run: Run) -> list[tuple[str, int]]:
+    """Olga and otto change their threads with sam over REST, and sam marks one read, while
+    Redis is down: every change sam's log must hold. Each request is sent once (no retry)
+    and must be answered 2xx; the first that is not ends the sequence, since later ones
+    depend on it. Returns the changes made, as `change_key`s, in order."""
+    olga, sam, otto = (run.tokens[name] for name in ("olga", "sam", "otto"))
+    thread = run.sync_threads["olga"]
+    messages = f"/api/threads/{thread}/messages"
+    made: list[tuple[str, int]] = []
+
+    def write(method: str, path: str, token: str, body: dict | None = None) -> dict | None:
+        try:
+            status, raw, _ = run.api.send(method, path, body, token, REQUEST_TIMEOUT)
+        except (OSError, http.client.HTTPException) as error:
+            run.problems.append(f"{method} {path} while Redis was down: {error!r}")
+            return None
+        if not 200 <= status < 300:
+            run.problems.append(
+                f"{method} {path} while Redis was down answered {status}: {raw[:200]!r}"
+            )
+            return None
+        return json.loads(raw) if raw else {}
+
+    def post(text: str) -> int | None:
+        client_id = str(uuid.uuid4())
+        message = write("POST", messages, olga, {"text": text, "client_id": client_id})
+        run.sync_posts[client_id] = message and message["id"]  # for check_database
+        if message is None:
+            return None
+        made.append(("message.created", message["id"]))
+        return message["id"]
+
+    kept, dropped = post("sent while Redis is down"), post("and deleted while it is")
+    if kept is None or dropped is None:
+        return made
+    reaction, doomed = f"{messages}/{kept}/reactions/{THUMBS_UP}", run.sync_threads["otto"]
+    steps = [
+        ("PATCH", f"{messages}/{kept}/", olga, {"text": "edited"}, ("message.updated", kept)),
+        ("DELETE", f"{messages}/{dropped}/", olga, None, ("message.deleted", dropped)),
+        ("PUT", reaction, olga, None, ("reaction.added", kept)),
+        ("DELETE", reaction, olga, None, ("reaction.removed", kept)),
+        ("PATCH", f"/api/threads/{thread}/mark_read", sam, None, ("thread.read", thread)),
+        ("DELETE", f"/api/threads/{doomed}/", otto, None, ("thread.deleted", doomed)),
+    ]
+    for method, path, token, body, change in steps:
+        if write(method, path, token, body) is None:
+            break
+        made.append(change)
+    return made
+
+
+def sync_from(run: Run, user: str, since: int) -> list[dict]:
+    """Every change in `user`'s log after `since`, SYNC_LIMIT a page, synced as a client
+    does: from the cursor each page answers, until `has_more` is false."""
+    changes: list[dict] = []
+    for _ in range(SYNC_PAGES):
+        path = f"/api/sync/?since={since}&limit={SYNC_LIMIT}"
+        status, page = run.api.call("GET", path, token=run.tokens[user])
+        if status != 200:
+            raise Failure(f"GET {path} answered {status}: {page}")
+        changes += page["changes"]
+        since = page["cursor"]
+        if not page["has_more"]:
+            return changes
+    run.problems.append(f"{user}'s sync still had more after {SYNC_PAGES} pages")
+    return changes
+
+
+async def check_catch_up(run: Run, fault: Fault, since: int, made: list) -> None:
+    """Sam, away through the outage, syncs from `since` and must get exactly the changes
+    `made` during it, in order, once, with consecutive cursors; then a socket opened with
+    `?since=` must replay the same changes first, and nothing after them."""
+    changes = await asyncio.to_thread(sync_from, run, "sam", since)
+    got = [change_key(change) for change in changes]
+    cursors = [change["cursor"] for change in changes]
+    synced = got == made and cursors == list(range(since + 1, since + 1 + len(made)))
+    if got != made:
+        run.problems.append(
+            f"sam synced after the Redis outage {got}, not the changes made during it {made}"
+        )
+    if cursors != list(range(since + 1, since + 1 + len(changes))):
+        run.problems.append(f"sam's changes since {since} came with the cursors {cursors}")
+    fault.notes.append(
+        f"a client that synced after it ({SYNC_LIMIT} a page) got all {len(made)} changes "
+        f"made during it, in order, once, cursors {since + 1}..{since + len(made)}"
+        if synced
+        else f"a client that synced after it got {len(changes)} changes for the "
+        f"{len(made)} made during it: wrong"
+    )
+
+    try:
+        socket = await run.listen("since-after-redis", "sam", f"?since={since}")
+    except (OSError, websockets.WebSocketException) as error:
+        run.problems.append(f"a socket with ?since={since} could not connect: {error!r}")
+        return
+    await until(lambda: len(socket.heard) >= len(changes) or socket.closed_at, EVENT_WAIT)
+    await asyncio.sleep(QUIET)  # nothing else changes for sam: more would be a repeat
+    heard = [event for _, event in socket.heard]
+    ended = f", then closed with {socket.close_code}" if socket.closed_at else ""
+    await socket.close()
+    if heard != changes:
+        run.problems.append(
+            f"a socket with ?since={since} sent "
+            f"{[(*change_key(event), event.get('cursor')) for event in heard]}{ended}, "
+            f"not what the sync answered "
+            f"{[(*change_key(change), change['cursor']) for change in changes]}"
+        )
+    fault.notes.append(
+        f"a socket with since= replayed the same {len(changes)} (same cursors), then nothing"
+        if heard == changes
+        else f"a socket with since= sent {len(heard)} events for those {len(changes)}: wrong"
+    )
 
 
 async def scenario(run: Run) -> None:
@@ -525,7 +675,22 @@ async def scenario(run: Run) -> None:
     before = now()
     if not await until(lambda: all(listener.heard_after(before) for listener in through), 5):
         raise Failure("the sockets opened before the Redis outage heard no event")
-    fault = await run.outage(f"Redis outage (down {REDIS_DOWN} s)", run.redis, REDIS_DOWN)
+    since = await asyncio.to_thread(cursor_of, run, "sam")  # sam goes away now
+    made: list[tuple[str, int]] = []
+    writing: list[float] = []
+
+    def change_sams_threads() -> None:
+        writing.append(now())
+        made.extend(change_while_down(run))
+        writing.append(now())
+
+    fault = await run.outage(
+        f"Redis outage (down {REDIS_DOWN} s)", run.redis, REDIS_DOWN, change_sams_threads
+    )
+    fault.notes.append(
+        f"{len(made)} changes to sam's threads made over REST while Redis was down, "
+        f"in {writing[1] - writing[0]:.1f} s, Redis back {fault.end - writing[1]:.1f} s after"
+    )
 
     def settled(listener: Listener) -> bool:
         return listener.closed_at is not None or bool(listener.heard_after(fault.end))
@@ -573,6 +738,11 @@ async def scenario(run: Run) -> None:
                 f"a new socket heard events only {heard_at - fault.end:.1f} s after Redis was back"
             )
 
+    # Nothing changed during the outage is missed by a client that syncs, over REST or
+    # over a socket: checked once new sockets work again, so the socket's replay is judged
+    # and not a connection refused while Redis comes back.
+    await check_catch_up(run, fault, since, made)
+
     # The end: clients finish what they were sending.
     posts.stop.set()
     for client in clients:
@@ -590,12 +760,18 @@ def check_database(run: Run, env: dict) -> None:
     """What the clients were told against PostgreSQL: every acknowledged post stored once,
     nothing stored that was not acknowledged (or given up on), counters equal to rows."""
     posts = run.posts
+    # Olga's posts in the Redis outage too: each sent once, so one not answered 2xx is
+    # like one given up on.
+    acked = posts.acked | {
+        client_id: {message} for client_id, message in run.sync_posts.items() if message
+    }
+    tried = posts.tried | run.sync_posts.keys()
     with psycopg.connect(run.pg.url) as conn:
         rows = conn.execute(
             "SELECT client_id::text, array_agg(id) FROM threads_message GROUP BY client_id"
         ).fetchall()
     stored = dict(rows)
-    for client_id, ids in posts.acked.items():
+    for client_id, ids in acked.items():
         if len(ids) != 1:
             run.problems.append(f"client_id {client_id} answered with messages {sorted(ids)}")
         if sorted(stored.get(client_id, [])) != sorted(ids)[:1]:
@@ -604,9 +780,9 @@ def check_database(run: Run, env: dict) -> None:
                 f"{stored.get(client_id, [])}"
             )
     for client_id, ids in stored.items():
-        if client_id is None or client_id not in posts.tried:
+        if client_id is None or client_id not in tried:
             run.problems.append(f"{len(ids)} messages stored that no client sent: {client_id}")
-        elif client_id not in posts.acked and len(ids) > 1:
+        elif client_id not in acked and len(ids) > 1:
             run.problems.append(f"client_id {client_id} (given up) stored {len(ids)} times")
     os.environ.update(env)
     import django
@@ -733,7 +909,8 @@ def run_all(pg_bin: Path, redis_server: str, work: Path, state: dict) -> int:
     log = work / "server.log"
     state["server"] = server = start_server(env, port=port, workers=WORKERS, log=log)
     api = Api(f"http://127.0.0.1:{port}")
-    names = [f"poster{i}" for i in range(POSTERS)] + ["rita", "ivy"]
+    posters = [f"poster{i}" for i in range(POSTERS)]
+    names = [*posters, "rita", "ivy", "sam", "olga", "otto"]
 
     def account(name: str) -> tuple[str, int]:
         api.call("POST", "/api/user/register/", {"username": name, "password": PASSWORD})
@@ -744,13 +921,17 @@ def run_all(pg_bin: Path, redis_server: str, work: Path, state: dict) -> int:
         accounts = dict(zip(names, pool.map(account, names), strict=True))
     tokens = {name: token for name, (token, _) in accounts.items()}
     ids = {name: user_id for name, (_, user_id) in accounts.items()}
-    threads = {}
-    for name in names:
-        if name != "rita":
-            body = {"participants": [ids["rita"]]}
-            threads[name] = api.call("POST", "/api/threads/", body, tokens[name])[1]["id"]
+    threads, sync_threads = {}, {}
+    for name in [*posters, "ivy"]:
+        body = {"participants": [ids["rita"]]}
+        threads[name] = api.call("POST", "/api/threads/", body, tokens[name])[1]["id"]
+    # Sam syncs across the Redis outage: olga posts to him then, otto deletes their thread
+    # (a pair has one thread, so the thread deleted is with a third person).
+    for name in ("olga", "otto"):
+        body = {"participants": [ids["sam"]]}
+        sync_threads[name] = api.call("POST", "/api/threads/", body, tokens[name])[1]["id"]
     state["posts"] = posts = Posts(api)
-    run = Run(api, posts, pg, redis, server, port, tokens, threads)
+    run = Run(api, posts, pg, redis, server, port, tokens, threads, sync_threads)
     print(
         f"faults: set-up (PostgreSQL, Redis, migrations, server, users) {now() - started:.0f} s"
         f" (migrations {migrated:.0f} s)"
