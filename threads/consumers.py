@@ -310,7 +310,9 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                 await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        if not self.subscribed:
+        # A socket the server is closing (a refused `since`, a catch-up that failed) never
+        # finished connecting: what its client sent meanwhile is moot.
+        if not self.subscribed or self.closing:
             return
         try:
             if not self.within_rate():

@@ -163,3 +163,18 @@ async def test_a_socket_sends_only_its_own_users_changes(pair):
     mallorys = await connect_since(mallory, 0)
 
     assert await mallorys.receive_nothing(timeout=QUIET)
+
+
+async def test_a_client_message_on_a_socket_refused_for_its_cursor_is_ignored(pair):
+    alice, bob, _, thread = pair
+    await post(alice, thread, "pruned")
+    await database_sync_to_async(lambda: Inbox.objects.filter(pk=bob.pk).update(pruned_cursor=2))()
+    socket = await connect_since(bob, 0)
+
+    # Sent at once, before the client has read the server's close.
+    await socket.send_json_to({"type": "typing", "thread": thread.pk})
+
+    assert (await socket.receive_json_from(timeout=1))["code"] == "resync_required"
+    assert (await socket.receive_output(timeout=1))["code"] == consumers.RESYNC_REQUIRED
+    assert await socket.receive_nothing(timeout=QUIET)
+    await socket.disconnect()  # raises what the server raised meanwhile
