@@ -363,6 +363,8 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     async def chat_event(self, message: dict) -> None:
         """An event from the channel layer (LAYER_MESSAGE_TYPE): pass it to the client,
         in cursor order, once (a typing notice has no cursor: it just passes)."""
+        if self.closing:  # refused or failed on connecting, or ending: nothing more to send
+            return
         event = message["event"]
         cursor = event.get("cursor")
         # RuntimeError: the server closed the socket meanwhile (a client that stopped

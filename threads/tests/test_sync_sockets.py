@@ -6,6 +6,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.db import OperationalError
 
 from chat_project.asgi import application
 from threads import consumers, events
@@ -176,5 +177,41 @@ async def test_a_client_message_on_a_socket_refused_for_its_cursor_is_ignored(pa
 
     assert (await socket.receive_json_from(timeout=1))["code"] == "resync_required"
     assert (await socket.receive_output(timeout=1))["code"] == consumers.RESYNC_REQUIRED
+    assert await socket.receive_nothing(timeout=QUIET)
+    await socket.disconnect()  # raises what the server raised meanwhile
+
+
+async def test_a_socket_closed_for_its_cursor_sends_nothing_after_the_close(pair):
+    alice, bob, _, thread = pair
+    await post(alice, thread, "pruned")
+    await database_sync_to_async(lambda: Inbox.objects.filter(pk=bob.pk).update(pruned_cursor=2))()
+    socket = await connect_since(bob, 0)
+    assert (await socket.receive_json_from(timeout=1))["code"] == "resync_required"
+    assert (await socket.receive_output(timeout=1))["code"] == consumers.RESYNC_REQUIRED
+
+    # Changes made before the client has read the close.
+    await post(alice, thread, "later")
+    await post(alice, thread, "later still")
+
+    assert await socket.receive_nothing(timeout=QUIET)
+    await socket.disconnect()
+
+
+async def test_a_socket_closed_for_a_database_outage_sends_nothing_after_the_close(
+    pair, monkeypatch
+):
+    alice, bob, _, thread = pair
+    reads = consumers.changes_for
+
+    def database_down(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(consumers, "changes_for", database_down)
+    socket = await connect_since(bob)
+    assert (await socket.receive_output(timeout=1))["code"] == consumers.SERVICE_RESTART
+    monkeypatch.setattr(consumers, "changes_for", reads)
+
+    await post(alice, thread, "made before the client has read the close")
+
     assert await socket.receive_nothing(timeout=QUIET)
     await socket.disconnect()  # raises what the server raised meanwhile
