@@ -608,7 +608,7 @@ def change_log_problems(answered: set[int]) -> list[str]:
     for row in Change.objects.values("user").annotate(n=Count("id"), top=Max("cursor")):
         if row["n"] != row["top"]:
             problems.append(f"user {row['user']}: {row['n']} changes up to cursor {row['top']}")
-    created = Change.objects.filter(event__type="message.created")
+    created = Change.objects.filter(kind="message.created")
     logged = {
         row["message_id"]: (row["n"], row["people"])
         for row in created.values("message_id").annotate(

@@ -48,6 +48,8 @@ THREAD_DELETED = "thread.deleted"
 THREAD_READ = "thread.read"
 REACTION_ADDED = "reaction.added"
 REACTION_REMOVED = "reaction.removed"
+# A message's events: read with the message as it is when they are read from the log.
+MESSAGE_EVENTS = (MESSAGE_CREATED, MESSAGE_UPDATED, MESSAGE_DELETED)
 # What a change log keeps (the events that `record` sends).
 CHANGES = (
     MESSAGE_CREATED,
@@ -79,17 +81,34 @@ def publish(event: dict, *, to: Iterable[int]) -> None:
 def record(build: Callable[[int], dict], *, to: Iterable[int]) -> None:
     """Append each user's event, `build(user_id)` (made now, from what the transaction
     holds: a message's reactions say whether the reader is among those who reacted), to
-    their change log in the current transaction, and send the entries, each with its
-    `cursor`, to their connections once it commits. Called inside the transaction of the
-    change it announces: a change and its entry commit together or not at all."""
+    their change log in the current transaction, and send the entries' events, each with
+    its `cursor`, to their connections once it commits. Called inside the transaction of
+    the change it announces: a change and its entry commit together or not at all."""
     if not connection.in_atomic_block:
         raise RuntimeError("Changes are recorded in the transaction that makes them.")
-    entries = [(user_id, build(user_id)) for user_id in to]
-    cursors = queries.changes_append(entries=entries, now=timezone.now())
-    deliveries = [
-        (user_id, {**event, "cursor": cursor})
-        for (user_id, event), cursor in zip(entries, cursors, strict=True)
+    events = [(user_id, build(user_id)) for user_id in to]
+    entries = [
+        queries.ChangeEntry(
+            user_id=user_id,
+            kind=event["type"],
+            thread_id=event.get("thread"),
+            message_id=event.get("message"),
+            # A message's events are read with the message as it is when they are read.
+            event=None if event["type"] in MESSAGE_EVENTS else event,
+        )
+        for user_id, event in events
     ]
+    cursors = queries.changes_append(entries=entries, now=timezone.now())
+    announce(
+        [(user_id, event, cursor) for (user_id, event), cursor in zip(events, cursors, strict=True)]
+    )
+
+
+def announce(changes: Iterable[tuple[int, dict, int]]) -> None:
+    """Send the events of changes already in their users' logs ((user id, event, cursor)
+    triples) to their connections once the current transaction commits (at once outside
+    one): each with its cursor."""
+    deliveries = [(user_id, {**event, "cursor": cursor}) for user_id, event, cursor in changes]
     transaction.on_commit(partial(deliver, deliveries), robust=True)
 
 
@@ -208,11 +227,15 @@ async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
         logger.exception("Could not deliver %d events", len(messages) - sent)
 
 
-def message_event(kind: str, message_row: dict) -> dict:
-    """A message event: its thread and id, and the message as the REST API returns it."""
-    return {
-        "type": kind,
-        "thread": message_row["thread"],
-        "message": message_row["id"],
-        "data": message_row,
-    }
+def message_event(
+    kind: str,
+    message_row: dict | None,
+    *,
+    thread_id: int | None = None,
+    message_id: int | None = None,
+) -> dict:
+    """A message event: its thread and id, and the message as the REST API returns it, or
+    None for a message gone for good (then `thread_id` and `message_id` say which)."""
+    if message_row is not None:
+        thread_id, message_id = message_row["thread"], message_row["id"]
+    return {"type": kind, "thread": thread_id, "message": message_id, "data": message_row}

@@ -269,13 +269,15 @@ class Change(models.Model):
     updated or deleted, a thread created or deleted, a read receipt, a reaction), stored in
     the transaction that made the change, so a client that was away learns every change
     since its last `cursor` (`GET /api/sync/`, `/ws/?since=`), and the live event is the
-    committed entry (threads/events.py).
+    committed entry's (threads/events.py).
 
     `cursor` counts the person's changes, 1, 2, 3...: it only grows, and their entries
-    commit in cursor order (`Inbox.change_cursor`). `event` is the event as the socket
-    sends it, but for its cursor. `thread_id` and `message_id` say what it is about (plain
-    numbers: the log outlives deleted threads) so a deletion can redact what came before.
-    Entries older than SYNC_RETENTION_DAYS are pruned by `manage.py changes_prune`."""
+    commit in cursor order (`Inbox.change_cursor`). `kind` is the event's type, `thread_id`
+    and `message_id` what it is about (plain numbers: the log outlives deleted threads).
+    `event` holds the rest of the event, but for a message's events: those are read with
+    the message as it is when the log is read (threads/selectors.py, `changes_for`), so no
+    text is kept here, and a deleted message or thread leaves none behind. Entries older
+    than SYNC_RETENTION_DAYS are pruned by `manage.py changes_prune`."""
 
     id = models.BigAutoField(primary_key=True)
     # Not indexed on its own: the unique (user, cursor) constraint leads with it.
@@ -284,19 +286,16 @@ class Change(models.Model):
     )
     cursor = models.PositiveBigIntegerField()
     created = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=32)
     thread_id = models.BigIntegerField(null=True, blank=True)
     message_id = models.BigIntegerField(null=True, blank=True)
-    event = models.JSONField()
+    event = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["user", "cursor"]
         constraints = [
             models.UniqueConstraint(fields=["user", "cursor"], name="change_once_per_cursor")
         ]
-        indexes = [
-            # What a deleted thread or message leaves in its participants' logs.
-            models.Index(fields=["thread_id", "message_id"], name="change_subject_idx"),
-        ]
 
     def __str__(self) -> str:
-        return f"Change {self.cursor} of user {self.user_id}: {self.event.get('type')}"
+        return f"Change {self.cursor} of user {self.user_id}: {self.kind}"

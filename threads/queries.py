@@ -173,6 +173,16 @@ def thread_count(*, user_id: int) -> int:
     return row[0] if row else 0
 
 
+def messages_by_id(message_ids: Sequence[int]) -> list[dict]:
+    """The records of the messages `message_ids` that still exist (in no order)."""
+    if not message_ids:
+        return []
+    among, params = _among("m.id", message_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_MESSAGE_SELECT} FROM {_MESSAGE_FROM} WHERE {among}", params)
+        return [_message_record(row) for row in cursor.fetchall()]
+
+
 def thread_messages_delete(*, thread_id: int) -> None:
     """Delete every message of the thread, and their reactions, in a statement each. Left
     to the ORM's cascade, a thread's messages are fetched and deleted a batch at a time
@@ -401,14 +411,18 @@ class Posted:
     target: WriteTarget | None
     message_id: int | None = None
     created: datetime | None = None
+    # The cursor of the message's entry in each participant's change log.
+    cursors: dict[int, int] | None = None
 
 
-# PostgreSQL: the whole post in one statement, so one round trip, atomic without a
-# transaction block of its own. The thread's row lock (FOR UPDATE) is taken before the
-# insert reads `target`; a post that waited for it sees the thread as the post before it
-# left it, and the updates apply to that newest row. A retry whose client_id is taken
-# inserts nothing (ON CONFLICT), so nothing moves. `created` is never earlier than the
-# thread's last activity, so time order follows id order.
+# PostgreSQL: the whole post in one statement, its change-log entries included, so one
+# round trip, atomic without a transaction block of its own. The thread's row lock (FOR
+# UPDATE) is taken before the insert reads `target`; a post that waited for it sees the
+# thread as the post before it left it, and the updates apply to that newest row. A
+# retry whose client_id is taken inserts nothing (ON CONFLICT), so nothing moves or is
+# logged. `created` is never earlier than the thread's last activity, so time order
+# follows id order. The participants' inbox rows are locked last, in id order, as
+# `changes_append` locks them.
 _POST_POSTGRESQL = f"""
 WITH target AS ({_WRITE_TARGET} FOR UPDATE OF t),
 message AS (
@@ -428,19 +442,42 @@ members AS (
     UPDATE threads_participant p SET updated = m.created,
         unread_count = p.unread_count + CASE WHEN p.user_id = %(user)s THEN 0 ELSE 1 END
     FROM message m WHERE p.thread_id = %(thread)s
+),
+cursors AS (
+    INSERT INTO threads_inbox (user_id, thread_count, change_cursor, pruned_cursor)
+    SELECT p.user_id, 0, 1, 0 FROM threads_participant p, message m
+    WHERE p.thread_id = %(thread)s ORDER BY p.user_id
+    ON CONFLICT (user_id) DO UPDATE SET change_cursor = threads_inbox.change_cursor + 1
+    RETURNING user_id, change_cursor
+),
+logged AS (
+    INSERT INTO threads_change (user_id, cursor, created, kind, thread_id, message_id)
+    SELECT c.user_id, c.change_cursor, m.created, %(kind)s, %(thread)s, m.id
+    FROM cursors c, message m
+    RETURNING user_id, cursor
 )
-SELECT target.pair_key, target.user_id, target.blocked, m.id, m.created
+SELECT target.pair_key, target.user_id, target.blocked, m.id, m.created,
+    ARRAY(SELECT ARRAY[user_id, cursor] FROM logged)
 FROM (SELECT 1) AS one LEFT JOIN target ON true LEFT JOIN message m ON true
 """
 
 
 def message_post(
-    *, thread_id: int, sender_id: int, text: str, now: datetime, client_id: UUID | None
+    *,
+    thread_id: int,
+    sender_id: int,
+    text: str,
+    now: datetime,
+    client_id: UUID | None,
+    kind: str,
 ) -> Posted:
-    """Store a message from `sender_id` in their thread `thread_id` and move the thread's
-    and both participants' read state, atomically. Posts to one thread take turns on the
-    thread's row lock, so ids, `created` times and the thread's last activity agree."""
+    """Store a message from `sender_id` in their thread `thread_id`, move the thread's and
+    both participants' read state and append its `kind` entry to both participants' change
+    logs, atomically (their events are read with the message). Posts to one thread take
+    turns on the thread's row lock, so ids, `created` times and the thread's last activity
+    agree."""
     params = {
+        "kind": kind,
         "thread": thread_id,
         "user": sender_id,
         "text": text,
@@ -450,11 +487,11 @@ def message_post(
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(_POST_POSTGRESQL, params)
-            pair_key, other_id, blocked, message_id, created = cursor.fetchone()
+            pair_key, other_id, blocked, message_id, created, logged = cursor.fetchone()
         if pair_key is None:
             return Posted(target=None)
         target = WriteTarget(pair_key=pair_key, other_id=other_id, blocked=blocked)
-        return Posted(target=target, message_id=message_id, created=created)
+        return Posted(target=target, message_id=message_id, created=created, cursors=dict(logged))
     with transaction.atomic():
         return _post_in_turn(params, now)
 
@@ -501,7 +538,18 @@ def _post_in_turn(params: dict, now: datetime) -> Posted:
             "WHERE thread_id = %(thread)s",
             values,
         )
-    return Posted(target=target, message_id=values["id"], created=created)
+    people = Thread.participant_ids_in(target.pair_key)
+    entries = [
+        ChangeEntry(user_id, params["kind"], params["thread"], values["id"], None)
+        for user_id in people
+    ]
+    cursors = changes_append(entries=entries, now=created)
+    return Posted(
+        target=target,
+        message_id=values["id"],
+        created=created,
+        cursors=dict(zip(people, cursors, strict=True)),
+    )
 
 
 # --- Attachments -----------------------------------------------------------------------
@@ -661,6 +709,18 @@ def attachment_for(*, user_id: int, attachment_id: int) -> Attachment | None:
 
 # --- The change log ----------------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class ChangeEntry:
+    """An entry to append to a person's change log (threads.models.Change)."""
+
+    user_id: int
+    kind: str
+    thread_id: int | None
+    message_id: int | None
+    event: dict | None
+
+
 # Each person's next cursors: their inbox row (made if missing) moves by as many changes
 # as are appended for them, under its row lock until the transaction ends.
 _CURSORS_TAKE = """
@@ -672,14 +732,14 @@ RETURNING user_id, change_cursor
 """
 
 
-def changes_append(*, entries: Sequence[tuple[int, dict]], now: datetime) -> list[int]:
-    """Append the events of `entries` ((user id, event) pairs) to their people's change
-    logs, in that order, in the current transaction; returns each one's cursor.
+def changes_append(*, entries: Sequence[ChangeEntry], now: datetime) -> list[int]:
+    """Append `entries` to their people's change logs, in that order, in the current
+    transaction; returns each one's cursor.
 
     The people's inbox rows are locked in id order (the services' lock order, see
     services.counters), so one person's changes commit in the order of their cursors:
     a client that has seen cursor N has seen every change before it."""
-    counts = Counter(user_id for user_id, _ in entries)
+    counts = Counter(entry.user_id for entry in entries)
     people = sorted(counts)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -691,21 +751,22 @@ def changes_append(*, entries: Sequence[tuple[int, dict]], now: datetime) -> lis
         cursors, values = [], []
         created = connection.ops.adapt_datetimefield_value(now)
         event_field = Change._meta.get_field("event")
-        for user_id, event in entries:
-            taken[user_id] += 1
-            cursors.append(taken[user_id])
+        for entry in entries:
+            taken[entry.user_id] += 1
+            cursors.append(taken[entry.user_id])
             values += [
-                user_id,
-                taken[user_id],
+                entry.user_id,
+                taken[entry.user_id],
                 created,
-                event.get("thread"),
-                event.get("message"),
-                event_field.get_db_prep_value(event, connection),
+                entry.kind,
+                entry.thread_id,
+                entry.message_id,
+                event_field.get_db_prep_value(entry.event, connection),
             ]
         cursor.execute(
             "INSERT INTO threads_change "
-            "(user_id, cursor, created, thread_id, message_id, event) VALUES "
-            + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(entries)),
+            "(user_id, cursor, created, kind, thread_id, message_id, event) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(entries)),
             values,
         )
     return cursors

@@ -9,10 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet, Sum
 
-from threads import files, queries
+from threads import events, files, queries
 from threads.errors import AttachmentNotFound, MessageNotFound, ResyncRequired, ThreadNotFound
 from threads.models import Attachment, Change, Inbox, Message, Participant, Thread
 
@@ -45,18 +46,6 @@ def attachment_row(record: dict) -> dict:
         "thumbnail_url": (
             files.link(attachment_id, files.THUMBNAIL) if record["thumbnail"] else None
         ),
-    }
-
-
-def attachment_links_renewed(row: dict) -> dict:
-    """An attachment's row (`attachment_row`) with its links signed anew."""
-    attachment_id = row["id"]
-    return {
-        **row,
-        "url": files.link(attachment_id),
-        "thumbnail_url": files.link(attachment_id, files.THUMBNAIL)
-        if row["thumbnail_url"]
-        else None,
     }
 
 
@@ -99,12 +88,6 @@ def message_rows(records: list[dict], *, reader_id: int) -> list[dict]:
         )
         for record in records
     ]
-
-
-def message_row_deleted(row: dict, *, deleted: datetime) -> dict:
-    """A message's row (`message_row`) as it shows once deleted at `deleted`: it keeps its
-    place, without its text, files or reactions (`services.message_delete`)."""
-    return {**row, "text": "", "deleted": api_datetime(deleted), "attachments": [], "reactions": []}
 
 
 def message_row_of(
@@ -487,27 +470,42 @@ class Changes:
 
 def changes_for(user: AbstractBaseUser, *, since: int | None, limit: int) -> Changes:
     """The changes of `user`'s log after cursor `since`, at most `limit`, each as its event
-    was sent, with its `cursor` (attachment links signed anew). Without `since`, none,
-    and the cursor of their newest change: where a client that has just loaded
-    everything starts. ResyncRequired if `since` is older than what is kept, or newer
-    than any cursor of theirs."""
+    with its `cursor`. A message's events carry the message as it is now, as `user`
+    reads it (its later edits included; as deleted once deleted; None once gone for
+    good, with its thread or by a moderator), and people are named as they are now (a
+    closed account is anonymised). Without `since`, none, and the cursor of their newest
+    change: where a client that has just loaded everything starts. ResyncRequired if
+    `since` is older than what is kept, or newer than any cursor of theirs."""
     if since is None:
         newest, _ = _change_cursors(user.pk)
         return Changes(changes=[], cursor=newest, has_more=False)
     entries = list(
         Change.objects.filter(user_id=user.pk, cursor__gt=since)
         .order_by("cursor")
-        .values_list("cursor", "event")[: limit + 1]
+        .values_list("cursor", "kind", "thread_id", "message_id", "event")[: limit + 1]
     )
     # Read after the entries: a prune that removed some of them has moved this already.
     newest, pruned = _change_cursors(user.pk)
     if since < pruned or since > newest:
         raise ResyncRequired
     page = entries[:limit]
+    about = {message_id for _, kind, _, message_id, _ in page if kind in events.MESSAGE_EVENTS}
+    messages = {
+        row["id"]: row
+        for row in message_rows(queries.messages_by_id(list(about)), reader_id=user.pk)
+    }
+    changes = []
+    for cursor, kind, thread_id, message_id, event in page:
+        if kind in events.MESSAGE_EVENTS:
+            event = events.message_event(
+                kind, messages.get(message_id), thread_id=thread_id, message_id=message_id
+            )
+        changes.append({**event, "cursor": cursor})
+    _usernames_renewed(
+        [change for change in changes if change["type"] not in events.MESSAGE_EVENTS]
+    )
     return Changes(
-        changes=[_change_event(cursor, event) for cursor, event in page],
-        cursor=page[-1][0] if page else since,
-        has_more=len(entries) > limit,
+        changes=changes, cursor=page[-1][0] if page else since, has_more=len(entries) > limit
     )
 
 
@@ -517,11 +515,27 @@ def _change_cursors(user_id: int) -> tuple[int, int]:
     return inbox.first() or (0, 0)
 
 
-def _change_event(cursor: int, event: dict) -> dict:
-    """A change as the socket sends it: its event and cursor. The links of a message's
-    attachments are signed anew, as a page of messages would be: the ones the event was
-    sent with may have expired since."""
-    data = event.get("data")
-    if isinstance(data, dict) and data.get("attachments"):
-        data["attachments"] = [attachment_links_renewed(row) for row in data["attachments"]]
-    return {**event, "cursor": cursor}
+def _usernames_renewed(changes: list[dict]) -> None:
+    """Show the people the changes name (`{id, username}`: a thread's participants, who
+    reacted) as the REST API shows them now, not as they were named when the change was
+    logged: a closed account is anonymised (users.services), and its old name must not
+    outlive it in the logs of the people it talked to."""
+    people = []
+    for change in changes:
+        data = change.get("data")
+        if isinstance(data, dict):
+            people += [data.get("sender_detail"), *(data.get("participants_detail") or [])]
+            if isinstance(data.get("last_message"), dict):
+                people.append(data["last_message"].get("sender_detail"))
+        people.append(change.get("user_detail"))
+    people = [person for person in people if isinstance(person, dict)]
+    if not people:
+        return
+    user_model = get_user_model()
+    names = dict(
+        user_model.objects.filter(pk__in={person["id"] for person in people}).values_list(
+            "pk", user_model.USERNAME_FIELD
+        )
+    )
+    for person in people:
+        person["username"] = names.get(person["id"], person["username"])

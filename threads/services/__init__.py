@@ -17,7 +17,7 @@ that refuses a change raises one of `threads.errors`.
 - `reads`: marking read.
 - `attachments`: files uploaded into a thread, claimed by messages, pruned unused.
 - `reactions`: adding and removing a person's emoji on a message.
-- `changes`: the change logs' redaction after deletions, and their pruning.
+- `changes`: the change logs' pruning.
 - `counters`: the locks every writer takes, and the repair of the counters.
 """
 
@@ -27,7 +27,7 @@ from threads.services.attachments import (
     orphan_files_remove,
     unused_attachments_delete_of,
 )
-from threads.services.changes import changes_prune, changes_redact
+from threads.services.changes import changes_prune
 from threads.services.counters import thread_counters_rebuild
 from threads.services.messages import message_delete, message_edit, message_purge, message_send
 from threads.services.reactions import reaction_add, reaction_remove
@@ -38,7 +38,6 @@ __all__ = [
     "attachment_upload",
     "attachments_prune",
     "changes_prune",
-    "changes_redact",
     "message_delete",
     "message_edit",
     "message_purge",

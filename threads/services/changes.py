@@ -1,48 +1,29 @@
-"""The change logs: what a deletion leaves in them, and their pruning.
+"""The change logs' pruning.
 
 Entries are appended by `threads.events.record`, in the transaction of each change."""
 
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from threads.models import Change, Inbox
-from threads.selectors import message_row_deleted
 from threads.services.counters import lock_inboxes
 
-# Entries rewritten or pruned per statement.
+# Entries pruned per transaction.
 BATCH = 1000
-
-
-def changes_redact(
-    *, thread_id: int, people: Iterable[int], deleted: datetime, message_id: int | None = None
-) -> None:
-    """Show the message `message_id` (or every message of the thread) as deleted at
-    `deleted` in the events the logs of `people` (the thread's participants) hold about
-    it: no text, files or reactions are kept for a client that syncs later. The entries
-    keep their place and type, so a client still learns every change, in order.
-
-    The people's inboxes are locked first, as `changes_prune` locks them before it
-    deletes entries: the two never hold entries the other waits for."""
-    lock_inboxes(people)
-    entries = Change.objects.filter(thread_id=thread_id, message_id__isnull=False).order_by()
-    if message_id is not None:
-        entries = entries.filter(message_id=message_id)
-    redacted = []
-    for entry in entries.only("id", "event").iterator(chunk_size=BATCH):
-        data = entry.event.get("data")
-        if isinstance(data, dict) and "text" in data:
-            entry.event["data"] = message_row_deleted(data, deleted=deleted)
-            redacted.append(entry)
-    Change.objects.bulk_update(redacted, ["event"], batch_size=BATCH)
 
 
 def changes_prune(*, older_than: timedelta) -> int:
     """Remove the entries older than `older_than`, oldest first, a batch per transaction,
     and record in each person's inbox the newest cursor removed (a client behind it is
-    told to load everything again). Returns how many were removed."""
+    told to load everything again). Returns how many were removed.
+
+    The recorded cursor never moves back: a batch may hold a person's older cursors than
+    one pruned before it (their entries' times need not follow their cursors, and two
+    prunes may overlap), and lowering it would let a cursor through past a removed entry."""
     cutoff = timezone.now() - older_than
     removed = 0
     while True:
@@ -61,7 +42,9 @@ def changes_prune(*, older_than: timedelta) -> int:
             lock_inboxes(pruned)  # in the writers' lock order
             Inbox.objects.bulk_update(
                 [
-                    Inbox(user_id=user_id, pruned_cursor=cursor)
+                    Inbox(
+                        user_id=user_id, pruned_cursor=Greatest(F("pruned_cursor"), Value(cursor))
+                    )
                     for user_id, cursor in pruned.items()
                 ],
                 ["pruned_cursor"],

@@ -1,11 +1,11 @@
 """The locks every writer takes, in one order, and the repair of the counters.
 
 Lock order across the services: threads, then messages, then reactions, then
-participants, then inboxes, then change-log entries, each in id order. Writers that lock
-several rows therefore queue behind each other instead of deadlocking (a thread's delete
-removes participants before messages, a mark-read locks messages before its participant
-row). Attachments change only under their thread's lock (uploads, claims by messages,
-deletions), but for the pruning of day-old unused uploads."""
+participants, then inboxes (where the change logs take their cursors), each in id order.
+Writers that lock several rows therefore queue behind each other instead of deadlocking
+(a thread's delete removes participants before messages, a mark-read locks messages
+before its participant row). Attachments change only under their thread's lock (uploads,
+claims by messages, deletions), but for the pruning of day-old unused uploads."""
 
 from collections.abc import Iterable
 

@@ -22,7 +22,6 @@ from threads.errors import (
 from threads.models import Message, Reaction, Thread
 from threads.selectors import message_row_of, reaction_records_of
 from threads.services.attachments import attachments_claim
-from threads.services.changes import changes_redact
 from threads.services.counters import count_received, lock_thread, read_state_rebuild
 
 
@@ -45,9 +44,12 @@ def message_send(
     and client_id) returns the message first stored, even when the retries run
     concurrently; reusing the id for a different text or files raises ClientIdReused.
 
-    The message, its attachments' claim and its change-log entries are stored in one
-    transaction; a retry's original is read just after.
+    Storing is atomic (`queries.message_post`, the change-log entries included, and with
+    attachments one transaction around it and their claim); a retry's original is read
+    just after.
     """
+    if not attachment_ids:
+        return _send(thread_id=thread_id, sender=sender, text=text, client_id=client_id)
     with transaction.atomic():
         return _send(
             thread_id=thread_id,
@@ -67,7 +69,12 @@ def _send(
     attachment_ids: Sequence[int] = (),
 ) -> tuple[Message, bool]:
     posted = queries.message_post(
-        thread_id=thread_id, sender_id=sender.pk, text=text, now=timezone.now(), client_id=client_id
+        thread_id=thread_id,
+        sender_id=sender.pk,
+        text=text,
+        now=timezone.now(),
+        client_id=client_id,
+        kind=events.MESSAGE_CREATED,
     )
     if posted.target is None:
         raise ThreadNotFound
@@ -105,12 +112,11 @@ def _send(
     message._state.adding = False  # it is stored: behave like a fetched instance
     message._state.db = connection.alias
     message.reaction_records = []  # nobody has reacted yet: the same for both readers
-    events.publish(
-        events.message_event(
-            events.MESSAGE_CREATED, message_row_of(message, attachments, reader_id=sender.pk)
-        ),
-        to=Thread.participant_ids_in(posted.target.pair_key),
+    # Logged by the post itself; the same event for both participants.
+    event = events.message_event(
+        events.MESSAGE_CREATED, message_row_of(message, attachments, reader_id=sender.pk)
     )
+    events.announce((user_id, event, cursor) for user_id, cursor in posted.cursors.items())
     return message, True
 
 
@@ -210,9 +216,6 @@ def message_delete(*, message: Message, editor: AbstractBaseUser) -> None:
         count_received(thread_id=message.thread_id, by_other_than=editor.pk, change=-1)
     message.text, message.deleted, message.attachment_count = "", now, 0
     message.reaction_records = []
-    changes_redact(
-        thread_id=message.thread_id, people=participants, message_id=message.pk, deleted=now
-    )
     events.publish(
         events.message_event(events.MESSAGE_DELETED, message_row_of(message, reader_id=editor.pk)),
         to=participants,
@@ -228,19 +231,10 @@ def message_purge(*, message: Message) -> None:
     files.remove_after_commit(queries.message_attachments_delete(message_id=message.pk))
     if Message.objects.filter(pk=message.pk).delete()[0]:
         read_state_rebuild([message.thread_id])
-        changes_redact(
-            thread_id=message.thread_id,
-            people=participants,
-            message_id=message.pk,
-            deleted=timezone.now(),
-        )
         # Gone for good: no data, only which message to drop.
         events.publish(
-            {
-                "type": events.MESSAGE_DELETED,
-                "thread": message.thread_id,
-                "message": message.pk,
-                "data": None,
-            },
+            events.message_event(
+                events.MESSAGE_DELETED, None, thread_id=message.thread_id, message_id=message.pk
+            ),
             to=participants,
         )

@@ -8,7 +8,6 @@ from threads import events, files, queries
 from threads.errors import BlockedByOther
 from threads.models import Participant, Thread
 from threads.selectors import thread_row_for
-from threads.services.changes import changes_redact
 from threads.services.counters import count_threads, lock_inboxes, lock_thread, lock_threads
 from users.queries import is_blocked
 
@@ -70,7 +69,6 @@ def thread_delete(*, thread: Thread) -> None:
     queries.thread_messages_delete(thread_id=thread_id)
     thread.delete()
     count_threads(user_ids=participants, change=-1)
-    changes_redact(thread_id=thread_id, people=participants, deleted=timezone.now())
     events.publish({"type": events.THREAD_DELETED, "thread": thread_id}, to=participants)
 
 

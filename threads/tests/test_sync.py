@@ -2,11 +2,13 @@
 (`GET /api/sync/`) and learns every change, in order, once; nobody else's."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
 from threads.models import Change
+from users.tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -74,11 +76,14 @@ def test_each_change_is_the_event_the_socket_sends(alice, bob, alice_client, bob
 
     created, read = sync(bob_client, since=since)["changes"]
 
+    # The message as the REST API shows it now (read since it was posted).
+    now = bob_client.get(f"/api/threads/{thread.pk}/messages/{posted['id']}/").data
+    assert now == {**posted, "is_read": True}
     assert created == {
         "type": "message.created",
         "thread": thread.pk,
         "message": posted["id"],
-        "data": posted,
+        "data": now,
         "cursor": since + 1,
     }
     # The reader's own copy of a receipt also says what still waits for them.
@@ -235,40 +240,60 @@ def test_a_deleted_message_leaves_no_text_in_the_log(alice_client, bob_client, t
 
 
 def test_a_deleted_thread_leaves_no_text_in_the_log(alice_client, bob_client, thread):
-    alice_client.post(f"/api/threads/{thread.pk}/messages", {"text": "secret"})
+    posted = alice_client.post(f"/api/threads/{thread.pk}/messages", {"text": "secret"}).data
 
     alice_client.delete(f"/api/threads/{thread.pk}/")
 
     created, deleted = sync(bob_client, since=1)["changes"]
-    assert (created["type"], created["data"]["text"]) == ("message.created", "")
-    assert created["data"]["deleted"] is not None
+    # The message is gone with its thread: the change says which, and nothing more.
+    assert (created["type"], created["message"]) == ("message.created", posted["id"])
+    assert created["data"] is None
     assert deleted["type"] == "thread.deleted"
     assert "secret" not in str(list(Change.objects.values_list("event", flat=True)))
 
 
-def test_attachment_links_in_old_changes_are_signed_anew(
-    alice_client, bob_client, thread, settings
+@override_settings(SYNC_RETENTION_DAYS=30)
+def test_a_later_prune_never_lets_a_cursor_before_a_pruned_change_through(
+    alice_client, bob, bob_client, thread
 ):
-    from django.core.files.uploadedfile import SimpleUploadedFile
+    url = f"/api/threads/{thread.pk}/messages"
+    for text in ("two", "three", "four"):
+        alice_client.post(url, {"text": text})
+    old = timezone.now() - timezone.timedelta(days=31)
+    # Bob's change 3 is the older one: two requests of his read the clock before queueing
+    # for his log (or two prunes overlap, the slower one with an older batch).
+    Change.objects.filter(user=bob, cursor=3).update(created=old)
+    call_command("changes_prune", verbosity=0)
+    Change.objects.filter(user=bob, cursor__lte=2).update(created=old)
+    call_command("changes_prune", verbosity=0)
 
+    # Change 3 is gone: a client that saw only up to 2 would miss it.
+    response = bob_client.get("/api/sync/", {"since": 2})
+    assert response.status_code == 410, response.data
+    assert [c["data"]["text"] for c in sync(bob_client, since=3)["changes"]] == ["four"]
+
+
+def test_a_message_is_synced_as_it_is_now_with_working_links(
+    alice_client, bob_client, anon_client, thread
+):
     upload = alice_client.post(
         f"/api/threads/{thread.pk}/attachments",
         {"file": SimpleUploadedFile("note.txt", b"hello", content_type="text/plain")},
         format="multipart",
     ).data
-    alice_client.post(
-        f"/api/threads/{thread.pk}/messages", {"text": "", "attachments": [upload["id"]]}
-    )
-    stale = "/api/attachments/1?expires=1&signature=x"
-    for change in Change.objects.filter(event__type="message.created"):
-        change.event["data"]["attachments"][0]["url"] = stale
-        change.save()
+    url = f"/api/threads/{thread.pk}/messages"
+    posted = alice_client.post(url, {"text": "draft", "attachments": [upload["id"]]}).data
+    alice_client.patch(f"{url}/{posted['id']}/", {"text": "final"})
+    alice_client.put(f"{url}/{posted['id']}/reactions/%F0%9F%91%8D")
 
-    (change,) = sync(bob_client, since=1)["changes"]
+    created, updated, _ = sync(bob_client, since=1)["changes"]
 
-    link = change["data"]["attachments"][0]["url"]
-    assert link != stale
-    assert bob_client.get(link.replace("http://testserver", "")).status_code == 200
+    for change in (created, updated):
+        assert change["data"] == bob_client.get(f"{url}/{posted['id']}/").data
+        assert change["data"]["text"] == "final"
+        assert change["data"]["reactions"] == [{"emoji": "👍", "count": 1, "me": False}]
+    link = created["data"]["attachments"][0]["url"]
+    assert anon_client.get(link).status_code == 200  # a signed link, fresh
 
 
 def test_an_account_removed_by_an_admin_takes_its_log_and_tells_the_other_person(
@@ -281,3 +306,22 @@ def test_an_account_removed_by_an_admin_takes_its_log_and_tells_the_other_person
     assert response.status_code == 302
     assert not Change.objects.filter(user_id=alice.pk).exists()
     assert [c["type"] for c in sync(bob_client, since=since)["changes"]] == ["thread.deleted"]
+
+
+def test_a_closed_account_shows_in_the_log_as_everywhere_else(
+    alice, alice_client, bob_client, thread
+):
+    url = f"/api/threads/{thread.pk}/messages"
+    posted = alice_client.post(url, {"text": "bye"}).data
+    alice_client.put(f"{url}/{posted['id']}/reactions/%F0%9F%91%8D")
+
+    closed = alice_client.delete("/api/user/me/", {"current_password": DEFAULT_PASSWORD})
+
+    assert closed.status_code == 204
+    anonymised = bob_client.get(url).data["results"][0]["sender_detail"]
+    assert anonymised == {"id": alice.pk, "username": f"deleted-{alice.pk}"}
+    created, message, reaction = sync(bob_client, since=0)["changes"]
+    assert anonymised in created["data"]["participants_detail"]
+    assert message["data"]["sender_detail"] == anonymised
+    assert reaction["user_detail"] == anonymised
+    assert "alice" not in str([created, message, reaction])
