@@ -23,7 +23,7 @@ request to refuse a deactivated account or a changed password).
 import json
 
 import jwt
-from django.db import connections
+from django.db import connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
@@ -286,21 +286,67 @@ def message_list(request: HttpRequest, thread: int) -> HttpResponse:
     )
 
 
+# The post's change-log entries, one per participant: each person's next cursor (their
+# inbox row, locked until the commit), then the entries. On PostgreSQL in the post's one
+# statement, as the API's; on SQLite in its transaction.
+POST_POSTGRESQL = """
+WITH message AS (
+    INSERT INTO threads_message (thread_id, sender_id, text, created, is_read)
+    SELECT p.thread_id, p.user_id, %(text)s, %(now)s, false FROM threads_participant p
+    WHERE p.thread_id = %(thread)s AND p.user_id = %(user)s RETURNING id
+),
+cursors AS (
+    INSERT INTO threads_inbox (user_id, thread_count, change_cursor, pruned_cursor)
+    SELECT p.user_id, 0, 1, 0 FROM threads_participant p, message m
+    WHERE p.thread_id = %(thread)s ORDER BY p.user_id
+    ON CONFLICT (user_id) DO UPDATE SET change_cursor = threads_inbox.change_cursor + 1
+    RETURNING user_id, change_cursor
+),
+logged AS (
+    INSERT INTO threads_change (user_id, cursor, created, kind, thread_id, message_id)
+    SELECT c.user_id, c.change_cursor, %(now)s, 'message.created', %(thread)s, m.id
+    FROM cursors c, message m
+)
+SELECT id FROM message
+"""
+LOG_SQLITE = [
+    "INSERT INTO threads_inbox (user_id, thread_count, change_cursor, pruned_cursor) "
+    "SELECT user_id, 0, 1, 0 FROM threads_participant WHERE thread_id = %(thread)s "
+    "ON CONFLICT (user_id) DO UPDATE SET change_cursor = threads_inbox.change_cursor + 1",
+    "INSERT INTO threads_change (user_id, cursor, created, kind, thread_id, message_id) "
+    "SELECT i.user_id, i.change_cursor, %(now)s, 'message.created', %(thread)s, %(id)s "
+    "FROM threads_inbox i JOIN threads_participant p ON p.user_id = i.user_id "
+    "WHERE p.thread_id = %(thread)s",
+]
+
+
 @csrf_exempt
 def message_post(request: HttpRequest, thread: int) -> HttpResponse:
     """POST /api/threads/<id>/messages: the message stored if the requester takes part in
-    the thread (one INSERT ... SELECT from their membership), 404 otherwise."""
+    the thread (one INSERT ... SELECT from their membership), 404 otherwise, and its entry
+    in both participants' change logs, in the same transaction."""
     user = _requester(request)
     if user is None:
         return _unauthorized()
     text = json.loads(request.body)["text"]
     now = timezone.now()
-    rows = _rows(
-        "INSERT INTO threads_message (thread_id, sender_id, text, created, is_read) "
-        "SELECT p.thread_id, p.user_id, %s, %s, %s FROM threads_participant p "
-        "WHERE p.thread_id = %s AND p.user_id = %s RETURNING id",
-        [text, now, False, thread, user],
-    )
+    params = {"text": text, "now": now, "thread": thread, "user": user}
+    connection = _connection()
+    if connection.vendor == "postgresql":
+        rows = _rows(POST_POSTGRESQL, params)
+    else:
+        with transaction.atomic(using=connection.alias):
+            rows = _rows(
+                "INSERT INTO threads_message (thread_id, sender_id, text, created, is_read) "
+                "SELECT p.thread_id, p.user_id, %(text)s, %(now)s, false "
+                "FROM threads_participant p "
+                "WHERE p.thread_id = %(thread)s AND p.user_id = %(user)s RETURNING id",
+                params,
+            )
+            if rows:
+                with connection.cursor() as cursor:
+                    for sql in LOG_SQLITE:
+                        cursor.execute(sql, {**params, "id": rows[0][0]})
     if not rows:
         return _not_found()
     return _json(

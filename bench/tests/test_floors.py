@@ -8,7 +8,7 @@ import pytest
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from conftest import client_for
-from threads.models import Message
+from threads.models import Change, Inbox, Message
 from threads.services import reaction_add
 from threads.tests.factories import MessageFactory, ThreadFactory
 from users.tests.factories import UserFactory
@@ -90,6 +90,14 @@ def test_the_other_floors(alice_client, thread, history):
     )
     assert posted.status_code == 201
     assert Message.objects.get(pk=posted.json()["id"]).text == "hello"
+    # Logged for both participants, as the API's post is: each one's newest change.
+    logged = Change.objects.filter(message_id=posted.json()["id"], kind="message.created")
+    assert sorted(logged.values_list("user_id", "cursor")) == sorted(
+        Inbox.objects.filter(user__in=thread.participants.all()).values_list(
+            "user_id", "change_cursor"
+        )
+    )
+    assert logged.count() == 2
 
 
 @bench_urls
