@@ -70,7 +70,7 @@ REDIS_UP = $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1
 
 test-scaleout: install  ## Two servers sharing Redis: each other's WebSocket events, one rate limit
 	@if $(REDIS_UP); then \
-		REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} $(BIN)/python -m pytest -q threads/tests/test_realtime.py && \
+		REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} $(BIN)/python -m pytest -q threads/tests/test_realtime.py threads/tests/test_sync_sockets.py && \
 		REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} $(BIN)/python -m pytest -q threads/tests/test_reactions.py -k sockets && \
 		$(BIN)/python scripts/scaleout.py --database sqlite && \
 		$(BIN)/python scripts/throttle_scaleout.py --database sqlite && \

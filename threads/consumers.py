@@ -252,10 +252,11 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             self.close(code=UNAUTHORIZED, reason="The access token expired.")
         )
 
-    async def catch_up(self) -> bool:
+    async def catch_up(self, *, database_down_closes: bool = True) -> bool:
         """Send the changes of the log after `self.cursor`, with `self.sending` held.
         False if the socket closes instead: 4410 when the log no longer holds them, 1012
-        when the database does not answer (the client reconnects and catches up)."""
+        when the database does not answer (the client reconnects and catches up), unless
+        not `database_down_closes` (a recheck: the next one tries again)."""
         while True:
             try:
                 page = await database_sync_to_async(changes_for)(
@@ -266,6 +267,9 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                 await self.close(code=RESYNC_REQUIRED, reason="Load everything again.")
                 return False
             except DatabaseError as error:
+                if not database_down_closes:
+                    skipped_rechecks.failed(error)
+                    return True
                 failed_catch_ups.failed(error)
                 await self.close(code=SERVICE_RESTART, reason="Events interrupted: reconnect.")
                 return False
@@ -296,7 +300,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                 await self.close(code=UNAUTHORIZED, reason="The session ended.")
                 return
             async with self.sending:
-                if not await self.catch_up():
+                if self.closing or not await self.catch_up(database_down_closes=False):
                     return
 
     async def disconnect(self, code: int) -> None:

@@ -9,6 +9,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import OperationalError
 
 from chat_project.asgi import application
+from chat_project.logs import FailureLog
 from threads import consumers, events
 from threads.models import Change, Inbox
 from threads.tests.test_realtime import QUIET, access_token, call, fresh_channel_layer, pair
@@ -215,3 +216,26 @@ async def test_a_socket_closed_for_a_database_outage_sends_nothing_after_the_clo
 
     assert await socket.receive_nothing(timeout=QUIET)
     await socket.disconnect()  # raises what the server raised meanwhile
+
+
+async def test_a_log_that_cannot_be_read_at_a_recheck_keeps_the_socket_open(
+    pair, monkeypatch, settings
+):
+    alice, bob, _, thread = pair
+    settings.WEBSOCKET_RECHECK_SECONDS = 0.1
+    skipped = FailureLog(consumers.logger, "Database unreachable", "account rechecks skipped")
+    monkeypatch.setattr(consumers, "skipped_rechecks", skipped)  # its own count
+    bobs = await connect_since(bob)
+    monkeypatch.setattr(events, "deliver", lambda *args, **kwargs: None)
+    dropped = await post(alice, thread, "dropped while the database is away")
+    changes_for = consumers.changes_for
+
+    def database_down(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(consumers, "changes_for", database_down)
+    assert await bobs.receive_nothing(timeout=0.5)  # open: no close frame, nothing sent
+
+    monkeypatch.setattr(consumers, "changes_for", changes_for)  # the database is back
+    event = await bobs.receive_json_from(timeout=2)
+    assert event["message"] == dropped["id"]
