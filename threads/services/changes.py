@@ -28,12 +28,20 @@ def changes_prune(*, older_than: timedelta) -> int:
     removed = 0
     while True:
         with transaction.atomic():
-            # Ids grow with time, so the oldest entries lead the primary key.
-            batch = list(
-                Change.objects.filter(created__lt=cutoff)
-                .order_by("id")
-                .values_list("id", "user_id", "cursor")[:BATCH]
+            # Ids grow with time, so the oldest entries lead the primary key: a batch is
+            # the run of entries from its start that are older than the cutoff, and the
+            # first younger one ends the pruning (an entry a few milliseconds out of
+            # order waits for the next day's run) without scanning the rest.
+            oldest = list(
+                Change.objects.order_by("id").values_list("id", "user_id", "cursor", "created")[
+                    :BATCH
+                ]
             )
+            batch = []
+            for entry_id, user_id, cursor, created in oldest:
+                if created >= cutoff:
+                    break
+                batch.append((entry_id, user_id, cursor))
             if not batch:
                 return removed
             pruned: dict[int, int] = {}
@@ -51,3 +59,5 @@ def changes_prune(*, older_than: timedelta) -> int:
             )
             Change.objects.filter(id__in=[entry_id for entry_id, _, _ in batch]).delete()
             removed += len(batch)
+        if len(batch) < len(oldest) or len(oldest) < BATCH:
+            return removed

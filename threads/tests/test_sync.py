@@ -1,13 +1,15 @@
 """Catch-up sync: a client that was away asks what changed since its cursor
 (`GET /api/sync/`) and learns every change, in order, once; nobody else's."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from threads.models import Change
+from threads.models import Change, Inbox
 from users.tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -199,7 +201,7 @@ def test_a_cursor_older_than_the_log_keeps_is_refused_with_410(alice_client, bob
     url = f"/api/threads/{thread.pk}/messages"
     alice_client.post(url, {"text": "old"})
     alice_client.post(url, {"text": "older than kept too"})
-    Change.objects.update(created=timezone.now() - timezone.timedelta(days=31))
+    Change.objects.update(created=timezone.now() - timedelta(days=31))
     alice_client.post(url, {"text": "new"})
 
     call_command("changes_prune", verbosity=0)
@@ -216,7 +218,7 @@ def test_a_cursor_older_than_the_log_keeps_is_refused_with_410(alice_client, bob
 @override_settings(SYNC_RETENTION_DAYS=30)
 def test_pruning_keeps_what_is_younger_than_the_retention(alice_client, bob_client, thread):
     alice_client.post(f"/api/threads/{thread.pk}/messages", {"text": "recent"})
-    Change.objects.update(created=timezone.now() - timezone.timedelta(days=29))
+    Change.objects.update(created=timezone.now() - timedelta(days=29))
 
     call_command("changes_prune", verbosity=0)
 
@@ -253,24 +255,40 @@ def test_a_deleted_thread_leaves_no_text_in_the_log(alice_client, bob_client, th
 
 
 @override_settings(SYNC_RETENTION_DAYS=30)
-def test_a_later_prune_never_lets_a_cursor_before_a_pruned_change_through(
-    alice_client, bob, bob_client, thread
-):
+def test_a_prune_never_moves_the_pruned_cursor_back(alice_client, bob, bob_client, thread):
     url = f"/api/threads/{thread.pk}/messages"
     for text in ("two", "three", "four"):
         alice_client.post(url, {"text": text})
-    old = timezone.now() - timezone.timedelta(days=31)
-    # Bob's change 3 is the older one: two requests of his read the clock before queueing
-    # for his log (or two prunes overlap, the slower one with an older batch).
-    Change.objects.filter(user=bob, cursor=3).update(created=old)
-    call_command("changes_prune", verbosity=0)
-    Change.objects.filter(user=bob, cursor__lte=2).update(created=old)
+    # Another prune, running at the same time, has removed bob's change 3.
+    Change.objects.filter(user=bob, cursor=3).delete()
+    Inbox.objects.filter(pk=bob.pk).update(pruned_cursor=3)
+    up_to_2 = Change.objects.get(user=bob, cursor=2).pk
+    Change.objects.filter(pk__lte=up_to_2).update(created=timezone.now() - timedelta(days=31))
+
+    call_command("changes_prune", verbosity=0)  # removes 1 and 2
+
+    assert Inbox.objects.get(pk=bob.pk).pruned_cursor == 3
+    response = bob_client.get("/api/sync/", {"since": 2})  # 3 is gone: not a 200 without it
+    assert response.status_code == 410, response.data
+
+
+@override_settings(SYNC_RETENTION_DAYS=30)
+def test_pruning_stops_at_the_first_change_young_enough_to_keep(alice_client, bob_client, thread):
+    url = f"/api/threads/{thread.pk}/messages"
+    for text in ("old", "new", "out of order"):
+        alice_client.post(url, {"text": text})
+    ids = list(Change.objects.order_by("id").values_list("id", flat=True))
+    long_ago = timezone.now() - timedelta(days=31)
+    Change.objects.filter(id__in=ids[:4]).update(created=long_ago)  # the thread, "old"
+    Change.objects.filter(id__in=ids[-2:]).update(created=long_ago)  # "out of order"
+
     call_command("changes_prune", verbosity=0)
 
-    # Change 3 is gone: a client that saw only up to 2 would miss it.
-    response = bob_client.get("/api/sync/", {"since": 2})
-    assert response.status_code == 410, response.data
-    assert [c["data"]["text"] for c in sync(bob_client, since=3)["changes"]] == ["four"]
+    assert list(Change.objects.order_by("id").values_list("id", flat=True)) == ids[4:]
+    assert [c["data"]["text"] for c in sync(bob_client, since=2)["changes"]] == [
+        "new",
+        "out of order",
+    ]
 
 
 def test_a_message_is_synced_as_it_is_now_with_working_links(
