@@ -86,7 +86,7 @@ def record(build: Callable[[int], dict], *, to: Iterable[int]) -> None:
     the change it announces: a change and its entry commit together or not at all."""
     if not connection.in_atomic_block:
         raise RuntimeError("Changes are recorded in the transaction that makes them.")
-    events = [(user_id, build(user_id)) for user_id in to]
+    made = [(user_id, build(user_id)) for user_id in to]
     entries = [
         queries.ChangeEntry(
             user_id=user_id,
@@ -96,11 +96,11 @@ def record(build: Callable[[int], dict], *, to: Iterable[int]) -> None:
             # A message's events are read with the message as it is when they are read.
             event=None if event["type"] in MESSAGE_EVENTS else event,
         )
-        for user_id, event in events
+        for user_id, event in made
     ]
     cursors = queries.changes_append(entries=entries, now=timezone.now())
     announce(
-        [(user_id, event, cursor) for (user_id, event), cursor in zip(events, cursors, strict=True)]
+        [(user_id, event, cursor) for (user_id, event), cursor in zip(made, cursors, strict=True)]
     )
 
 
