@@ -17,7 +17,7 @@ from uvicorn.config import LOGGING_CONFIG
 from chat_project.workers import UvicornWorker
 
 # What the reloader watches: the project's own code, not the virtualenv.
-SOURCE_FOLDERS = ["chat_project", "users", "threads"]
+SOURCE_FOLDERS = ["chat_project", "users", "threads", "webapp"]
 
 
 def log_config() -> dict:

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "axes",
     "users",
     "threads",
+    "webapp",
 ]
 
 MIDDLEWARE = [

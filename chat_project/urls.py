@@ -22,8 +22,9 @@ router.register("users", UserViewSet, basename="user")
 router.register("user/blocks", BlockViewSet, basename="block")
 
 urlpatterns = [
-    # The root has nothing of its own: send a visitor to the interactive documentation.
-    path("", RedirectView.as_view(pattern_name="swagger-ui"), name="root"),
+    # The root leads a visitor to the chat page; the API's documentation is at /api/docs/.
+    path("", RedirectView.as_view(pattern_name="webapp"), name="root"),
+    path("app/", include("webapp.urls")),
     path("admin/", admin.site.urls),
     *slash_optional("api/schema", SpectacularAPIView.as_view(), name="schema"),
     *slash_optional(
