@@ -1,5 +1,7 @@
 """`make run`: the server `make serve` runs (uvicorn, chat_project.asgi, the worker's
-settings), as one process that restarts when the code changes.
+settings), as one process that restarts when the code changes. `--no-reload` serves
+without watching the code: the browser tests' server (webapp/tests/conftest.py), whose
+state (the in-memory channel layer, the rate-limit counters) an edit must not wipe mid-run.
 
 `manage.py runserver` (Daphne) answers some requests differently from the production
 server: Twisted parses a multipart body itself and answers a malformed one with a bare
@@ -33,14 +35,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--no-reload",
+        dest="reload",
+        action="store_false",
+        help="do not restart when the code changes",
+    )
     arguments = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chat_project.settings")
     uvicorn.run(
         "chat_project.asgi:application",
         host=arguments.host,
         port=arguments.port,
-        reload=True,
-        reload_dirs=SOURCE_FOLDERS,
+        reload=arguments.reload,
+        reload_dirs=SOURCE_FOLDERS if arguments.reload else None,
         log_config=log_config(),
         **UvicornWorker.CONFIG_KWARGS,
     )

@@ -1,6 +1,6 @@
 """What the account rules answer when they refuse a request (see chat_project.exceptions)."""
 
-from chat_project.exceptions import InvalidField, NotFound
+from chat_project.exceptions import InvalidField, NotFound, PermissionDenied
 
 
 class UsernameTaken(InvalidField):
@@ -19,6 +19,16 @@ class CannotBlockSelf(InvalidField):
     field = "user"
     code = "block_self"
     detail = "You cannot block yourself."
+
+
+class CrossOriginRequest(PermissionDenied):
+    """A browser session request sent by a page of another origin (users.browser_session)."""
+
+    code = "cross_origin"
+    detail = (
+        "This request comes from a page of another origin: its Origin header is not this "
+        "server's, nor a trusted origin."
+    )
 
 
 class NotBlocked(NotFound):

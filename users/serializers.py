@@ -91,6 +91,12 @@ class TokenPairSerializer(serializers.Serializer):
     refresh = serializers.CharField(read_only=True)
 
 
+class SessionAccessSerializer(serializers.Serializer):
+    """A browser session's answer: the access token; the refresh token is in the cookie."""
+
+    access = serializers.CharField(read_only=True)
+
+
 class UserSerializer(serializers.ModelSerializer):
     """How the API names a person everywhere: id and username. A deleted account keeps its
     id and is named `deleted-<id>`."""

@@ -16,12 +16,14 @@
   keep minting access tokens after the victim changed the password).
 """
 
+from contextlib import suppress
+
 from axes.helpers import get_cool_off
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
-from rest_framework.exceptions import AuthenticationFailed, Throttled
-from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, Throttled
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -34,6 +36,12 @@ from users.authentication import check_token_user
 class LoginLockedOut(Throttled):
     default_detail = "Too many failed logins for this username or from this address."
     default_code = "locked_out"
+
+
+class SessionCookieMissing(NotAuthenticated):
+    """A browser session refresh without the session cookie (users.browser_session)."""
+
+    default_detail = "No session cookie: log in with POST /api/session/."
 
 
 class LoginSerializer(TokenObtainPairSerializer):
@@ -94,6 +102,17 @@ class RefreshSerializer(TokenRefreshSerializer):
         refresh.outstand()
         data["refresh"] = str(refresh)
         return data
+
+
+def refresh_token_revoke(raw: str) -> None:
+    """End the session of the refresh token `raw`. One that is malformed, expired or
+    already revoked has no session left to end: nothing happens."""
+    try:
+        refresh = RefreshToken(raw)  # checks signature, expiry, blacklist
+    except TokenError:
+        return
+    with suppress(InvalidToken):  # revoked meanwhile
+        refresh_token_consume(refresh, _token_user(refresh))
 
 
 class LogoutSerializer(serializers.Serializer):

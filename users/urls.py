@@ -12,6 +12,9 @@ from users.views import (
     PasswordChangeView,
     RefreshView,
     RegistrationView,
+    SessionLoginView,
+    SessionLogoutView,
+    SessionRefreshView,
 )
 
 urlpatterns = [
@@ -22,4 +25,8 @@ urlpatterns = [
     re_path(r"^api/token/?$", LoginView.as_view(), name="token-obtain-pair"),
     re_path(r"^api/token/refresh/?$", RefreshView.as_view(), name="token-refresh"),
     re_path(r"^token/refresh/?$", LoginOrRefreshView.as_view(), name="legacy-login-or-refresh"),
+    # The browser's: the refresh token in a cookie (users/browser_session.py).
+    re_path(r"^api/session/?$", SessionLoginView.as_view(), name="session-login"),
+    re_path(r"^api/session/refresh/?$", SessionRefreshView.as_view(), name="session-refresh"),
+    re_path(r"^api/session/logout/?$", SessionLogoutView.as_view(), name="session-logout"),
 ]

@@ -3,6 +3,7 @@ from collections.abc import Mapping
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
+    OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
@@ -12,12 +13,27 @@ from rest_framework.generics import RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenViewBase
 
 from chat_project.routers import ID_PATTERN
 from chat_project.schema import THROTTLED, validation_error
 from chat_project.throttling import AuthRateThrottle
+from users.browser_session import (
+    session_cookie_set,
+    session_refresh_token,
+    session_request_check,
+    session_response,
+)
 from users.errors import NotBlocked
+from users.schema import (
+    CROSS_ORIGIN,
+    NO_BODY_NEEDED,
+    SESSION_COOKIE_SENT,
+    SESSION_COOKIE_SET,
+    SESSION_REFRESH_REFUSED,
+    session_cookie_deleted,
+)
 from users.selectors import blocks_made_by, user_directory
 from users.serializers import (
     AccountDeleteSerializer,
@@ -27,6 +43,7 @@ from users.serializers import (
     PasswordChangeSerializer,
     RegistrationSerializer,
     SearchQuerySerializer,
+    SessionAccessSerializer,
     TokenPairSerializer,
     UserSerializer,
 )
@@ -37,7 +54,13 @@ from users.services import (
     user_delete,
     user_password_change,
 )
-from users.tokens import LoginSerializer, LogoutSerializer, RefreshSerializer
+from users.tokens import (
+    LoginSerializer,
+    LogoutSerializer,
+    RefreshSerializer,
+    SessionCookieMissing,
+    refresh_token_revoke,
+)
 
 
 class RegistrationView(APIView):
@@ -131,6 +154,100 @@ class LogoutView(TokenViewBase):
     def post(self, request: Request, *args, **kwargs) -> Response:
         super().post(request, *args, **kwargs)
         return Response(status=status.HTTP_205_RESET_CONTENT)
+
+
+# The browser session endpoints (users/browser_session.py): the same logins, refreshes and
+# logouts as above, with the refresh token in an HttpOnly cookie instead of the body.
+
+
+class SessionRequestChecks:
+    """The browser session endpoints' first step: refuse a request from a page of another
+    origin or with a body that is not JSON, before anything else reads it."""
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        session_request_check(request)
+        super().initial(request, *args, **kwargs)
+
+
+class SessionLoginView(SessionRequestChecks, LoginView):
+    """`POST {username, password}` logs a browser in: answers `{access}` and sets the
+    refresh token in the HttpOnly cookie `chat_refresh`. The same checks as
+    `POST /api/token/` (wrong credentials 401, the lockout, the rate limit). A session
+    cookie the browser already had is revoked: the new one replaces it."""
+
+    @extend_schema(
+        request=LoginSerializer,
+        responses={
+            200: OpenApiResponse(SessionAccessSerializer, description="Logged in."),
+            403: CROSS_ORIGIN,
+        },
+        parameters=[SESSION_COOKIE_SET],
+    )
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        pair = super().post(request, *args, **kwargs).data
+        if previous := session_refresh_token(request):
+            refresh_token_revoke(previous)
+        return session_response(pair)
+
+
+class SessionRefreshView(SessionRequestChecks, RefreshView):
+    """`POST` (no body, or `{}`) with the session cookie: answers a new `{access}` and a new
+    cookie; the cookie's refresh token rotates exactly as at `POST /api/token/refresh/`.
+    Without a cookie, or with one that is expired or revoked: 401, and the cookie is
+    deleted."""
+
+    @extend_schema(
+        request=NO_BODY_NEEDED,
+        responses={
+            200: OpenApiResponse(SessionAccessSerializer, description="The session goes on."),
+            401: SESSION_REFRESH_REFUSED,
+            403: CROSS_ORIGIN,
+        },
+        parameters=[
+            SESSION_COOKIE_SENT,
+            SESSION_COOKIE_SET,
+            session_cookie_deleted(401),
+        ],
+    )
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        refresh = session_refresh_token(request)
+        if refresh is None:
+            raise SessionCookieMissing
+        serializer = self.get_serializer(data={"refresh": refresh})
+        try:
+            serializer.is_valid(raise_exception=True)
+        except TokenError as error:
+            raise InvalidToken(error.args[0]) from error
+        return session_response(serializer.validated_data)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        if response.status_code == status.HTTP_401_UNAUTHORIZED:
+            # The cookie can never work again: the browser may as well drop it.
+            session_cookie_set(response, None)
+        return response
+
+
+class SessionLogoutView(SessionRequestChecks, APIView):
+    """`POST` (no body, or `{}`) ends the browser's session: the cookie's refresh token is
+    revoked and the cookie deleted. 204, with or without a cookie (logging out twice is
+    fine). Access tokens already issued stay valid until they expire (minutes)."""
+
+    authentication_classes = ()
+    permission_classes = ()
+    throttle_classes = (AuthRateThrottle,)
+
+    @extend_schema(
+        request=NO_BODY_NEEDED,
+        responses={204: None, 403: CROSS_ORIGIN},
+        parameters=[SESSION_COOKIE_SENT, session_cookie_deleted(204)],
+    )
+    def post(self, request: Request) -> Response:
+        if refresh := session_refresh_token(request):
+            refresh_token_revoke(refresh)
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        session_cookie_set(response, None)
+        return response
 
 
 class PasswordChangeView(APIView):

@@ -32,11 +32,11 @@ def test_documentation_pages_load_with_local_assets(anon_client, path):
     assert "cdn" not in page.lower()
 
 
-def test_the_root_leads_to_the_documentation(anon_client):
+def test_the_root_leads_to_the_chat_page(anon_client):
     response = anon_client.get("/")
 
     assert response.status_code == 302
-    assert response["Location"] == "/api/docs/"
+    assert response["Location"] == "/app/"
 
 
 def test_committed_schema_is_current(tmp_path):
