@@ -10,6 +10,7 @@ fixtures (`chat_server`, `browser`) are in this folder's conftest.py.
 """
 
 import os
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -157,8 +158,15 @@ def by_label(driver: WebDriver, label: str) -> WebElement:
     """The one visible element labelled `label` by a <label>, aria-labelledby or aria-label
     (a placeholder is not a label). Raises NoSuchElementException when there is none or
     several."""
+    # The whole tree, filtered here: queryAXTree misses a file input named by its <label>.
+    tree = driver.execute_cdp_cmd("Accessibility.getFullAXTree", {})["nodes"]
     nodes = [
-        node for node in _accessibility_nodes(driver, accessibleName=label) if _named_by_label(node)
+        node
+        for node in tree
+        if not node["ignored"]
+        and "backendDOMNodeId" in node
+        and node.get("name", {}).get("value") == label
+        and _named_by_label(node)
     ]
     return _only(driver, nodes, f"labelled {label!r}")
 
@@ -185,3 +193,27 @@ def save_screenshot(driver: WebDriver, name: str, folder: Path = SCREENSHOTS) ->
     if not driver.save_screenshot(str(path)):
         raise OSError(f"the screenshot {path} could not be written")
     return path
+
+
+def by_role_named(driver: WebDriver, role: str, pattern: "re.Pattern[str]") -> WebElement:
+    """The one visible element of `role` whose accessible name matches `pattern` (searched):
+    for controls whose name carries changing parts, like an inbox entry's unread count."""
+    nodes = [
+        node
+        for node in _accessibility_nodes(driver, role=role)
+        if pattern.search(node.get("name", {}).get("value", ""))
+    ]
+    return _only(driver, nodes, f"{role} matching {pattern.pattern!r}")
+
+
+def within(driver: WebDriver, scope: WebElement, role: str, name: str) -> WebElement:
+    """The one visible element of `role` named `name` inside `scope` (one message's Edit
+    button among every message's, say)."""
+    inside = [
+        element
+        for element in all_by_role(driver, role, name)
+        if driver.execute_script("return arguments[0].contains(arguments[1])", scope, element)
+    ]
+    if len(inside) != 1:
+        raise NoSuchElementException(f"{len(inside)} elements are {role} {name!r} in the scope")
+    return inside[0]
