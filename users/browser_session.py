@@ -57,8 +57,8 @@ def session_refresh_token(request: Request) -> str | None:
 def session_request_check(request: Request) -> None:
     """Refuse what only a page of another origin would make a browser send: an `Origin`
     that is not this server's (403), a body that is not JSON (415: an HTML form can only
-    send form encodings or text, even an empty one). Requests without `Origin` are not
-    from a browser page (curl, scripts) and have no cookie to abuse but their own."""
+    send form encodings or text, even an empty one). Browsers send `Origin` with every
+    POST, so a request without one is not from a page (curl, a script) and is allowed."""
     origin = request.headers.get("Origin")
     if origin is not None and not _origin_trusted(request, origin):
         raise CrossOriginRequest
