@@ -173,15 +173,18 @@ def by_label(driver: WebDriver, label: str) -> WebElement:
 
 def console_errors(driver: WebDriver) -> list[str]:
     """The browser console's errors since the last call: uncaught exceptions, console.error,
-    resources that failed to load, Content-Security-Policy violations. Not the browser's
-    own guess at a site icon (/favicon.ico, fetched when a page declares none): the page
-    did not ask for it."""
+    resources that failed to load, Content-Security-Policy violations. Not the 401 of the
+    page's first question, whether this browser holds a session (POST /api/session/refresh/
+    without its cookie): the API's documented answer, which Chromium logs as a failed load."""
     origin = driver.execute_script("return location.origin")
-    guessed_icon = f"{origin}/favicon.ico - Failed to load resource"
+    no_session = (
+        f"{origin}/api/session/refresh/ - Failed to load resource: "
+        "the server responded with a status of 401"
+    )
     return [
         entry["message"]
         for entry in driver.get_log("browser")
-        if entry["level"] == "SEVERE" and not entry["message"].startswith(guessed_icon)
+        if entry["level"] == "SEVERE" and not entry["message"].startswith(no_session)
     ]
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 
 from webapp.tests.browser import (
     NoSuchElementException,
+    all_by_role,
     by_label,
     by_role,
     by_role_named,
@@ -31,11 +32,13 @@ def sign_up(driver, chat_server: str, username: str) -> None:
     wait_until(driver, lambda d: by_label(d, "Username")).send_keys(username)
     by_label(driver, "Password").send_keys(PASSWORD)
     by_role(driver, "button", "Sign up").click()
-    wait_until(driver, lambda d: connection_state(d) == "online")
+    wait_until(driver, lambda d: connection_state(d) == "Connected")
 
 
 def connection_state(driver) -> str:
-    return driver.execute_script("return document.querySelector('[role=status]')?.dataset.state")
+    """What the page says of its connection (the status line at the top)."""
+    status = [element.text for element in all_by_role(driver, "status") if element.text]
+    return status[0] if status else ""
 
 
 def start_conversation(driver, other: str) -> None:
@@ -89,14 +92,36 @@ def shows(driver, other: str, expected: list[str]) -> bool:
     return messages(driver, other) == expected
 
 
-def api_login(chat_server: str, username: str) -> str:
+def call(chat_server: str, method: str, path: str, body=None, token: str = ""):
+    """The REST API, as another client (a script) uses it beside the browsers."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(  # noqa: S310 (our own server's http:// URL)
-        f"{chat_server}/api/token/",
-        data=json.dumps({"username": username, "password": PASSWORD}).encode(),
-        headers={"Content-Type": "application/json"},
+        f"{chat_server}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers=headers,
+        method=method,
     )
     with urllib.request.urlopen(request) as response:  # noqa: S310 (our own server)
-        return json.load(response)["access"]
+        return json.load(response) if response.status != 204 else None
+
+
+def register(chat_server: str, username: str) -> tuple[int, str]:
+    """A person signed up over the API: their id and an access token."""
+    person = call(
+        chat_server, "POST", "/api/user/register/", {"username": username, "password": PASSWORD}
+    )
+    pair = call(chat_server, "POST", "/api/token/", {"username": username, "password": PASSWORD})
+    return person["id"], pair["access"]
+
+
+def log_in(driver, chat_server: str, username: str) -> None:
+    driver.get(f"{chat_server}/app/")
+    wait_until(driver, lambda d: by_label(d, "Username")).send_keys(username)
+    by_label(driver, "Password").send_keys(PASSWORD)
+    by_role(driver, "button", "Log in").click()
+    wait_until(driver, lambda d: connection_state(d) == "Connected")
 
 
 def go_offline(driver, offline: bool) -> None:
@@ -160,6 +185,7 @@ def test_two_people_talk_live(chat_server, browser, photo):
     hostile = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"><b>bold</b>'
     send(bob, hostile)
     wait_until(alice, lambda d: messages(d, "bob_live")[-1] == hostile)
+    wait_until(alice, lambda d: d.title == "Chat")  # seen, so read
     assert alice.execute_script("return window.pwned") is None
     injected = "return document.querySelectorAll('.log b, .log script, .log img[src=x]').length"
     assert alice.execute_script(injected) == 0
@@ -167,3 +193,187 @@ def test_two_people_talk_live(chat_server, browser, photo):
     save_screenshot(alice, "thread-desktop")
     for driver in (alice, bob):
         assert console_errors(driver) == []
+
+
+def edit(driver, other: str, text: str, new_text: str) -> None:
+    item = message_item(driver, other, text)
+    within(driver, item, "button", "Edit").click()
+    box = wait_until(driver, lambda d: by_label(d, "Edit message"))
+    box.clear()
+    box.send_keys(new_text + "\n")
+    wait_until(driver, lambda d: message_item(d, other, new_text))
+
+
+def delete(driver, other: str, text: str) -> None:
+    item = message_item(driver, other, text)
+    within(driver, item, "button", "Delete").click()
+    within(driver, item, "button", "Yes, delete").click()
+
+
+def test_a_browser_that_was_offline_shows_exactly_the_final_state(chat_server, browser):
+    alice, bob = browser(), browser()
+    sign_up(alice, chat_server, "alice_away")
+    sign_up(bob, chat_server, "bob_away")
+    start_conversation(alice, "bob_away")
+    send(alice, "one")
+    open_conversation(bob, "alice_away")
+    wait_until(bob, lambda d: shows(d, "alice_away", ["one"]))
+
+    go_offline(bob, True)
+    wait_until(bob, lambda d: connection_state(d) == "Offline: reconnecting…")
+    for text in ("two", "three", "four"):
+        send(alice, text)
+    wait_until(alice, lambda d: shows(d, "bob_away", ["one", "two", "three", "four"]))
+    edit(alice, "bob_away", "three", "three, edited")
+    delete(alice, "bob_away", "four")
+    final = ["one", "two", "three, edited", "Message deleted"]
+    wait_until(alice, lambda d: shows(d, "bob_away", final))
+    assert shows(bob, "alice_away", ["one"])
+
+    go_offline(bob, False)
+    wait_until(bob, lambda d: connection_state(d) == "Connected", timeout=20)
+    wait_until(bob, lambda d: shows(d, "alice_away", final))
+
+    # A reload keeps the session and everything in it
+    bob.refresh()
+    wait_until(bob, lambda d: connection_state(d) == "Connected")
+    open_conversation(bob, "alice_away")
+    wait_until(bob, lambda d: shows(d, "alice_away", final))
+    assert console_errors(alice) == []
+    # Only the requests that found the network gone, while it was
+    assert [
+        error for error in console_errors(bob) if "ERR_INTERNET_DISCONNECTED" not in error
+    ] == []
+
+
+def test_a_send_that_failed_offline_is_sent_once_by_retry(chat_server, browser):
+    alice, bob = browser(), browser()
+    sign_up(alice, chat_server, "alice_retry")
+    sign_up(bob, chat_server, "bob_retry")
+    start_conversation(alice, "bob_retry")
+    send(alice, "first")
+    open_conversation(bob, "alice_retry")
+
+    go_offline(alice, True)
+    send(alice, "sent on a bad network")
+    retry = wait_until(alice, lambda d: by_role(d, "button", "Retry"), timeout=30)
+    assert "Not sent" in by_role(alice, "log", "Conversation with bob_retry").text
+    assert shows(bob, "alice_retry", ["first"])
+
+    go_offline(alice, False)
+    retry.click()
+    expected = ["first", "sent on a bad network"]
+    wait_until(bob, lambda d: shows(d, "alice_retry", expected))
+    wait_until(alice, lambda d: shows(d, "bob_retry", expected))
+    assert not all_by_role(alice, "button", "Retry")
+
+
+def test_a_blocked_person_cannot_send_until_unblocked(chat_server, browser):
+    alice, bob = browser(), browser()
+    sign_up(alice, chat_server, "alice_blocks")
+    sign_up(bob, chat_server, "bob_blocked")
+    start_conversation(alice, "bob_blocked")
+    send(alice, "please stop")
+    by_role(alice, "button", "Block bob_blocked").click()
+    unblock = wait_until(alice, lambda d: by_role(d, "button", "Unblock bob_blocked"))
+
+    open_conversation(bob, "alice_blocks")
+    send(bob, "why?")
+    wait_until(bob, lambda d: by_role(d, "button", "Retry"))
+    assert "Not sent" in by_role(bob, "log", "Conversation with alice_blocks").text
+    assert shows(alice, "bob_blocked", ["please stop"])
+
+    unblock.click()
+    wait_until(alice, lambda d: by_role(d, "button", "Block bob_blocked"))
+    by_role(bob, "button", "Retry").click()
+    wait_until(alice, lambda d: shows(d, "bob_blocked", ["please stop", "why?"]))
+
+
+def test_a_long_history_opens_at_the_first_unread_pages_back_and_searches(chat_server, browser):
+    alice_id, alice_token = register(chat_server, "alice_long")
+    bob_id, bob_token = register(chat_server, "bob_long")
+    thread = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, alice_token)
+    sent = [
+        call(
+            chat_server,
+            "POST",
+            f"/api/threads/{thread['id']}/messages",
+            {"text": f"message {number}"},
+            alice_token,
+        )
+        for number in range(1, 131)
+    ]
+    call(
+        chat_server,
+        "PATCH",
+        f"/api/threads/{thread['id']}/mark_read",
+        {"up_to": sent[99]["id"]},
+        bob_token,
+    )
+
+    bob = browser()
+    log_in(bob, chat_server, "bob_long")
+    wait_until(bob, lambda d: d.title == "(30) Chat")
+    open_conversation(bob, "alice_long")
+    # Where he left off: the first unread under a "New messages" line, on screen
+    wait_until(bob, lambda d: by_role(d, "separator", "New messages"))
+    first_unread = message_item(bob, "alice_long", "message 101")
+    assert bob.execute_script(
+        "const box = arguments[0].getBoundingClientRect();"
+        "return box.top >= 0 && box.bottom <= window.innerHeight;",
+        first_unread,
+    )
+    assert "message 1" not in messages(bob, "alice_long")
+
+    # Scrolling back loads older pages, down to the first message
+    log = by_role(bob, "log", "Conversation with alice_long")
+    while "message 1" not in messages(bob, "alice_long"):
+        count = len(messages(bob, "alice_long"))
+        bob.execute_script("arguments[0].parentElement.scrollTop = 0", log)
+        wait_until(bob, lambda d, count=count: len(messages(d, "alice_long")) > count)
+    assert not all_by_role(bob, "button", "Load older messages")
+    shown = messages(bob, "alice_long")
+    assert shown == [f"message {number}" for number in range(1, 131)][: len(shown)]
+    # Unread until seen: scrolled to the end, he has read everything
+    assert bob.title != "Chat"
+    scroll_to_end = "arguments[0].parentElement.scrollTop = arguments[0].parentElement.scrollHeight"
+    wait_until(bob, lambda d: d.execute_script(scroll_to_end, log) or d.title == "Chat")
+    assert messages(bob, "alice_long") == [f"message {number}" for number in range(1, 131)]
+    save_screenshot(bob, "inbox-desktop")
+
+    # Search in the thread, and jump to a hit
+    search = by_label(bob, "Search this conversation")
+    search.send_keys("message 7\n")
+    results = wait_until(bob, lambda d: by_role(d, "list", "Search results"))
+    wait_until(bob, lambda d: "message 7" in results.text)
+    hit = by_role_named(bob, "button", re.compile(r"^alice_long: message 7 "))
+    hit.click()
+    wait_until(
+        bob, lambda d: d.switch_to.active_element == message_item(d, "alice_long", "message 7")
+    )
+
+
+def test_at_phone_width_one_pane_at_a_time(chat_server, browser):
+    alice = browser(width=390, height=844)
+    bob = browser()
+    sign_up(alice, chat_server, "alice_phone")
+    sign_up(bob, chat_server, "bob_phone")
+    start_conversation(bob, "alice_phone")
+    send(bob, "Are you on your phone?")
+    send(bob, "Lunch at noon?")
+    wait_until(alice, lambda d: "2 unread" in inbox_entry(d, "bob_phone").accessible_name)
+    assert not all_by_role(alice, "log")
+    save_screenshot(alice, "inbox-phone")
+
+    open_conversation(alice, "bob_phone")
+    assert not all_by_role(alice, "list", "Conversations")
+    send(alice, "Yes, see you there")
+    expected = ["Are you on your phone?", "Lunch at noon?", "Yes, see you there"]
+    wait_until(bob, lambda d: shows(d, "alice_phone", expected))
+    wait_until(alice, lambda d: "Read" in by_role(d, "log", "Conversation with bob_phone").text)
+    save_screenshot(alice, "thread-phone")
+
+    by_role(alice, "button", "Back to conversations").click()
+    wait_until(alice, lambda d: by_role(d, "list", "Conversations"))
+    assert not all_by_role(alice, "log")
+    assert console_errors(alice) == []

@@ -74,9 +74,12 @@ async function send(method, path, { json, form, auth = true } = {}) {
   return data;
 }
 
-// One refresh at a time: every request that found its token expired waits for the same one.
+// One refresh at a time: every request that found its token expired waits for the same one,
+// and tabs take turns (each refresh replaces the cookie they share: two at once would spend
+// the same token, and the loser's answer would delete the winner's new cookie).
 export function refreshAccess() {
-  refreshing ??= send("POST", "/api/session/refresh/", { json: {}, auth: false })
+  const exchange = () => send("POST", "/api/session/refresh/", { json: {}, auth: false });
+  refreshing ??= (navigator.locks ? navigator.locks.request("chat-session-refresh", exchange) : exchange())
     .then((data) => {
       access = data.access;
       return access;

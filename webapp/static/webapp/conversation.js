@@ -211,7 +211,7 @@ export class Conversation {
       .find((message) => message.sender !== this.app.me.id && !message.is_read && !message.deleted);
     if (around === "first_unread" && firstUnread) {
       const element = this.elements.get(firstUnread.id);
-      this.log.insertBefore(h("li", { class: "divider", role: "separator" }, "New messages"), element);
+      this.log.insertBefore(h("li", { class: "divider", role: "separator", "aria-label": "New messages" }, "New messages"), element);
       element.scrollIntoView({ block: "start" });
       this.scroller.scrollTop -= 40;
     } else if (around === "first_unread") {
