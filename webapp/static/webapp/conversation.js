@@ -66,7 +66,7 @@ export class Conversation {
       this.searchInput.focus();
     });
     this.searchPanel = h("section", { class: "search-results", "aria-label": "Search results", hidden: true }, this.results, closeSearch);
-    const back = h("button", { type: "button", class: "back secondary" }, "Back to conversations");
+    const back = h("button", { type: "button", class: "back secondary", "aria-label": "Back to conversations" }, "← Conversations");
     back.addEventListener("click", () => this.app.closeConversation());
 
     this.olderButton = h("button", { type: "button", class: "secondary load", hidden: true }, "Load older messages");
@@ -388,7 +388,6 @@ export class Conversation {
     );
     item.append(bubble);
     if (message.deleted) return item;
-    item.append(this.renderReactions(message));
     const actions = h("div", { class: "actions" });
     const react = h("button", { type: "button", class: "small", "aria-expanded": "false" }, "React");
     const palette = h(
@@ -412,7 +411,7 @@ export class Conversation {
       actions.append(edit, remove);
       item.append(h("span", { class: "receipt" }, message.is_read ? "Read" : "Sent"));
     }
-    item.append(actions, palette);
+    item.append(h("div", { class: "tools" }, this.renderReactions(message), actions), palette);
     return item;
   }
 
