@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from webapp.tests.browser import (
+    Keys,
     NoSuchElementException,
     all_by_role,
     by_label,
@@ -377,3 +378,62 @@ def test_at_phone_width_one_pane_at_a_time(chat_server, browser):
     wait_until(alice, lambda d: by_role(d, "list", "Conversations"))
     assert not all_by_role(alice, "log")
     assert console_errors(alice) == []
+
+
+def tab_to(driver, element, presses: int = 25) -> None:
+    """Press Tab until `element` has the focus, as a keyboard user moves through the page."""
+    for _ in range(presses):
+        if driver.switch_to.active_element == element:
+            return
+        driver.switch_to.active_element.send_keys(Keys.TAB)
+    raise AssertionError(f"{presses} presses of Tab never reached {element.accessible_name!r}")
+
+
+def test_the_keyboard_alone_signs_up_starts_a_conversation_and_sends(chat_server, browser):
+    register(chat_server, "keys_bob")
+    driver = browser()
+    driver.get(f"{chat_server}/app/")
+    username = wait_until(driver, lambda d: by_label(d, "Username"))
+    assert driver.switch_to.active_element == username
+    username.send_keys("keys_alice")
+    tab_to(driver, by_label(driver, "Password"))
+    driver.switch_to.active_element.send_keys(PASSWORD)
+    tab_to(driver, by_role(driver, "button", "Sign up"))
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    wait_until(driver, lambda d: connection_state(d) == "Connected")
+
+    tab_to(driver, by_label(driver, "Find people"))
+    driver.switch_to.active_element.send_keys("keys_bob")
+    tab_to(driver, wait_until(driver, lambda d: by_role(d, "button", "Message keys_bob")))
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    wait_until(driver, lambda d: by_role(d, "log", "Conversation with keys_bob"))
+    assert driver.switch_to.active_element == by_label(driver, "Message")
+    driver.switch_to.active_element.send_keys("typed, never clicked", Keys.ENTER)
+    wait_until(driver, lambda d: shows(d, "keys_bob", ["typed, never clicked"]))
+
+
+DROP_A_FILE = """
+const [target, name, text] = arguments;
+const files = new DataTransfer();
+files.items.add(new File([text], name, { type: "text/plain" }));
+for (const type of ["dragenter", "dragover", "drop"]) {
+  const event = { bubbles: true, cancelable: true, dataTransfer: files };
+  target.dispatchEvent(new DragEvent(type, event));
+}
+"""
+
+
+def test_a_file_dropped_on_the_conversation_arrives_as_a_download_link(chat_server, browser):
+    alice, bob = browser(), browser()
+    sign_up(alice, chat_server, "alice_drops")
+    sign_up(bob, chat_server, "bob_drops")
+    start_conversation(alice, "bob_drops")
+    log = by_role(alice, "log", "Conversation with bob_drops")
+    alice.execute_script(DROP_A_FILE, log, "agenda.txt", "1. Lorem\n2. Ipsum\n")
+    wait_until(alice, lambda d: "agenda.txt (ready)" in by_role(d, "list", "Files to send").text)
+    by_role(alice, "button", "Send").click()
+
+    open_conversation(bob, "alice_drops")
+    link = wait_until(bob, lambda d: by_role(d, "link", "agenda.txt (18 B)"))
+    assert link.get_attribute("download") == "agenda.txt"
+    assert "/api/attachments/" in link.get_attribute("href")
