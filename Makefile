@@ -43,8 +43,10 @@ serve: install  ## Production server: gunicorn, debug off (needs DJANGO_SECRET_K
 test: install  ## Run the test suite (SQLite, or DATABASE_URL if set)
 	$(BIN)/python -m pytest
 
+# The browser tests are left out: their server has its own SQLite database whatever the
+# suite's is, so a second run would repeat `make test`'s.
 test-postgres: install  ## Run the test suite against PostgreSQL at 127.0.0.1:5432
-	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chat} $(BIN)/python -m pytest
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chat} $(BIN)/python -m pytest -m "not browser"
 
 test-s3: install  ## The attachment tests on object storage: a local S3 server (moto), free port
 	$(BIN)/python scripts/with_s3.py $(BIN)/python -m pytest -q threads/tests/test_attachments.py
