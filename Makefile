@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock run serve migrate test test-postgres test-s3 test-integrity test-scaleout test-faults bench-realtime lint format schema fuzz demo bench superuser clean
+.PHONY: help install lock run serve migrate test test-postgres screenshots test-s3 test-integrity test-scaleout test-faults bench-realtime lint format schema fuzz demo bench superuser clean
 
 help:  ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ test: install  ## Run the test suite (SQLite, or DATABASE_URL if set)
 # suite's is, so a second run would repeat `make test`'s.
 test-postgres: install  ## Run the test suite against PostgreSQL at 127.0.0.1:5432
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chat} $(BIN)/python -m pytest -m "not browser"
+
+screenshots: install  ## Retake the chat page's pictures in docs/screenshots (the browser tests)
+	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q -m browser webapp/tests
 
 test-s3: install  ## The attachment tests on object storage: a local S3 server (moto), free port
 	$(BIN)/python scripts/with_s3.py $(BIN)/python -m pytest -q threads/tests/test_attachments.py

@@ -11,6 +11,7 @@ fixtures (`chat_server`, `browser`) are in this folder's conftest.py.
 
 import os
 import re
+import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,14 @@ NOT_INSTALLED = (
     "Chromium and chromedriver are not installed (apt-get install chromium chromium-driver); "
     "the browser tests run in CI"
 )
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's pictures of the page are written over by `make screenshots`
+# (UPDATE_SCREENSHOTS=1); other runs take them into a temporary folder, so that a test run
+# leaves the work tree as it found it (the pictures show the time of day).
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS")
+    else Path(tempfile.gettempdir()) / "chat-screenshots"
+)
 
 try:
     from selenium import webdriver
@@ -189,8 +197,8 @@ def console_errors(driver: WebDriver) -> list[str]:
 
 
 def save_screenshot(driver: WebDriver, name: str, folder: Path = SCREENSHOTS) -> Path:
-    """Save what the browser window shows as `<folder>/<name>.png` (docs/screenshots by
-    default, where the README's pictures of the page come from)."""
+    """Save what the browser window shows as `<folder>/<name>.png` (by default SCREENSHOTS:
+    docs/screenshots on `make screenshots`, where the README's pictures come from)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
     if not driver.save_screenshot(str(path)):
