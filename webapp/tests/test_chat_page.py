@@ -377,3 +377,36 @@ def test_at_phone_width_one_pane_at_a_time(chat_server, browser):
     wait_until(alice, lambda d: by_role(d, "list", "Conversations"))
     assert not all_by_role(alice, "log")
     assert console_errors(alice) == []
+
+
+def slow_network(driver, latency_ms: int) -> None:
+    """Every HTTP answer reaches the page `latency_ms` late (the WebSocket is not slowed):
+    what a phone on a bad network sees."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": latency_ms, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+
+
+def post_messages(chat_server: str, thread_id: int, token: str, texts) -> list[dict]:
+    return [
+        call(chat_server, "POST", f"/api/threads/{thread_id}/messages", {"text": text}, token)
+        for text in texts
+    ]
+
+
+def test_a_message_that_arrives_while_a_conversation_loads_is_kept(chat_server, browser):
+    alice_id, alice_token = register(chat_server, "alice_loading")
+    bob_id, _ = register(chat_server, "bob_loading")
+    thread = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, alice_token)
+    post_messages(chat_server, thread["id"], alice_token, ["hello"])
+    bob = browser()
+    log_in(bob, chat_server, "bob_loading")
+    slow_network(bob, 1500)
+    inbox_entry(bob, "alice_loading").click()
+    # The page of messages is on its way when this one is sent: it comes over the socket
+    post_messages(chat_server, thread["id"], alice_token, ["while it loads"])
+    wait_until(bob, lambda d: shows(d, "alice_loading", ["hello", "while it loads"]), timeout=15)
+    slow_network(bob, 0)
+    assert console_errors(bob) == []

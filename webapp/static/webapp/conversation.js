@@ -30,6 +30,9 @@ export class Conversation {
     this.elements = new Map();
     this.order = [];
     this.pending = new Map();
+    // One list per page of messages on its way, of the changes to this thread that arrived
+    // meanwhile (see fetchPage).
+    this.arriving = new Set();
     this.files = [];
     this.editing = null;
     this.readUpTo = 0;
@@ -195,15 +198,34 @@ export class Conversation {
     replaceChildren(this.log);
   }
 
+  // A page of this thread's messages. The server may have read it before changes whose
+  // events arrive while it travels (a message sent meanwhile, an edit): those are applied
+  // again once the page is shown, or the page would hide them.
+  async fetchPage(threadId, parameters) {
+    const arrived = [];
+    this.arriving.add(arrived);
+    try {
+      const page = await api("GET", query(`/api/threads/${threadId}/messages/`, { ...parameters, limit: PAGE }));
+      return { page, arrived };
+    } finally {
+      this.arriving.delete(arrived);
+    }
+  }
+
+  replay(arrived) {
+    for (const event of arrived) this.apply(event);
+  }
+
   // A page around a message ("first_unread": where I left off), replacing what is shown.
   async loadAround(around) {
     const threadId = this.threadId;
-    const page = await api("GET", query(`/api/threads/${threadId}/messages/`, { around, limit: PAGE }));
+    const { page, arrived } = await this.fetchPage(threadId, { around });
     if (threadId !== this.threadId) return;
     this.reset();
     this.hasMoreBefore = page.has_more_before;
     this.hasMoreAfter = page.has_more_after;
     for (const message of page.results) this.show(message);
+    this.replay(arrived);
     this.showPending();
     this.showLoadButtons();
     const firstUnread = this.order
@@ -229,12 +251,13 @@ export class Conversation {
     this.loadingOlder = true;
     const threadId = this.threadId;
     try {
-      const page = await api("GET", query(`/api/threads/${threadId}/messages/`, { before: this.order[0], limit: PAGE }));
+      const { page, arrived } = await this.fetchPage(threadId, { before: this.order[0] });
       if (threadId !== this.threadId) return;
       const height = this.scroller.scrollHeight;
       for (const message of page.results) this.show(message);
       // What was on screen stays where it was.
       this.scroller.scrollTop += this.scroller.scrollHeight - height;
+      this.replay(arrived);
       this.hasMoreBefore = page.has_more_before;
       this.showLoadButtons();
     } catch (error) {
@@ -249,10 +272,12 @@ export class Conversation {
     this.loadingNewer = true;
     const threadId = this.threadId;
     try {
-      const page = await api("GET", query(`/api/threads/${threadId}/messages/`, { after: this.order.at(-1), limit: PAGE }));
+      const { page, arrived } = await this.fetchPage(threadId, { after: this.order.at(-1) });
       if (threadId !== this.threadId) return;
       for (const message of page.results) this.show(message);
       this.hasMoreAfter = page.has_more_after;
+      // A message sent while this page travelled was left out while newer ones were missing.
+      this.replay(arrived);
       this.showLoadButtons();
     } catch (error) {
       this.alert.textContent = error.message;
@@ -283,6 +308,7 @@ export class Conversation {
   // Live changes, for the open conversation.
   apply(event) {
     if (event.thread !== this.threadId) return;
+    if (event.type !== "typing") for (const arrived of this.arriving) arrived.push(event);
     switch (event.type) {
       case "message.created": {
         if (this.hasMoreAfter || !event.data) return;
