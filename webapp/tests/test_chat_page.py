@@ -410,3 +410,46 @@ def test_a_message_that_arrives_while_a_conversation_loads_is_kept(chat_server, 
     wait_until(bob, lambda d: shows(d, "alice_loading", ["hello", "while it loads"]), timeout=15)
     slow_network(bob, 0)
     assert console_errors(bob) == []
+
+
+def unread_in(chat_server: str, thread_id: int, token: str) -> int:
+    return call(chat_server, "GET", f"/api/threads/{thread_id}/unread_count", token=token)[
+        "unread_count"
+    ]
+
+
+def test_switching_conversations_marks_read_only_what_was_seen(chat_server, browser):
+    _, alice_token = register(chat_server, "alice_switch")
+    _, carol_token = register(chat_server, "carol_switch")
+    bob_id, bob_token = register(chat_server, "bob_switch")
+    # Carol's messages are older (lower ids) than Alice's, and far more than a screen holds
+    with_carol = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, carol_token)
+    post_messages(chat_server, with_carol["id"], carol_token, [f"carol {n}" for n in range(80)])
+    with_alice = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, alice_token)
+    post_messages(chat_server, with_alice["id"], alice_token, ["alice 1", "alice 2"])
+
+    bob = browser()
+    log_in(bob, chat_server, "bob_switch")
+    wait_until(bob, lambda d: inbox_entry(d, "carol_switch"))
+    slow_network(bob, 1000)
+    # Bob reads Alice's two messages and moves on to Carol's at once, on a slow network
+    bob.execute_async_script(
+        """
+        const [alice, carol, done] = arguments;
+        alice.click();
+        const wait = setInterval(() => {
+          if (document.querySelectorAll(".log li.message").length === 2) {
+            clearInterval(wait);
+            setTimeout(() => { carol.click(); done(); }, 100);
+          }
+        }, 20);
+        """,
+        inbox_entry(bob, "alice_switch"),
+        inbox_entry(bob, "carol_switch"),
+    )
+    wait_until(bob, lambda d: "carol 0" in messages(d, "carol_switch"), timeout=15)
+    slow_network(bob, 0)
+    # What he saw of Alice's is read; of Carol's 80, only the first screenful can be
+    wait_until(bob, lambda d: unread_in(chat_server, with_alice["id"], bob_token) == 0)
+    bob.execute_script("return new Promise((done) => setTimeout(done, 1500))")
+    assert unread_in(chat_server, with_carol["id"], bob_token) > 40

@@ -156,6 +156,14 @@ export class Conversation {
 
   async open(thread) {
     const switching = this.threadId !== thread.id;
+    if (switching) {
+      // What was seen of the previous conversation is marked read there, and nothing of it
+      // is left on screen (or in the read marker) while the next one loads.
+      this.flushRead();
+      this.reset();
+      this.hasMoreBefore = this.hasMoreAfter = false;
+      this.showLoadButtons();
+    }
     this.threadId = thread.id;
     this.thread = thread;
     this.placeholder.hidden = true;
@@ -181,6 +189,7 @@ export class Conversation {
   }
 
   close() {
+    this.flushRead();
     this.threadId = null;
     this.thread = null;
     this.reset();
@@ -581,6 +590,13 @@ export class Conversation {
     this.markTimer = setTimeout(() => this.markRead(), MARK_READ_PAUSE_MS);
   }
 
+  // Now, not after the pause: the conversation these ids belong to is being left, and ids
+  // are global, so sent later for the next conversation they would mark unseen ones read.
+  flushRead() {
+    clearTimeout(this.markTimer);
+    this.markRead();
+  }
+
   async markRead() {
     if (document.visibilityState !== "visible" || !this.threadId || !this.readUpTo) return;
     const upTo = this.readUpTo;
@@ -588,6 +604,7 @@ export class Conversation {
     this.readUpTo = 0;
     try {
       await api("PATCH", `/api/threads/${threadId}/mark_read`, { json: { up_to: upTo } });
+      if (threadId !== this.threadId) return;
       for (const message of this.messages.values()) {
         if (message.sender !== this.app.me.id && message.id <= upTo) message.is_read = true;
       }
