@@ -453,3 +453,28 @@ def test_switching_conversations_marks_read_only_what_was_seen(chat_server, brow
     wait_until(bob, lambda d: unread_in(chat_server, with_alice["id"], bob_token) == 0)
     bob.execute_script("return new Promise((done) => setTimeout(done, 1500))")
     assert unread_in(chat_server, with_carol["id"], bob_token) > 40
+
+
+def test_a_reply_sent_from_far_back_lands_after_the_newest_message(chat_server, browser):
+    _, alice_token = register(chat_server, "alice_far")
+    bob_id, _ = register(chat_server, "bob_far")
+    thread = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, alice_token)
+    # More than two pages newer than where he opens it
+    sent = [f"message {number}" for number in range(1, 131)]
+    post_messages(chat_server, thread["id"], alice_token, sent)
+    bob = browser()
+    log_in(bob, chat_server, "bob_far")
+    open_conversation(bob, "alice_far")
+    # Opened at his first unread, the oldest: the newest messages are not loaded yet
+    wait_until(bob, lambda d: by_role(d, "separator", "New messages"))
+    assert "message 130" not in messages(bob, "alice_far")
+
+    send(bob, "a reply")
+    wait_until(bob, lambda d: messages(d, "alice_far")[-2:] == ["message 130", "a reply"])
+    # Scrolling back shows every message once, in order: no gap before the reply
+    log = by_role(bob, "log", "Conversation with alice_far")
+    while "message 1" not in messages(bob, "alice_far"):
+        count = len(messages(bob, "alice_far"))
+        bob.execute_script("arguments[0].parentElement.scrollTop = 0", log)
+        wait_until(bob, lambda d, count=count: len(messages(d, "alice_far")) > count)
+    assert messages(bob, "alice_far") == [*sent, "a reply"]

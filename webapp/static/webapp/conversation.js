@@ -255,6 +255,21 @@ export class Conversation {
     }
   }
 
+  // The newest page, replacing what is shown (a plain page, newest first: `next` says
+  // whether there are older ones).
+  async loadLatest() {
+    const threadId = this.threadId;
+    const { page, arrived } = await this.fetchPage(threadId, {});
+    if (threadId !== this.threadId) return;
+    this.reset();
+    this.hasMoreBefore = Boolean(page.next);
+    this.hasMoreAfter = false;
+    for (const message of page.results) this.show(message);
+    this.replay(arrived);
+    this.showPending();
+    this.showLoadButtons();
+  }
+
   async loadOlder() {
     if (this.loadingOlder || !this.hasMoreBefore || !this.order.length) return;
     this.loadingOlder = true;
@@ -665,7 +680,6 @@ export class Conversation {
     if (this.files.some((entry) => entry.state === "uploading")) return;
     const ready = this.files.filter((entry) => entry.state === "ready").map((entry) => entry.attachment);
     if (!text && !ready.length) return;
-    if (this.hasMoreAfter) await this.loadAround("first_unread");
     const sending = { clientId: crypto.randomUUID(), threadId: this.threadId, text, attachments: ready, state: "sending", error: "" };
     this.pending.set(sending.clientId, sending);
     this.input.value = "";
@@ -673,6 +687,10 @@ export class Conversation {
     this.renderFiles();
     this.alert.textContent = "";
     this.showPending();
+    // Written far back in the history: the newest messages come first, or mine would sit
+    // right after older ones, and the ones between would never load (loadNewer goes on
+    // from the last shown). If they cannot be loaded now, deliver leaves mine out too.
+    if (this.hasMoreAfter) await this.loadLatest().catch(() => {});
     this.scrollToEnd();
     await this.deliver(sending);
   }
@@ -689,7 +707,7 @@ export class Conversation {
         });
         this.pending.delete(sending.clientId);
         this.showPending();
-        if (message.thread === this.threadId) {
+        if (message.thread === this.threadId && !this.hasMoreAfter) {
           this.show(message);
           this.scrollToEnd();
         }
