@@ -478,3 +478,31 @@ def test_a_reply_sent_from_far_back_lands_after_the_newest_message(chat_server, 
         bob.execute_script("arguments[0].parentElement.scrollTop = 0", log)
         wait_until(bob, lambda d, count=count: len(messages(d, "alice_far")) > count)
     assert messages(bob, "alice_far") == [*sent, "a reply"]
+
+
+def test_a_refresh_the_server_cannot_answer_now_keeps_the_session(chat_server, browser):
+    bob = browser()
+    sign_up(bob, chat_server, "bob_throttled")
+    # The access token is refused once, and the refresh that follows is throttled (429):
+    # that says "not now", not "logged out"
+    bob.execute_script(
+        """
+        const realFetch = window.fetch;
+        let refused = false;
+        window.fetch = (path, options) => {
+          if (String(path).startsWith("/api/users/") && !refused) {
+            refused = true;
+            return Promise.resolve(new Response('{"detail": "Token expired."}', { status: 401 }));
+          }
+          if (String(path).startsWith("/api/session/refresh/")) {
+            const body = '{"detail": "Request was throttled.", "code": "throttled"}';
+            return Promise.resolve(new Response(body, { status: 429 }));
+          }
+          return realFetch(path, options);
+        };
+        """
+    )
+    by_label(bob, "Find people").send_keys("someone")
+    wait_until(bob, lambda d: "Request was throttled." in by_role(d, "list", "People found").text)
+    assert by_role(bob, "button", "Log out")
+    assert connection_state(bob) == "Connected"

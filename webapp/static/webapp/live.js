@@ -2,7 +2,7 @@
 // Every change carries its cursor; the newest applied is kept, so a change that arrives twice
 // (replayed by the socket after a REST catch-up, say) is applied once.
 
-import { ApiError, accessToken, api, query, refreshAccess } from "./api.js";
+import { ApiError, accessToken, api, query, refreshAccess, sessionEnded } from "./api.js";
 
 const FIRST_PAUSE_MS = 1000;
 const LONGEST_PAUSE_MS = 60000;
@@ -114,7 +114,7 @@ export class Live {
       try {
         await refreshAccess();
       } catch (error) {
-        if (error instanceof ApiError) {
+        if (sessionEnded(error)) {
           this.stop();
           this.onSignedOut();
           return;
