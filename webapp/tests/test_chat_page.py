@@ -506,3 +506,32 @@ def test_a_refresh_the_server_cannot_answer_now_keeps_the_session(chat_server, b
     wait_until(bob, lambda d: "Request was throttled." in by_role(d, "list", "People found").text)
     assert by_role(bob, "button", "Log out")
     assert connection_state(bob) == "Connected"
+
+
+def test_a_socket_the_server_keeps_closing_is_retried_less_and_less_often(chat_server, browser):
+    bob = browser()
+    # Every socket is closed as soon as it opens, as a server that cannot reach Redis does
+    bob.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument",
+        {
+            "source": """
+            window.socketsOpened = 0;
+            window.WebSocket = class extends WebSocket {
+              constructor(...args) {
+                super(...args);
+                window.socketsOpened += 1;
+                this.addEventListener("open", () => this.close(4000));
+              }
+            };
+            """
+        },
+    )
+    bob.get(f"{chat_server}/app/")
+    wait_until(bob, lambda d: by_label(d, "Username")).send_keys("bob_closed")
+    by_label(bob, "Password").send_keys(PASSWORD)
+    by_role(bob, "button", "Sign up").click()
+    wait_until(bob, lambda d: d.execute_script("return window.socketsOpened") == 1)
+    bob.execute_script("return new Promise((done) => setTimeout(done, 8000))")
+    # Pauses of about 1, 2, 4 s..., not a new socket every second
+    assert bob.execute_script("return window.socketsOpened") <= 5
+    assert connection_state(bob) != "Connected"
