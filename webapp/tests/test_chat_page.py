@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from webapp.tests.browser import (
+    Keys,
     NoSuchElementException,
     all_by_role,
     by_label,
@@ -535,3 +536,35 @@ def test_a_socket_the_server_keeps_closing_is_retried_less_and_less_often(chat_s
     # Pauses of about 1, 2, 4 s..., not a new socket every second
     assert bob.execute_script("return window.socketsOpened") <= 5
     assert connection_state(bob) != "Connected"
+
+
+def test_keyboard_focus_stays_in_place(chat_server, browser):
+    _, alice_token = register(chat_server, "alice_focus")
+    _, carol_token = register(chat_server, "carol_focus")
+    bob_id, _ = register(chat_server, "bob_focus")
+    for token, text in ((carol_token, "from carol"), (alice_token, "from alice")):
+        thread = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, token)
+        post_messages(chat_server, thread["id"], token, [text])
+    bob = browser(width=390, height=844)  # where a Back button leads to the inbox
+    log_in(bob, chat_server, "bob_focus")
+
+    # Reacting with the keyboard leaves focus on the message, not at the top of the page
+    open_conversation(bob, "alice_focus")
+    item = wait_until(bob, lambda d: message_item(d, "alice_focus", "from alice"))
+    within(bob, item, "button", "React").send_keys(Keys.ENTER)
+    wait_until(bob, lambda d: d.switch_to.active_element.accessible_name == "React with 👍")
+    bob.switch_to.active_element.send_keys(Keys.ENTER)
+    item = wait_until(
+        bob,
+        lambda d: within(d, message_item(d, "alice_focus", "from alice"), "button", "👍 1, yours"),
+    )
+    assert bob.switch_to.active_element.tag_name != "body"
+    assert bob.execute_script(
+        "return arguments[0].closest('li.message').contains(document.activeElement)", item
+    )
+
+    # Back from Carol's conversation (the second in the inbox), focus is on Carol's entry
+    by_role(bob, "button", "Back to conversations").click()
+    open_conversation(bob, "carol_focus")
+    by_role(bob, "button", "Back to conversations").click()
+    wait_until(bob, lambda d: d.switch_to.active_element == inbox_entry(d, "carol_focus"))

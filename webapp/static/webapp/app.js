@@ -152,11 +152,12 @@ class App {
   }
 
   closeConversation() {
+    const left = this.conversation.threadId;
     history.replaceState(null, "", location.pathname);
     this.layout.dataset.view = "inbox";
     this.inbox.select(null);
     this.conversation.close();
-    this.inbox.focusSelected();
+    this.inbox.focusThread(left);
   }
 
   otherOf(thread) {

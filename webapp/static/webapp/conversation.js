@@ -386,11 +386,24 @@ export class Conversation {
     this.elements.set(message.id, element);
     if (old) {
       this.observer.unobserve(old);
+      const focused = old.contains(document.activeElement) ? document.activeElement : null;
       old.replaceWith(element);
+      if (focused) this.refocus(element, focused);
     } else {
       this.place(message.id, element);
     }
     if (message.sender !== this.app.me.id && !message.is_read && !message.deleted) this.observer.observe(element);
+  }
+
+  // A message drawn again (a reaction, an edit, a receipt, mine or live) keeps the keyboard
+  // where it was: on the same control if it is still there, else on the message, rather
+  // than losing focus to the top of the page.
+  refocus(element, focused) {
+    const key = focused.dataset.focus;
+    const same = [...element.querySelectorAll("[data-focus]")].find(
+      (control) => control.dataset.focus === key && !control.closest("[hidden]"),
+    );
+    (key && same ? same : element).focus();
   }
 
   forget(messageId) {
@@ -439,12 +452,16 @@ export class Conversation {
     item.append(bubble);
     if (message.deleted) return item;
     const actions = h("div", { class: "actions" });
-    const react = h("button", { type: "button", class: "small", "aria-expanded": "false" }, "React");
+    const react = h("button", { type: "button", class: "small", "aria-expanded": "false", dataset: { focus: "react" } }, "React");
     const palette = h(
       "div",
       { class: "palette", hidden: true },
       EMOJIS.map((emoji) =>
-        h("button", { type: "button", class: "small", "aria-label": `React with ${emoji}`, onclick: () => this.react(message, emoji, true) }, emoji),
+        h(
+          "button",
+          { type: "button", class: "small", "aria-label": `React with ${emoji}`, dataset: { focus: `reaction ${emoji}` }, onclick: () => this.react(message, emoji, true) },
+          emoji,
+        ),
       ),
     );
     react.addEventListener("click", () => {
@@ -454,9 +471,9 @@ export class Conversation {
     });
     actions.append(react);
     if (mine) {
-      const edit = h("button", { type: "button", class: "small" }, "Edit");
+      const edit = h("button", { type: "button", class: "small", dataset: { focus: "edit" } }, "Edit");
       edit.addEventListener("click", () => this.edit(message, item));
-      const remove = h("button", { type: "button", class: "small" }, "Delete");
+      const remove = h("button", { type: "button", class: "small", dataset: { focus: "delete" } }, "Delete");
       remove.addEventListener("click", () => this.confirmDelete(message, actions));
       actions.append(edit, remove);
       item.append(h("span", { class: "receipt" }, message.is_read ? "Read" : "Sent"));
@@ -498,6 +515,7 @@ export class Conversation {
             class: "small reaction",
             "aria-pressed": String(reaction.me),
             "aria-label": `${reaction.emoji} ${reaction.count}${reaction.me ? ", yours" : ""}`,
+            dataset: { focus: `reaction ${reaction.emoji}` },
             onclick: () => this.react(message, reaction.emoji, !reaction.me),
           },
           `${reaction.emoji} ${reaction.count}`,
@@ -725,6 +743,12 @@ export class Conversation {
     }
   }
 
+  // The Retry button goes with the attempt: the keyboard goes on from the message box.
+  retry(sending) {
+    this.input.focus();
+    this.deliver(sending);
+  }
+
   showPending() {
     for (const element of this.log.querySelectorAll(".pending")) element.remove();
     for (const sending of this.pending.values()) {
@@ -736,7 +760,7 @@ export class Conversation {
               "p",
               { class: "error", role: "alert" },
               `Not sent: ${sending.error} `,
-              h("button", { type: "button", class: "small", onclick: () => this.deliver(sending) }, "Retry"),
+              h("button", { type: "button", class: "small", onclick: () => this.retry(sending) }, "Retry"),
             );
       this.log.append(
         h(

@@ -199,8 +199,10 @@ export class Inbox {
     this.render();
   }
 
-  focusSelected() {
-    this.list.querySelector("button")?.focus();
+  // Back from a conversation, the keyboard goes on from its entry (the first one if it is
+  // gone), not from the top of the list.
+  focusThread(threadId) {
+    (this.items.get(threadId) ?? this.list).querySelector("button")?.focus();
   }
 
   findPeople() {
