@@ -568,3 +568,20 @@ def test_keyboard_focus_stays_in_place(chat_server, browser):
     open_conversation(bob, "carol_focus")
     by_role(bob, "button", "Back to conversations").click()
     wait_until(bob, lambda d: d.switch_to.active_element == inbox_entry(d, "carol_focus"))
+
+
+def test_opening_a_conversation_offline_says_so(chat_server, browser):
+    _, alice_token = register(chat_server, "alice_unreachable")
+    bob_id, _ = register(chat_server, "bob_unreachable")
+    thread = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, alice_token)
+    post_messages(chat_server, thread["id"], alice_token, ["hello"])
+    bob = browser()
+    log_in(bob, chat_server, "bob_unreachable")
+    go_offline(bob, True)
+    inbox_entry(bob, "alice_unreachable").click()
+    told = "No connection to the server."
+    wait_until(bob, lambda d: any(told in alert.text for alert in all_by_role(d, "alert")))
+    go_offline(bob, False)
+    assert [
+        error for error in console_errors(bob) if "ERR_INTERNET_DISCONNECTED" not in error
+    ] == []

@@ -180,8 +180,12 @@ export class Conversation {
       this.searchPanel.hidden = true;
       this.searchInput.value = "";
     }
-    await this.loadAround("first_unread");
     this.input.focus();
+    try {
+      await this.loadAround("first_unread");
+    } catch (error) {
+      this.alert.textContent = error.message;
+    }
   }
 
   async reload() {
