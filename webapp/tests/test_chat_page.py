@@ -437,3 +437,211 @@ def test_a_file_dropped_on_the_conversation_arrives_as_a_download_link(chat_serv
     link = wait_until(bob, lambda d: by_role(d, "link", "agenda.txt (18 B)"))
     assert link.get_attribute("download") == "agenda.txt"
     assert "/api/attachments/" in link.get_attribute("href")
+
+
+def slow_network(driver, latency_ms: int) -> None:
+    """Every HTTP answer reaches the page `latency_ms` late (the WebSocket is not slowed):
+    what a phone on a bad network sees."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": latency_ms, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+
+
+def post_messages(chat_server: str, thread_id: int, token: str, texts) -> list[dict]:
+    return [
+        call(chat_server, "POST", f"/api/threads/{thread_id}/messages", {"text": text}, token)
+        for text in texts
+    ]
+
+
+def test_a_message_that_arrives_while_a_conversation_loads_is_kept(chat_server, browser):
+    alice_id, alice_token = register(chat_server, "alice_loading")
+    bob_id, _ = register(chat_server, "bob_loading")
+    thread = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, alice_token)
+    post_messages(chat_server, thread["id"], alice_token, ["hello"])
+    bob = browser()
+    log_in(bob, chat_server, "bob_loading")
+    slow_network(bob, 1500)
+    inbox_entry(bob, "alice_loading").click()
+    # The page of messages is on its way when this one is sent: it comes over the socket
+    post_messages(chat_server, thread["id"], alice_token, ["while it loads"])
+    wait_until(bob, lambda d: shows(d, "alice_loading", ["hello", "while it loads"]), timeout=15)
+    slow_network(bob, 0)
+    assert console_errors(bob) == []
+
+
+def unread_in(chat_server: str, thread_id: int, token: str) -> int:
+    return call(chat_server, "GET", f"/api/threads/{thread_id}/unread_count", token=token)[
+        "unread_count"
+    ]
+
+
+def test_switching_conversations_marks_read_only_what_was_seen(chat_server, browser):
+    _, alice_token = register(chat_server, "alice_switch")
+    _, carol_token = register(chat_server, "carol_switch")
+    bob_id, bob_token = register(chat_server, "bob_switch")
+    # Carol's messages are older (lower ids) than Alice's, and far more than a screen holds
+    with_carol = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, carol_token)
+    post_messages(chat_server, with_carol["id"], carol_token, [f"carol {n}" for n in range(80)])
+    with_alice = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, alice_token)
+    post_messages(chat_server, with_alice["id"], alice_token, ["alice 1", "alice 2"])
+
+    bob = browser()
+    log_in(bob, chat_server, "bob_switch")
+    wait_until(bob, lambda d: inbox_entry(d, "carol_switch"))
+    slow_network(bob, 1000)
+    # Bob reads Alice's two messages and moves on to Carol's at once, on a slow network
+    bob.execute_async_script(
+        """
+        const [alice, carol, done] = arguments;
+        alice.click();
+        const wait = setInterval(() => {
+          if (document.querySelectorAll(".log li.message").length === 2) {
+            clearInterval(wait);
+            // Seen (the observer has fired), and not yet marked read (300 ms later)
+            setTimeout(() => { carol.click(); done(); }, 200);
+          }
+        }, 20);
+        """,
+        inbox_entry(bob, "alice_switch"),
+        inbox_entry(bob, "carol_switch"),
+    )
+    wait_until(bob, lambda d: "carol 0" in messages(d, "carol_switch"), timeout=15)
+    slow_network(bob, 0)
+    # What he saw of Alice's is read; of Carol's 80, only the first screenful can be
+    wait_until(bob, lambda d: unread_in(chat_server, with_alice["id"], bob_token) == 0)
+    bob.execute_script("return new Promise((done) => setTimeout(done, 1500))")
+    assert unread_in(chat_server, with_carol["id"], bob_token) > 40
+
+
+def test_a_reply_sent_from_far_back_lands_after_the_newest_message(chat_server, browser):
+    _, alice_token = register(chat_server, "alice_far")
+    bob_id, _ = register(chat_server, "bob_far")
+    thread = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, alice_token)
+    # More than two pages newer than where he opens it
+    sent = [f"message {number}" for number in range(1, 131)]
+    post_messages(chat_server, thread["id"], alice_token, sent)
+    bob = browser()
+    log_in(bob, chat_server, "bob_far")
+    open_conversation(bob, "alice_far")
+    # Opened at his first unread, the oldest: the newest messages are not loaded yet
+    wait_until(bob, lambda d: by_role(d, "separator", "New messages"))
+    assert "message 130" not in messages(bob, "alice_far")
+
+    send(bob, "a reply")
+    wait_until(bob, lambda d: messages(d, "alice_far")[-2:] == ["message 130", "a reply"])
+    # Scrolling back shows every message once, in order: no gap before the reply
+    log = by_role(bob, "log", "Conversation with alice_far")
+    while "message 1" not in messages(bob, "alice_far"):
+        count = len(messages(bob, "alice_far"))
+        bob.execute_script("arguments[0].parentElement.scrollTop = 0", log)
+        wait_until(bob, lambda d, count=count: len(messages(d, "alice_far")) > count)
+    assert messages(bob, "alice_far") == [*sent, "a reply"]
+
+
+def test_a_refresh_the_server_cannot_answer_now_keeps_the_session(chat_server, browser):
+    bob = browser()
+    sign_up(bob, chat_server, "bob_throttled")
+    # The access token is refused once, and the refresh that follows is throttled (429):
+    # that says "not now", not "logged out"
+    bob.execute_script(
+        """
+        const realFetch = window.fetch;
+        let refused = false;
+        window.fetch = (path, options) => {
+          if (String(path).startsWith("/api/users/") && !refused) {
+            refused = true;
+            return Promise.resolve(new Response('{"detail": "Token expired."}', { status: 401 }));
+          }
+          if (String(path).startsWith("/api/session/refresh/")) {
+            const body = '{"detail": "Request was throttled.", "code": "throttled"}';
+            return Promise.resolve(new Response(body, { status: 429 }));
+          }
+          return realFetch(path, options);
+        };
+        """
+    )
+    by_label(bob, "Find people").send_keys("someone")
+    wait_until(bob, lambda d: "Request was throttled." in by_role(d, "list", "People found").text)
+    assert by_role(bob, "button", "Log out")
+    assert connection_state(bob) == "Connected"
+
+
+def test_a_socket_the_server_keeps_closing_is_retried_less_and_less_often(chat_server, browser):
+    bob = browser()
+    # Every socket is closed as soon as it opens, as a server that cannot reach Redis does
+    bob.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument",
+        {
+            "source": """
+            window.socketsOpened = 0;
+            window.WebSocket = class extends WebSocket {
+              constructor(...args) {
+                super(...args);
+                window.socketsOpened += 1;
+                this.addEventListener("open", () => this.close(4000));
+              }
+            };
+            """
+        },
+    )
+    bob.get(f"{chat_server}/app/")
+    wait_until(bob, lambda d: by_label(d, "Username")).send_keys("bob_closed")
+    by_label(bob, "Password").send_keys(PASSWORD)
+    by_role(bob, "button", "Sign up").click()
+    wait_until(bob, lambda d: d.execute_script("return window.socketsOpened") >= 1)
+    bob.execute_script("return new Promise((done) => setTimeout(done, 8000))")
+    # Pauses of about 1, 2, 4 s..., not a new socket every second
+    assert bob.execute_script("return window.socketsOpened") <= 5
+    assert connection_state(bob) != "Connected"
+
+
+def test_keyboard_focus_stays_in_place(chat_server, browser):
+    _, alice_token = register(chat_server, "alice_focus")
+    _, carol_token = register(chat_server, "carol_focus")
+    bob_id, _ = register(chat_server, "bob_focus")
+    for token, text in ((carol_token, "from carol"), (alice_token, "from alice")):
+        thread = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, token)
+        post_messages(chat_server, thread["id"], token, [text])
+    bob = browser(width=390, height=844)  # where a Back button leads to the inbox
+    log_in(bob, chat_server, "bob_focus")
+
+    # Reacting with the keyboard leaves focus on the message, not at the top of the page
+    open_conversation(bob, "alice_focus")
+    item = wait_until(bob, lambda d: message_item(d, "alice_focus", "from alice"))
+    within(bob, item, "button", "React").send_keys(Keys.ENTER)
+    wait_until(bob, lambda d: d.switch_to.active_element.accessible_name == "React with 👍")
+    bob.switch_to.active_element.send_keys(Keys.ENTER)
+    item = wait_until(
+        bob,
+        lambda d: within(d, message_item(d, "alice_focus", "from alice"), "button", "👍 1, yours"),
+    )
+    assert bob.switch_to.active_element.tag_name != "body"
+    assert bob.execute_script(
+        "return arguments[0].closest('li.message').contains(document.activeElement)", item
+    )
+
+    # Back from Carol's conversation (the second in the inbox), focus is on Carol's entry
+    by_role(bob, "button", "Back to conversations").click()
+    open_conversation(bob, "carol_focus")
+    by_role(bob, "button", "Back to conversations").click()
+    wait_until(bob, lambda d: d.switch_to.active_element == inbox_entry(d, "carol_focus"))
+
+
+def test_opening_a_conversation_offline_says_so(chat_server, browser):
+    _, alice_token = register(chat_server, "alice_unreachable")
+    bob_id, _ = register(chat_server, "bob_unreachable")
+    thread = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, alice_token)
+    post_messages(chat_server, thread["id"], alice_token, ["hello"])
+    bob = browser()
+    log_in(bob, chat_server, "bob_unreachable")
+    go_offline(bob, True)
+    inbox_entry(bob, "alice_unreachable").click()
+    told = "No connection to the server."
+    wait_until(bob, lambda d: any(told in alert.text for alert in all_by_role(d, "alert")))
+    go_offline(bob, False)
+    assert [
+        error for error in console_errors(bob) if "ERR_INTERNET_DISCONNECTED" not in error
+    ] == []

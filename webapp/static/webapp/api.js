@@ -90,6 +90,12 @@ export function refreshAccess() {
   return refreshing;
 }
 
+// Only a refused refresh (401: no cookie, or an expired or revoked one) ends the session; a
+// throttled or failing server (429, 5xx) says "not now", and the cookie still holds.
+export function sessionEnded(error) {
+  return error instanceof ApiError && error.status === 401;
+}
+
 export async function api(method, path, options = {}) {
   try {
     return await send(method, path, options);
@@ -98,7 +104,7 @@ export async function api(method, path, options = {}) {
     try {
       await refreshAccess();
     } catch (refreshError) {
-      if (refreshError instanceof ApiError) {
+      if (sessionEnded(refreshError)) {
         access = null;
         onSignedOut();
       }
@@ -113,7 +119,7 @@ export async function restoreSession() {
     await refreshAccess();
     return true;
   } catch (error) {
-    if (error instanceof ApiError) return false;
+    if (sessionEnded(error)) return false;
     throw error;
   }
 }

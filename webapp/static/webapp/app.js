@@ -27,8 +27,15 @@ class App {
       this.showSignIn("The server cannot be reached. Reload the page to try again.");
       return;
     }
-    if (restored) await this.enter();
-    else this.showSignIn();
+    if (!restored) {
+      this.showSignIn();
+      return;
+    }
+    try {
+      await this.enter();
+    } catch (error) {
+      this.showSignIn(error.message);
+    }
   }
 
   showSignIn(notice = "") {
@@ -80,6 +87,9 @@ class App {
     ]);
     this.me = me;
     this.blocked = new Map(blocks.results.map((block) => [block.user.id, block.user]));
+    // Loaded before the page is replaced: if this fails, the sign-in form says why.
+    const inbox = new Inbox(this);
+    await inbox.load();
     const status = h("p", { class: "connection", role: "status" }, "Connecting…");
     const logOutButton = h("button", { type: "button", class: "secondary" }, "Log out");
     logOutButton.addEventListener("click", () => this.logOut());
@@ -98,10 +108,9 @@ class App {
     );
     this.layout = layout;
     this.status = status;
-    this.inbox = new Inbox(this);
+    this.inbox = inbox;
     this.conversation = new Conversation(this);
     layout.append(this.inbox.element, this.conversation.element);
-    await this.inbox.load();
     this.live = new Live({
       onEvent: (event) => this.apply(event),
       onStatus: (state) => this.showStatus(state),
@@ -139,8 +148,15 @@ class App {
     this.conversation.apply(event);
   }
 
+  // Called from clicks: a failure is told, never left as an uncaught rejection.
   async open(threadId) {
-    const thread = await this.inbox.ensure(threadId);
+    let thread;
+    try {
+      thread = await this.inbox.ensure(threadId);
+    } catch (error) {
+      this.inbox.tell(error.message);
+      return;
+    }
     if (!thread) {
       history.replaceState(null, "", location.pathname);
       return;
@@ -152,11 +168,12 @@ class App {
   }
 
   closeConversation() {
+    const left = this.conversation.threadId;
     history.replaceState(null, "", location.pathname);
     this.layout.dataset.view = "inbox";
     this.inbox.select(null);
     this.conversation.close();
-    this.inbox.focusSelected();
+    this.inbox.focusThread(left);
   }
 
   otherOf(thread) {

@@ -30,6 +30,9 @@ export class Conversation {
     this.elements = new Map();
     this.order = [];
     this.pending = new Map();
+    // One list per page of messages on its way, of the changes to this thread that arrived
+    // meanwhile (see fetchPage).
+    this.arriving = new Set();
     this.files = [];
     this.editing = null;
     this.readUpTo = 0;
@@ -153,6 +156,14 @@ export class Conversation {
 
   async open(thread) {
     const switching = this.threadId !== thread.id;
+    if (switching) {
+      // What was seen of the previous conversation is marked read there, and nothing of it
+      // is left on screen (or in the read marker) while the next one loads.
+      this.flushRead();
+      this.reset();
+      this.hasMoreBefore = this.hasMoreAfter = false;
+      this.showLoadButtons();
+    }
     this.threadId = thread.id;
     this.thread = thread;
     this.placeholder.hidden = true;
@@ -169,8 +180,12 @@ export class Conversation {
       this.searchPanel.hidden = true;
       this.searchInput.value = "";
     }
-    await this.loadAround("first_unread");
     this.input.focus();
+    try {
+      await this.loadAround("first_unread");
+    } catch (error) {
+      this.alert.textContent = error.message;
+    }
   }
 
   async reload() {
@@ -178,6 +193,7 @@ export class Conversation {
   }
 
   close() {
+    this.flushRead();
     this.threadId = null;
     this.thread = null;
     this.reset();
@@ -195,15 +211,34 @@ export class Conversation {
     replaceChildren(this.log);
   }
 
+  // A page of this thread's messages. The server may have read it before changes whose
+  // events arrive while it travels (a message sent meanwhile, an edit): those are applied
+  // again once the page is shown, or the page would hide them.
+  async fetchPage(threadId, parameters) {
+    const arrived = [];
+    this.arriving.add(arrived);
+    try {
+      const page = await api("GET", query(`/api/threads/${threadId}/messages/`, { ...parameters, limit: PAGE }));
+      return { page, arrived };
+    } finally {
+      this.arriving.delete(arrived);
+    }
+  }
+
+  replay(arrived) {
+    for (const event of arrived) this.apply(event);
+  }
+
   // A page around a message ("first_unread": where I left off), replacing what is shown.
   async loadAround(around) {
     const threadId = this.threadId;
-    const page = await api("GET", query(`/api/threads/${threadId}/messages/`, { around, limit: PAGE }));
+    const { page, arrived } = await this.fetchPage(threadId, { around });
     if (threadId !== this.threadId) return;
     this.reset();
     this.hasMoreBefore = page.has_more_before;
     this.hasMoreAfter = page.has_more_after;
     for (const message of page.results) this.show(message);
+    this.replay(arrived);
     this.showPending();
     this.showLoadButtons();
     const firstUnread = this.order
@@ -224,17 +259,33 @@ export class Conversation {
     }
   }
 
+  // The newest page, replacing what is shown (a plain page, newest first: `next` says
+  // whether there are older ones).
+  async loadLatest() {
+    const threadId = this.threadId;
+    const { page, arrived } = await this.fetchPage(threadId, {});
+    if (threadId !== this.threadId) return;
+    this.reset();
+    this.hasMoreBefore = Boolean(page.next);
+    this.hasMoreAfter = false;
+    for (const message of page.results) this.show(message);
+    this.replay(arrived);
+    this.showPending();
+    this.showLoadButtons();
+  }
+
   async loadOlder() {
     if (this.loadingOlder || !this.hasMoreBefore || !this.order.length) return;
     this.loadingOlder = true;
     const threadId = this.threadId;
     try {
-      const page = await api("GET", query(`/api/threads/${threadId}/messages/`, { before: this.order[0], limit: PAGE }));
+      const { page, arrived } = await this.fetchPage(threadId, { before: this.order[0] });
       if (threadId !== this.threadId) return;
       const height = this.scroller.scrollHeight;
       for (const message of page.results) this.show(message);
       // What was on screen stays where it was.
       this.scroller.scrollTop += this.scroller.scrollHeight - height;
+      this.replay(arrived);
       this.hasMoreBefore = page.has_more_before;
       this.showLoadButtons();
     } catch (error) {
@@ -249,10 +300,12 @@ export class Conversation {
     this.loadingNewer = true;
     const threadId = this.threadId;
     try {
-      const page = await api("GET", query(`/api/threads/${threadId}/messages/`, { after: this.order.at(-1), limit: PAGE }));
+      const { page, arrived } = await this.fetchPage(threadId, { after: this.order.at(-1) });
       if (threadId !== this.threadId) return;
       for (const message of page.results) this.show(message);
       this.hasMoreAfter = page.has_more_after;
+      // A message sent while this page travelled was left out while newer ones were missing.
+      this.replay(arrived);
       this.showLoadButtons();
     } catch (error) {
       this.alert.textContent = error.message;
@@ -283,6 +336,7 @@ export class Conversation {
   // Live changes, for the open conversation.
   apply(event) {
     if (event.thread !== this.threadId) return;
+    if (event.type !== "typing") for (const arrived of this.arriving) arrived.push(event);
     switch (event.type) {
       case "message.created": {
         if (this.hasMoreAfter || !event.data) return;
@@ -336,11 +390,24 @@ export class Conversation {
     this.elements.set(message.id, element);
     if (old) {
       this.observer.unobserve(old);
+      const focused = old.contains(document.activeElement) ? document.activeElement : null;
       old.replaceWith(element);
+      if (focused) this.refocus(element, focused);
     } else {
       this.place(message.id, element);
     }
     if (message.sender !== this.app.me.id && !message.is_read && !message.deleted) this.observer.observe(element);
+  }
+
+  // A message drawn again (a reaction, an edit, a receipt, mine or live) keeps the keyboard
+  // where it was: on the same control if it is still there, else on the message, rather
+  // than losing focus to the top of the page.
+  refocus(element, focused) {
+    const key = focused.dataset.focus;
+    const same = [...element.querySelectorAll("[data-focus]")].find(
+      (control) => control.dataset.focus === key && !control.closest("[hidden]"),
+    );
+    (key && same ? same : element).focus();
   }
 
   forget(messageId) {
@@ -389,12 +456,16 @@ export class Conversation {
     item.append(bubble);
     if (message.deleted) return item;
     const actions = h("div", { class: "actions" });
-    const react = h("button", { type: "button", class: "small", "aria-expanded": "false" }, "React");
+    const react = h("button", { type: "button", class: "small", "aria-expanded": "false", dataset: { focus: "react" } }, "React");
     const palette = h(
       "div",
       { class: "palette", hidden: true },
       EMOJIS.map((emoji) =>
-        h("button", { type: "button", class: "small", "aria-label": `React with ${emoji}`, onclick: () => this.react(message, emoji, true) }, emoji),
+        h(
+          "button",
+          { type: "button", class: "small", "aria-label": `React with ${emoji}`, dataset: { focus: `reaction ${emoji}` }, onclick: () => this.react(message, emoji, true) },
+          emoji,
+        ),
       ),
     );
     react.addEventListener("click", () => {
@@ -404,9 +475,9 @@ export class Conversation {
     });
     actions.append(react);
     if (mine) {
-      const edit = h("button", { type: "button", class: "small" }, "Edit");
+      const edit = h("button", { type: "button", class: "small", dataset: { focus: "edit" } }, "Edit");
       edit.addEventListener("click", () => this.edit(message, item));
-      const remove = h("button", { type: "button", class: "small" }, "Delete");
+      const remove = h("button", { type: "button", class: "small", dataset: { focus: "delete" } }, "Delete");
       remove.addEventListener("click", () => this.confirmDelete(message, actions));
       actions.append(edit, remove);
       item.append(h("span", { class: "receipt" }, message.is_read ? "Read" : "Sent"));
@@ -448,6 +519,7 @@ export class Conversation {
             class: "small reaction",
             "aria-pressed": String(reaction.me),
             "aria-label": `${reaction.emoji} ${reaction.count}${reaction.me ? ", yours" : ""}`,
+            dataset: { focus: `reaction ${reaction.emoji}` },
             onclick: () => this.react(message, reaction.emoji, !reaction.me),
           },
           `${reaction.emoji} ${reaction.count}`,
@@ -555,6 +627,13 @@ export class Conversation {
     this.markTimer = setTimeout(() => this.markRead(), MARK_READ_PAUSE_MS);
   }
 
+  // Now, not after the pause: the conversation these ids belong to is being left, and ids
+  // are global, so sent later for the next conversation they would mark unseen ones read.
+  flushRead() {
+    clearTimeout(this.markTimer);
+    this.markRead();
+  }
+
   async markRead() {
     if (document.visibilityState !== "visible" || !this.threadId || !this.readUpTo) return;
     const upTo = this.readUpTo;
@@ -562,6 +641,7 @@ export class Conversation {
     this.readUpTo = 0;
     try {
       await api("PATCH", `/api/threads/${threadId}/mark_read`, { json: { up_to: upTo } });
+      if (threadId !== this.threadId) return;
       for (const message of this.messages.values()) {
         if (message.sender !== this.app.me.id && message.id <= upTo) message.is_read = true;
       }
@@ -622,7 +702,6 @@ export class Conversation {
     if (this.files.some((entry) => entry.state === "uploading")) return;
     const ready = this.files.filter((entry) => entry.state === "ready").map((entry) => entry.attachment);
     if (!text && !ready.length) return;
-    if (this.hasMoreAfter) await this.loadAround("first_unread");
     const sending = { clientId: crypto.randomUUID(), threadId: this.threadId, text, attachments: ready, state: "sending", error: "" };
     this.pending.set(sending.clientId, sending);
     this.input.value = "";
@@ -630,6 +709,10 @@ export class Conversation {
     this.renderFiles();
     this.alert.textContent = "";
     this.showPending();
+    // Written far back in the history: the newest messages come first, or mine would sit
+    // right after older ones, and the ones between would never load (loadNewer goes on
+    // from the last shown). If they cannot be loaded now, deliver leaves mine out too.
+    if (this.hasMoreAfter) await this.loadLatest().catch(() => {});
     this.scrollToEnd();
     await this.deliver(sending);
   }
@@ -646,7 +729,7 @@ export class Conversation {
         });
         this.pending.delete(sending.clientId);
         this.showPending();
-        if (message.thread === this.threadId) {
+        if (message.thread === this.threadId && !this.hasMoreAfter) {
           this.show(message);
           this.scrollToEnd();
         }
@@ -664,6 +747,12 @@ export class Conversation {
     }
   }
 
+  // The Retry button goes with the attempt: the keyboard goes on from the message box.
+  retry(sending) {
+    this.input.focus();
+    this.deliver(sending);
+  }
+
   showPending() {
     for (const element of this.log.querySelectorAll(".pending")) element.remove();
     for (const sending of this.pending.values()) {
@@ -675,7 +764,7 @@ export class Conversation {
               "p",
               { class: "error", role: "alert" },
               `Not sent: ${sending.error} `,
-              h("button", { type: "button", class: "small", onclick: () => this.deliver(sending) }, "Retry"),
+              h("button", { type: "button", class: "small", onclick: () => this.retry(sending) }, "Retry"),
             );
       this.log.append(
         h(

@@ -26,7 +26,7 @@ export class Inbox {
     this.list = h("ul", { class: "threads", "aria-label": "Conversations" });
     this.empty = h("p", { class: "hint" }, "No conversations yet: find someone above to talk to.");
     this.more = h("button", { type: "button", class: "secondary", hidden: true }, "More conversations");
-    this.more.addEventListener("click", () => this.loadMore());
+    this.more.addEventListener("click", () => this.loadMore().catch((error) => this.tell(error.message)));
     this.notice = h("p", { class: "notice", role: "status" });
     this.people = h("ul", { class: "people", "aria-label": "People found" });
     this.peopleSearch = h("input", { id: "find-people", type: "search", autocomplete: "off", maxlength: 150 });
@@ -88,6 +88,11 @@ export class Inbox {
     }
   }
 
+  // A row read again in the background, for a live change: a failure is told.
+  refreshLater(threadId) {
+    this.refresh(threadId).catch((error) => this.tell(error.message));
+  }
+
   remove(threadId) {
     this.threads.delete(threadId);
     this.render();
@@ -104,7 +109,7 @@ export class Inbox {
         return;
       case "message.created": {
         if (!thread) {
-          this.refresh(event.thread);
+          this.refreshLater(event.thread);
           return;
         }
         const message = event.data;
@@ -121,7 +126,7 @@ export class Inbox {
         if (!thread) return;
         if (event.type === "message.deleted" && event.data?.sender !== this.app.me.id) {
           // A deleted message stops counting as unread: the row says by how much.
-          this.refresh(event.thread);
+          this.refreshLater(event.thread);
           return;
         }
         if (thread.last_message?.id === event.message && event.data) thread.last_message = event.data;
@@ -199,8 +204,10 @@ export class Inbox {
     this.render();
   }
 
-  focusSelected() {
-    this.list.querySelector("button")?.focus();
+  // Back from a conversation, the keyboard goes on from its entry (the first one if it is
+  // gone), not from the top of the list.
+  focusThread(threadId) {
+    (this.items.get(threadId) ?? this.list).querySelector("button")?.focus();
   }
 
   findPeople() {

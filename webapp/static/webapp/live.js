@@ -2,11 +2,14 @@
 // Every change carries its cursor; the newest applied is kept, so a change that arrives twice
 // (replayed by the socket after a REST catch-up, say) is applied once.
 
-import { ApiError, accessToken, api, query, refreshAccess } from "./api.js";
+import { ApiError, accessToken, api, query, refreshAccess, sessionEnded } from "./api.js";
 
 const FIRST_PAUSE_MS = 1000;
 const LONGEST_PAUSE_MS = 60000;
 const SYNC_PAGE = 500;
+// A socket counts as working once it has stayed open this long: one the server closes at
+// once (1012 while it cannot reach Redis, say) keeps the back-off growing.
+const STEADY_MS = 10000;
 
 // Close codes the server documents: 4401 the token (refresh it), 4410 the cursor is older
 // than the log keeps and 4400 it is not a cursor (load everything again).
@@ -22,6 +25,7 @@ export class Live {
     this.cursor = null;
     this.socket = null;
     this.failures = 0;
+    this.resyncing = false;
     this.timer = null;
     this.stopped = true;
     this.online = () => this.reconnectNow();
@@ -71,8 +75,9 @@ export class Live {
     const url = `${scheme}//${location.host}/ws/?since=${this.cursor}`;
     const socket = new WebSocket(url, ["bearer", accessToken()]);
     this.socket = socket;
+    let openedAt = null;
     socket.addEventListener("open", () => {
-      this.failures = 0;
+      openedAt = Date.now();
       this.onStatus("online");
     });
     socket.addEventListener("message", (message) => {
@@ -87,6 +92,7 @@ export class Live {
     socket.addEventListener("close", (closed) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      if (openedAt !== null && Date.now() - openedAt >= STEADY_MS) this.failures = 0;
       if (!this.stopped) this.recover(closed.code);
     });
   }
@@ -114,14 +120,14 @@ export class Live {
       try {
         await refreshAccess();
       } catch (error) {
-        if (error instanceof ApiError) {
+        if (sessionEnded(error)) {
           this.stop();
           this.onSignedOut();
           return;
         }
       }
     } else if (RESYNC_CODES.has(code)) {
-      this.cursor = await this.onResync();
+      this.resyncing = true;
     }
     this.schedule();
   }
@@ -139,19 +145,23 @@ export class Live {
   async catchUpAndConnect() {
     if (this.stopped || this.socket) return;
     try {
+      // Loading everything again can fail like any request: until it has worked, each
+      // attempt starts with it, as the cursor kept is of no use.
+      if (this.resyncing) {
+        this.cursor = await this.onResync();
+        this.resyncing = false;
+      }
       await this.catchUp();
     } catch (error) {
-      if (error instanceof ApiError && error.status === 410) {
-        this.cursor = await this.onResync();
-      } else if (error instanceof ApiError && error.status === 401) {
+      if (sessionEnded(error)) {
         this.stop();
         this.onSignedOut();
         return;
-      } else {
-        this.onStatus("offline");
-        this.schedule();
-        return;
       }
+      if (error instanceof ApiError && error.status === 410) this.resyncing = true;
+      this.onStatus("offline");
+      this.schedule();
+      return;
     }
     this.connect();
   }
