@@ -4,6 +4,7 @@ the server only hands out the page and its static files."""
 from functools import cache
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -40,6 +41,8 @@ def content_security_policy() -> str:
 
 @require_safe
 def chat_page(request: HttpRequest) -> HttpResponse:
-    response = render(request, "webapp/app.html")
+    response = render(
+        request, "webapp/app.html", {"message_max_length": settings.CHAT_MESSAGE_MAX_LENGTH}
+    )
     response["Content-Security-Policy"] = content_security_policy()
     return response

@@ -181,6 +181,7 @@ def test_two_people_talk_live(chat_server, browser, photo):
     send(alice, "The place")
     picture = wait_until(bob, lambda d: by_role(d, "image", "photo.png"))
     assert picture.get_attribute("naturalWidth") not in (None, "0")
+    assert picture.size == {"width": 192, "height": 120}  # its proportions, kept before it loads
 
     # Text is shown as text, never run or rendered as HTML
     hostile = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"><b>bold</b>'
@@ -288,6 +289,49 @@ def test_a_blocked_person_cannot_send_until_unblocked(chat_server, browser):
     wait_until(alice, lambda d: by_role(d, "button", "Block bob_blocked"))
     by_role(bob, "button", "Retry").click()
     wait_until(alice, lambda d: shows(d, "bob_blocked", ["please stop", "why?"]))
+
+
+def test_a_refused_send_can_be_taken_back_to_edit_or_discarded(chat_server, browser):
+    alice, bob = browser(), browser()
+    sign_up(alice, chat_server, "alice_refuses")
+    sign_up(bob, chat_server, "bob_refused")
+    start_conversation(alice, "bob_refused")
+    send(alice, "hello")
+    by_role(alice, "button", "Block bob_refused").click()
+    wait_until(alice, lambda d: by_role(d, "button", "Unblock bob_refused"))
+    open_conversation(bob, "alice_refuses")
+
+    send(bob, "first try")
+    log = by_role(bob, "log", "Conversation with alice_refuses")
+    failed = wait_until(bob, lambda d: log.find_element("css selector", ".pending.failed"))
+    within(bob, failed, "button", "Edit").click()
+    box = by_label(bob, "Message")
+    assert box.get_attribute("value") == "first try"
+    assert bob.switch_to.active_element == box
+    assert not log.find_elements("css selector", ".pending")
+
+    box.clear()
+    send(bob, "second try")
+    failed = wait_until(bob, lambda d: log.find_element("css selector", ".pending.failed"))
+    within(bob, failed, "button", "Discard").click()
+    wait_until(bob, lambda d: not log.find_elements("css selector", ".pending"))
+    assert by_label(bob, "Message").get_attribute("value") == ""
+    assert shows(alice, "bob_refused", ["hello"])
+
+
+def test_an_over_long_message_is_refused_before_sending_and_kept(chat_server, browser):
+    register(chat_server, "bob_long_text")
+    alice = browser()
+    sign_up(alice, chat_server, "alice_long_text")
+    start_conversation(alice, "bob_long_text")
+    box = by_label(alice, "Message")
+    alice.execute_script("arguments[0].value = 'x'.repeat(5001)", box)
+    by_role(alice, "button", "Send").click()
+    alert = wait_until(alice, lambda d: d.find_element("css selector", ".composer [role=alert]"))
+    wait_until(alice, lambda d: alert.text)
+    assert alert.text == "A message can be at most 5000 characters; this one has 5001."
+    assert len(box.get_attribute("value")) == 5001
+    assert messages(alice, "bob_long_text") == []
 
 
 def test_a_long_history_opens_at_the_first_unread_pages_back_and_searches(chat_server, browser):

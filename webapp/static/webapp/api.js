@@ -20,13 +20,17 @@ export class ApiError extends Error {
 // may not have been applied, so only idempotent requests are retried.
 export class NetworkError extends Error {}
 
+// Fields as the page names them to people (the message's `text` is its "Message" box).
+const FIELD_NAMES = { text: "Message", non_field_errors: "" };
+
 function describe(body) {
   if (!body || typeof body !== "object") return "";
   if (typeof body.detail === "string") return body.detail;
   return Object.entries(body)
     .map(([field, problems]) => {
       const text = Array.isArray(problems) ? problems.join(" ") : String(problems);
-      return field === "non_field_errors" ? text : `${field}: ${text}`;
+      const name = FIELD_NAMES[field] ?? field.charAt(0).toUpperCase() + field.slice(1).replaceAll("_", " ");
+      return name ? `${name}: ${text}` : text;
     })
     .join(" ");
 }

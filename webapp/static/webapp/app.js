@@ -38,15 +38,18 @@ class App {
     }
   }
 
-  showSignIn(notice = "") {
+  // `problem`: why the user is here (an error, said at once); `notice`: news that is not one.
+  showSignIn(problem = "", notice = "") {
     document.title = "Chat";
-    const error = h("p", { class: "error", role: "alert" }, notice);
+    const error = h("p", { class: "error", role: "alert" }, problem);
+    const news = h("p", { class: "notice", role: "status" }, notice);
     const username = h("input", { id: "username", name: "username", autocomplete: "username", required: true, maxlength: 150 });
     const password = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true });
     const form = h(
       "form",
       { class: "sign-in", "aria-labelledby": "sign-in-title" },
       h("h1", { id: "sign-in-title" }, "Chat"),
+      news,
       h("p", {}, "Log in, or pick a username and password to sign up."),
       h("label", { for: "username" }, "Username"),
       username,
@@ -197,16 +200,23 @@ class App {
   }
 
   async logOut() {
-    this.live?.stop();
+    this.leave();
     await logOut();
     history.replaceState(null, "", location.pathname);
-    this.showSignIn("You have logged out.");
+    this.showSignIn("", "You have logged out.");
   }
 
-  signedOut(notice) {
+  signedOut(problem) {
+    this.leave();
+    this.showSignIn(problem);
+  }
+
+  // Nothing of the signed-in page goes on working behind the sign-in form.
+  leave() {
     this.live?.stop();
     this.live = null;
-    this.showSignIn(notice);
+    this.conversation?.dispose();
+    this.conversation = null;
   }
 }
 

@@ -17,6 +17,15 @@ function isRetryable(error) {
   return error instanceof NetworkError || (error instanceof ApiError && (error.status >= 500 || error.status === 429));
 }
 
+// A picture shows at most this many CSS pixels wide or high, its proportions kept.
+const THUMBNAIL_BOX = 192;
+
+function thumbnailSize(file) {
+  if (!file.width || !file.height) return { width: THUMBNAIL_BOX, height: THUMBNAIL_BOX };
+  const scale = Math.min(1, THUMBNAIL_BOX / Math.max(file.width, file.height));
+  return { width: Math.round(file.width * scale), height: Math.round(file.height * scale) };
+}
+
 function pause(milliseconds) {
   return new Promise((resolve) => setTimeout(resolve, milliseconds));
 }
@@ -37,12 +46,15 @@ export class Conversation {
     this.editing = null;
     this.readUpTo = 0;
     this.lastTypingSent = 0;
+    // The server's limit on a message's length, handed over by the page (app.html).
+    this.maxLength = Number(document.getElementById("root").dataset.messageMaxLength) || Infinity;
     this.build();
     this.observer = new IntersectionObserver((entries) => this.seen(entries), {
       root: this.scroller,
       threshold: 0.6,
     });
-    document.addEventListener("visibilitychange", () => this.markRead());
+    this.visible = () => this.markRead();
+    document.addEventListener("visibilitychange", this.visible);
   }
 
   build() {
@@ -148,6 +160,16 @@ export class Conversation {
       event.preventDefault();
       this.upload([...event.dataTransfer.files]);
     });
+  }
+
+  // The page is signed out: stop watching, reading and sending.
+  dispose() {
+    this.disposed = true;
+    this.observer.disconnect();
+    document.removeEventListener("visibilitychange", this.visible);
+    clearTimeout(this.markTimer);
+    clearTimeout(this.typingTimer);
+    this.pending.clear();
   }
 
   get other() {
@@ -463,7 +485,12 @@ export class Conversation {
       EMOJIS.map((emoji) =>
         h(
           "button",
-          { type: "button", class: "small", "aria-label": `React with ${emoji}`, dataset: { focus: `reaction ${emoji}` }, onclick: () => this.react(message, emoji, true) },
+          { type: "button", class: "small", "aria-label": `React with ${emoji}`, dataset: { focus: `reaction ${emoji}` }, onclick: () => {
+            palette.hidden = true;
+            react.setAttribute("aria-expanded", "false");
+            react.focus();
+            this.react(message, emoji, true);
+          } },
           emoji,
         ),
       ),
@@ -499,7 +526,7 @@ export class Conversation {
             ? h(
                 "a",
                 { href: file.url, target: "_blank", rel: "noopener" },
-                h("img", { src: file.thumbnail_url, alt: file.name, width: file.width, height: file.height, loading: "lazy" }),
+                h("img", { src: file.thumbnail_url, alt: file.name, ...thumbnailSize(file), loading: "lazy" }),
               )
             : h("a", { href: file.url, download: file.name }, `${file.name} (${formatSize(file.size)})`),
         ),
@@ -702,6 +729,10 @@ export class Conversation {
     if (this.files.some((entry) => entry.state === "uploading")) return;
     const ready = this.files.filter((entry) => entry.state === "ready").map((entry) => entry.attachment);
     if (!text && !ready.length) return;
+    if (text.length > this.maxLength) {
+      this.alert.textContent = `A message can be at most ${this.maxLength} characters; this one has ${text.length}.`;
+      return;
+    }
     const sending = { clientId: crypto.randomUUID(), threadId: this.threadId, text, attachments: ready, state: "sending", error: "" };
     this.pending.set(sending.clientId, sending);
     this.input.value = "";
@@ -721,6 +752,7 @@ export class Conversation {
   // answers the stored one instead of posting it twice.
   async deliver(sending) {
     for (let attempt = 1; ; attempt += 1) {
+      if (this.disposed) return;
       sending.state = "sending";
       this.showPending();
       try {
@@ -753,6 +785,22 @@ export class Conversation {
     this.deliver(sending);
   }
 
+  // A failed send goes back into the composer, text and files, to be changed and sent anew.
+  takeBack(sending) {
+    this.discard(sending);
+    if (!this.input.value) this.input.value = sending.text;
+    this.files.push(
+      ...sending.attachments.map((attachment) => ({ key: crypto.randomUUID(), name: attachment.name, state: "ready", attachment, error: "" })),
+    );
+    this.renderFiles();
+  }
+
+  discard(sending) {
+    this.pending.delete(sending.clientId);
+    this.showPending();
+    this.input.focus();
+  }
+
   showPending() {
     for (const element of this.log.querySelectorAll(".pending")) element.remove();
     for (const sending of this.pending.values()) {
@@ -765,6 +813,10 @@ export class Conversation {
               { class: "error", role: "alert" },
               `Not sent: ${sending.error} `,
               h("button", { type: "button", class: "small", onclick: () => this.retry(sending) }, "Retry"),
+              " ",
+              h("button", { type: "button", class: "small secondary", onclick: () => this.takeBack(sending) }, "Edit"),
+              " ",
+              h("button", { type: "button", class: "small secondary", onclick: () => this.discard(sending) }, "Discard"),
             );
       this.log.append(
         h(
