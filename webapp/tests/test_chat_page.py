@@ -5,6 +5,7 @@ assistive technology finds them (webapp/tests/browser.py)."""
 import json
 import re
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,15 @@ PASSWORD = "correct-horse-battery"  # noqa: S105
 
 
 def sign_up(driver, chat_server: str, username: str) -> None:
+    enter(driver, chat_server, username, "Sign up")
+
+
+def enter(driver, chat_server: str, username: str, button: str) -> None:
+    """Open the page, fill in the sign-in form and press `button` ("Sign up", "Log in")."""
     driver.get(f"{chat_server}/app/")
     wait_until(driver, lambda d: by_label(d, "Username")).send_keys(username)
     by_label(driver, "Password").send_keys(PASSWORD)
-    by_role(driver, "button", "Sign up").click()
+    by_role(driver, "button", button).click()
     wait_until(driver, lambda d: connection_state(d) == "Connected")
 
 
@@ -40,6 +46,18 @@ def connection_state(driver) -> str:
     """What the page says of its connection (the status line at the top)."""
     status = [element.text for element in all_by_role(driver, "status") if element.text]
     return status[0] if status else ""
+
+
+def two_people(browser, chat_server: str, first: str, second: str, opening: str = ""):
+    """Two people signed up in browsers of their own, and the conversation `first` started
+    with `second` (saying `opening`, if given): their two drivers."""
+    alice, bob = browser(), browser()
+    sign_up(alice, chat_server, first)
+    sign_up(bob, chat_server, second)
+    start_conversation(alice, second)
+    if opening:
+        send(alice, opening)
+    return alice, bob
 
 
 def start_conversation(driver, other: str) -> None:
@@ -117,12 +135,33 @@ def register(chat_server: str, username: str) -> tuple[int, str]:
     return person["id"], pair["access"]
 
 
+def post_messages(chat_server: str, thread_id: int, token: str, texts) -> list[dict]:
+    return [
+        call(chat_server, "POST", f"/api/threads/{thread_id}/messages", {"text": text}, token)
+        for text in texts
+    ]
+
+
+@dataclass
+class Conversation:
+    thread: int
+    writer_token: str
+    reader_token: str
+    sent: list[dict]
+
+
+def written_to(chat_server: str, writer: str, reader: str, texts: list[str]) -> Conversation:
+    """`writer` and `reader` signed up over the API, and `texts` sent by `writer` to
+    `reader` in a new conversation (the reader's browser is opened by the test)."""
+    _, writer_token = register(chat_server, writer)
+    reader_id, reader_token = register(chat_server, reader)
+    thread = call(chat_server, "POST", "/api/threads/", {"participants": [reader_id]}, writer_token)
+    sent = post_messages(chat_server, thread["id"], writer_token, texts)
+    return Conversation(thread["id"], writer_token, reader_token, sent)
+
+
 def log_in(driver, chat_server: str, username: str) -> None:
-    driver.get(f"{chat_server}/app/")
-    wait_until(driver, lambda d: by_label(d, "Username")).send_keys(username)
-    by_label(driver, "Password").send_keys(PASSWORD)
-    by_role(driver, "button", "Log in").click()
-    wait_until(driver, lambda d: connection_state(d) == "Connected")
+    enter(driver, chat_server, username, "Log in")
 
 
 def go_offline(driver, offline: bool) -> None:
@@ -141,12 +180,7 @@ def photo(tmp_path) -> Path:
 
 
 def test_two_people_talk_live(chat_server, browser, photo):
-    alice, bob = browser(), browser()
-    sign_up(alice, chat_server, "alice_live")
-    sign_up(bob, chat_server, "bob_live")
-
-    start_conversation(alice, "bob_live")
-    send(alice, "Hi Bob, lunch?")
+    alice, bob = two_people(browser, chat_server, "alice_live", "bob_live", "Hi Bob, lunch?")
 
     # Bob's inbox shows it live, unread: a badge and the count in the title
     entry = wait_until(bob, lambda d: inbox_entry(d, "alice_live"))
@@ -213,11 +247,7 @@ def delete(driver, other: str, text: str) -> None:
 
 
 def test_a_browser_that_was_offline_shows_exactly_the_final_state(chat_server, browser):
-    alice, bob = browser(), browser()
-    sign_up(alice, chat_server, "alice_away")
-    sign_up(bob, chat_server, "bob_away")
-    start_conversation(alice, "bob_away")
-    send(alice, "one")
+    alice, bob = two_people(browser, chat_server, "alice_away", "bob_away", "one")
     open_conversation(bob, "alice_away")
     wait_until(bob, lambda d: shows(d, "alice_away", ["one"]))
 
@@ -249,11 +279,7 @@ def test_a_browser_that_was_offline_shows_exactly_the_final_state(chat_server, b
 
 
 def test_a_send_that_failed_offline_is_sent_once_by_retry(chat_server, browser):
-    alice, bob = browser(), browser()
-    sign_up(alice, chat_server, "alice_retry")
-    sign_up(bob, chat_server, "bob_retry")
-    start_conversation(alice, "bob_retry")
-    send(alice, "first")
+    alice, bob = two_people(browser, chat_server, "alice_retry", "bob_retry", "first")
     open_conversation(bob, "alice_retry")
 
     go_offline(alice, True)
@@ -271,11 +297,7 @@ def test_a_send_that_failed_offline_is_sent_once_by_retry(chat_server, browser):
 
 
 def test_a_blocked_person_cannot_send_until_unblocked(chat_server, browser):
-    alice, bob = browser(), browser()
-    sign_up(alice, chat_server, "alice_blocks")
-    sign_up(bob, chat_server, "bob_blocked")
-    start_conversation(alice, "bob_blocked")
-    send(alice, "please stop")
+    alice, bob = two_people(browser, chat_server, "alice_blocks", "bob_blocked", "please stop")
     by_role(alice, "button", "Block bob_blocked").click()
     unblock = wait_until(alice, lambda d: by_role(d, "button", "Unblock bob_blocked"))
 
@@ -292,11 +314,7 @@ def test_a_blocked_person_cannot_send_until_unblocked(chat_server, browser):
 
 
 def test_a_refused_send_can_be_taken_back_to_edit_or_discarded(chat_server, browser):
-    alice, bob = browser(), browser()
-    sign_up(alice, chat_server, "alice_refuses")
-    sign_up(bob, chat_server, "bob_refused")
-    start_conversation(alice, "bob_refused")
-    send(alice, "hello")
+    alice, bob = two_people(browser, chat_server, "alice_refuses", "bob_refused", "hello")
     by_role(alice, "button", "Block bob_refused").click()
     wait_until(alice, lambda d: by_role(d, "button", "Unblock bob_refused"))
     open_conversation(bob, "alice_refuses")
@@ -335,26 +353,11 @@ def test_an_over_long_message_is_refused_before_sending_and_kept(chat_server, br
 
 
 def test_a_long_history_opens_at_the_first_unread_pages_back_and_searches(chat_server, browser):
-    alice_id, alice_token = register(chat_server, "alice_long")
-    bob_id, bob_token = register(chat_server, "bob_long")
-    thread = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, alice_token)
-    sent = [
-        call(
-            chat_server,
-            "POST",
-            f"/api/threads/{thread['id']}/messages",
-            {"text": f"message {number}"},
-            alice_token,
-        )
-        for number in range(1, 131)
-    ]
-    call(
-        chat_server,
-        "PATCH",
-        f"/api/threads/{thread['id']}/mark_read",
-        {"up_to": sent[99]["id"]},
-        bob_token,
-    )
+    texts = [f"message {number}" for number in range(1, 131)]
+    written = written_to(chat_server, "alice_long", "bob_long", texts)
+    up_to = {"up_to": written.sent[99]["id"]}
+    mark_read = f"/api/threads/{written.thread}/mark_read"
+    call(chat_server, "PATCH", mark_read, up_to, written.reader_token)
 
     bob = browser()
     log_in(bob, chat_server, "bob_long")
@@ -468,10 +471,7 @@ for (const type of ["dragenter", "dragover", "drop"]) {
 
 
 def test_a_file_dropped_on_the_conversation_arrives_as_a_download_link(chat_server, browser):
-    alice, bob = browser(), browser()
-    sign_up(alice, chat_server, "alice_drops")
-    sign_up(bob, chat_server, "bob_drops")
-    start_conversation(alice, "bob_drops")
+    alice, bob = two_people(browser, chat_server, "alice_drops", "bob_drops")
     log = by_role(alice, "log", "Conversation with bob_drops")
     alice.execute_script(DROP_A_FILE, log, "agenda.txt", "1. Lorem\n2. Ipsum\n")
     wait_until(alice, lambda d: "agenda.txt (ready)" in by_role(d, "list", "Files to send").text)
@@ -493,24 +493,14 @@ def slow_network(driver, latency_ms: int) -> None:
     )
 
 
-def post_messages(chat_server: str, thread_id: int, token: str, texts) -> list[dict]:
-    return [
-        call(chat_server, "POST", f"/api/threads/{thread_id}/messages", {"text": text}, token)
-        for text in texts
-    ]
-
-
 def test_a_message_that_arrives_while_a_conversation_loads_is_kept(chat_server, browser):
-    alice_id, alice_token = register(chat_server, "alice_loading")
-    bob_id, _ = register(chat_server, "bob_loading")
-    thread = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, alice_token)
-    post_messages(chat_server, thread["id"], alice_token, ["hello"])
+    written = written_to(chat_server, "alice_loading", "bob_loading", ["hello"])
     bob = browser()
     log_in(bob, chat_server, "bob_loading")
     slow_network(bob, 1500)
     inbox_entry(bob, "alice_loading").click()
     # The page of messages is on its way when this one is sent: it comes over the socket
-    post_messages(chat_server, thread["id"], alice_token, ["while it loads"])
+    post_messages(chat_server, written.thread, written.writer_token, ["while it loads"])
     wait_until(bob, lambda d: shows(d, "alice_loading", ["hello", "while it loads"]), timeout=15)
     slow_network(bob, 0)
     assert console_errors(bob) == []
@@ -561,12 +551,9 @@ def test_switching_conversations_marks_read_only_what_was_seen(chat_server, brow
 
 
 def test_a_reply_sent_from_far_back_lands_after_the_newest_message(chat_server, browser):
-    _, alice_token = register(chat_server, "alice_far")
-    bob_id, _ = register(chat_server, "bob_far")
-    thread = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, alice_token)
     # More than two pages newer than where he opens it
     sent = [f"message {number}" for number in range(1, 131)]
-    post_messages(chat_server, thread["id"], alice_token, sent)
+    written_to(chat_server, "alice_far", "bob_far", sent)
     bob = browser()
     log_in(bob, chat_server, "bob_far")
     open_conversation(bob, "alice_far")
@@ -675,10 +662,7 @@ def test_keyboard_focus_stays_in_place(chat_server, browser):
 
 
 def test_opening_a_conversation_offline_says_so(chat_server, browser):
-    _, alice_token = register(chat_server, "alice_unreachable")
-    bob_id, _ = register(chat_server, "bob_unreachable")
-    thread = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, alice_token)
-    post_messages(chat_server, thread["id"], alice_token, ["hello"])
+    written_to(chat_server, "alice_unreachable", "bob_unreachable", ["hello"])
     bob = browser()
     log_in(bob, chat_server, "bob_unreachable")
     go_offline(bob, True)
