@@ -673,3 +673,32 @@ def test_opening_a_conversation_offline_says_so(chat_server, browser):
     assert [
         error for error in console_errors(bob) if "ERR_INTERNET_DISCONNECTED" not in error
     ] == []
+
+
+def test_taking_back_a_reaction_leaves_the_other_persons(chat_server, browser):
+    alice, bob = two_people(browser, chat_server, "alice_takes_back", "bob_keeps", "vote?")
+    open_conversation(bob, "alice_takes_back")
+    for driver, other in ((alice, "bob_keeps"), (bob, "alice_takes_back")):
+        item = wait_until(driver, lambda d, other=other: message_item(d, other, "vote?"))
+        within(driver, item, "button", "React").click()
+        within(driver, item, "button", "React with 👍").click()
+    for driver, other in ((alice, "bob_keeps"), (bob, "alice_takes_back")):
+        wait_until(
+            driver,
+            lambda d, other=other: within(
+                d, message_item(d, other, "vote?"), "button", "👍 2, yours"
+            ),
+        )
+
+    within(alice, message_item(alice, "bob_keeps", "vote?"), "button", "👍 2, yours").click()
+    for driver, other in ((alice, "bob_keeps"), (bob, "alice_takes_back")):
+        mine = "" if driver is alice else ", yours"
+        wait_until(
+            driver,
+            lambda d, other=other, mine=mine: within(
+                d, message_item(d, other, "vote?"), "button", f"👍 1{mine}"
+            ),
+        )
+    # and it stays so once every answer and event is in
+    alice.execute_script("return new Promise((done) => setTimeout(done, 1000))")
+    within(alice, message_item(alice, "bob_keeps", "vote?"), "button", "👍 1")

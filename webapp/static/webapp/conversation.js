@@ -39,6 +39,7 @@ export class Conversation {
     this.elements = new Map();
     this.order = [];
     this.pending = new Map();
+    this.reactionEvents = new Map();
     // One list per page of messages on its way, of the changes to this thread that arrived
     // meanwhile (see fetchPage).
     this.arriving = new Set();
@@ -377,6 +378,7 @@ export class Conversation {
       case "reaction.added":
       case "reaction.removed": {
         const message = this.messages.get(event.message);
+        this.reactionEvents.set(event.message, (this.reactionEvents.get(event.message) ?? 0) + 1);
         if (message) this.show({ ...message, reactions: event.reactions });
         return;
       }
@@ -555,17 +557,22 @@ export class Conversation {
     );
   }
 
+  // The answer is applied only if no reaction event for the message came meanwhile: an event
+  // is at least as new as the answer (its own, or a later change), and taking mine back
+  // from the state it already shows would count me out twice.
   async react(message, emoji, add) {
     const path = `/api/threads/${message.thread}/messages/${message.id}/reactions/${encodeURIComponent(emoji)}`;
+    const eventsBefore = this.reactionEvents.get(message.id) ?? 0;
+    const overtaken = () => (this.reactionEvents.get(message.id) ?? 0) !== eventsBefore;
     try {
       if (add) {
         const answer = await api("PUT", path);
         const current = this.messages.get(message.id);
-        if (current) this.show({ ...current, reactions: answer.reactions });
+        if (current && !overtaken()) this.show({ ...current, reactions: answer.reactions });
       } else {
         await api("DELETE", path);
         const current = this.messages.get(message.id);
-        if (current) {
+        if (current && !overtaken()) {
           const reactions = current.reactions
             .map((reaction) => (reaction.emoji === emoji ? { ...reaction, count: reaction.count - 1, me: false } : reaction))
             .filter((reaction) => reaction.count > 0);
