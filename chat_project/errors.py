@@ -74,6 +74,13 @@ def json_error(detail: str, code: str, status: int) -> JsonResponse:
     )
 
 
+def method_not_allowed(method: str, allowed: str) -> JsonResponse:
+    """A 405 outside DRF's views, as DRF answers one, with the methods allowed."""
+    response = json_error(f'Method "{method}" not allowed.', "method_not_allowed", 405)
+    response["Allow"] = allowed
+    return response
+
+
 def request_too_large(path: str = "") -> JsonResponse:
     """413 for a body over its limit (`http_guards.body_over_limit`): on the upload route,
     the answer to a file that is too large."""

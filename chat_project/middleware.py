@@ -10,7 +10,7 @@ from chat_project.errors import (
     chat_error_response,
     database_unavailable,
     is_database_unavailable,
-    json_error,
+    method_not_allowed,
     request_too_large,
 )
 from chat_project.exceptions import ChatError
@@ -89,10 +89,7 @@ class HealthCheckMiddleware:
         if probe is None:
             return self.get_response(request)
         if request.method not in ("GET", "HEAD"):
-            response = json_error(
-                f'Method "{request.method}" not allowed.', "method_not_allowed", 405
-            )
-            response["Allow"] = "GET, HEAD"
+            response = method_not_allowed(request.method, "GET, HEAD")
         else:
             response = probe(request)
         response["Cache-Control"] = "no-store"

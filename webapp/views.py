@@ -8,7 +8,9 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_safe
+from django.views.decorators.csrf import csrf_exempt
+
+from chat_project.errors import method_not_allowed
 
 
 @cache
@@ -39,8 +41,12 @@ def content_security_policy() -> str:
     )
 
 
-@require_safe
+# No form posts here: any other method is answered 405 as the API answers one (JSON), not
+# with the CSRF failure page.
+@csrf_exempt
 def chat_page(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        return method_not_allowed(request.method, "GET, HEAD")
     response = render(
         request, "webapp/app.html", {"message_max_length": settings.CHAT_MESSAGE_MAX_LENGTH}
     )
