@@ -4,12 +4,6 @@ it is sent with, and what else it answers."""
 from django.test import Client
 
 
-def test_the_root_leads_to_the_chat_page(db):
-    response = Client().get("/")
-    assert response.status_code == 302
-    assert response["Location"] == "/app/"
-
-
 def test_the_page_is_sent_with_a_strict_content_security_policy(db):
     response = Client().get("/app/")
     assert response.status_code == 200
