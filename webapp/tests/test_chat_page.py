@@ -5,6 +5,7 @@ assistive technology finds them (webapp/tests/browser.py)."""
 import json
 import re
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -702,3 +703,24 @@ def test_taking_back_a_reaction_leaves_the_other_persons(chat_server, browser):
     # and it stays so once every answer and event is in
     alice.execute_script("return new Promise((done) => setTimeout(done, 1000))")
     within(alice, message_item(alice, "bob_keeps", "vote?"), "button", "👍 1")
+
+
+def test_the_title_counts_unread_messages_beyond_the_first_page_of_conversations(
+    chat_server, browser
+):
+    bob_id, _ = register(chat_server, "bob_popular")
+
+    def fan_writes(number: int) -> None:
+        _, token = register(chat_server, f"fan_{number}")
+        thread = call(chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, token)
+        post_messages(chat_server, thread["id"], token, [f"hello from fan {number}"])
+
+    with ThreadPoolExecutor(max_workers=4) as fans:  # sign-ups hash passwords: side by side
+        list(fans.map(fan_writes, range(51)))  # one more than the inbox loads at first
+    bob = browser()
+    log_in(bob, chat_server, "bob_popular")
+    wait_until(bob, lambda d: d.title == "(51) Chat")
+    assert by_role(bob, "button", "More conversations")
+
+    open_conversation(bob, "fan_50")
+    wait_until(bob, lambda d: d.title == "(50) Chat")

@@ -20,6 +20,7 @@ export class Inbox {
   constructor(app) {
     this.app = app;
     this.threads = new Map();
+    this.elsewhere = 0;
     this.items = new Map();
     this.next = null;
     this.selected = null;
@@ -50,18 +51,37 @@ export class Inbox {
   }
 
   async load() {
-    const page = await api("GET", query("/api/threads/", { limit: PAGE }));
+    const [page, total] = await Promise.all([
+      api("GET", query("/api/threads/", { limit: PAGE })),
+      api("GET", "/api/threads/unread_count/"),
+    ]);
     this.threads.clear();
-    this.add(page.results);
     this.next = page.next;
+    this.add(page.results);
+    this.countElsewhere(total.unread_count);
   }
 
   async loadMore() {
     if (!this.next) return;
     const url = new URL(this.next, location.href);
     const page = await api("GET", url.pathname + url.search);
-    this.add(page.results);
     this.next = page.next;
+    this.add(page.results);
+    await this.recount();
+  }
+
+  // The title counts every unread message, in conversations not loaded (beyond the first
+  // page) too: the server's total, less what the loaded rows count. It is asked again
+  // whenever a conversation that was not loaded comes in or goes.
+  countElsewhere(total) {
+    const loaded = [...this.threads.values()].reduce((sum, row) => sum + row.unread_count, 0);
+    this.elsewhere = this.next ? Math.max(0, total - loaded) : 0;
+    this.render();
+  }
+
+  async recount() {
+    const total = await api("GET", "/api/threads/unread_count/");
+    this.countElsewhere(total.unread_count);
   }
 
   add(rows) {
@@ -76,8 +96,10 @@ export class Inbox {
 
   async refresh(threadId) {
     try {
+      const known = this.threads.has(threadId);
       const row = await api("GET", `/api/threads/${threadId}/`);
       this.add([row]);
+      if (!known && this.elsewhere) await this.recount();
       return row;
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
@@ -106,6 +128,7 @@ export class Inbox {
         return;
       case "thread.deleted":
         this.remove(event.thread);
+        if (!thread && this.elsewhere) this.recount().catch(() => {});
         return;
       case "message.created": {
         if (!thread) {
@@ -132,7 +155,10 @@ export class Inbox {
         if (thread.last_message?.id === event.message && event.data) thread.last_message = event.data;
         break;
       case "thread.read":
-        if (!thread) return;
+        if (!thread) {
+          if (event.reader === this.app.me.id && this.elsewhere) this.refreshLater(event.thread);
+          return;
+        }
         if (event.reader === this.app.me.id) {
           if (typeof event.unread_count === "number") thread.unread_count = event.unread_count;
         } else if (thread.last_message && thread.last_message.id <= event.up_to) {
@@ -171,7 +197,7 @@ export class Inbox {
     }
     this.empty.hidden = rows.length > 0;
     this.more.hidden = !this.next;
-    const unread = rows.reduce((total, row) => total + row.unread_count, 0);
+    const unread = rows.reduce((total, row) => total + row.unread_count, this.elsewhere);
     document.title = unread ? `(${unread}) Chat` : "Chat";
   }
 
