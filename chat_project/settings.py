@@ -79,7 +79,8 @@ ASGI_APPLICATION = "chat_project.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own versions of other apps' templates (drf_spectacular/redoc.html)
+        "DIRS": [BASE_DIR / "chat_project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
