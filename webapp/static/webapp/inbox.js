@@ -8,7 +8,7 @@ import { formatTime, h, replaceChildren } from "./dom.js";
 const PAGE = 50;
 const SEARCH_PAUSE_MS = 250;
 
-export function preview(message, me) {
+function preview(message, me) {
   if (!message) return "No messages yet";
   if (message.deleted) return "Message deleted";
   const files = message.attachments.map((file) => file.name).join(", ");
