@@ -7,9 +7,12 @@ GUNICORN_TIMEOUT and GUNICORN_MAX_REQUESTS. Logs go to stdout/stderr for the pro
 manager to collect.
 """
 
+import glob
 import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
 
 wsgi_app = "chat_project.asgi:application"
 worker_class = "chat_project.workers.UvicornWorker"
@@ -38,3 +41,30 @@ errorlog = "-"
 # Gunicorn 27's control socket has one default path per user: several servers on one host
 # (make test-scaleout starts two) would fight over it.
 control_socket_disable = True
+
+# Prometheus metrics (chat_project/metrics.py): every worker writes its values to files in
+# PROMETHEUS_MULTIPROC_DIR, and the worker answering a scrape adds them up. The variable
+# must be set before a worker imports prometheus-client, so here, in the master. Without
+# one set by the operator, a folder of this server's own, removed when it stops.
+_own_metrics_dir = os.path.join(tempfile.gettempdir(), f"chat-metrics-{os.getpid()}")
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", _own_metrics_dir)
+
+
+def on_starting(server) -> None:
+    # Values left by a previous run would be added to this one's.
+    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(path, exist_ok=True)
+    for leftover in glob.glob(os.path.join(path, "*.db")):
+        os.remove(leftover)
+
+
+def child_exit(server, worker) -> None:
+    # A dead worker's gauges (its open sockets, its pool) no longer count; its counters do.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    if os.environ["PROMETHEUS_MULTIPROC_DIR"] == _own_metrics_dir:
+        shutil.rmtree(_own_metrics_dir, ignore_errors=True)

@@ -27,6 +27,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import WebsocketDenier  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from chat_project import metrics  # noqa: E402
 from chat_project.errors import request_too_large  # noqa: E402
 from chat_project.http_guards import body_over_limit, is_upload  # noqa: E402
 from chat_project.wsgi import application as wsgi_application  # noqa: E402
@@ -59,6 +60,8 @@ async def http_application(scope, receive, send):
         # and a probe queued behind them would get a process restarted that only has to
         # wait for its database. (/readyz and the other servers: HealthCheckMiddleware.)
         return await _answer(send, 200, LIVE, [(b"cache-control", b"no-store")])
+    if scope["path"] in metrics.METRICS_PATHS and scope["method"] in ("GET", "HEAD"):
+        return await _scrape(scope, send)
     path = scope["path"]
     headers = [(name, value) for name, value in scope["headers"] if name != b"transfer-encoding"]
     declared = next((value for name, value in headers if name == b"content-length"), None)
@@ -77,6 +80,40 @@ async def http_application(scope, receive, send):
         if declared is None and length:
             headers.append((b"content-length", str(length).encode()))
         await django_http({**scope, "headers": headers}, _replay(chunks, receive), send)
+
+
+async def _scrape(scope, send) -> None:
+    """Answer /metrics without an HTTP thread, for the reason liveness is (a scrape during
+    a database outage is when the figures matter most). Reading every worker's files
+    takes a moment: it runs on the loop's default executor, not on the loop itself.
+    (Other servers: chat_project.metrics.MetricsMiddleware.)"""
+    headers = dict(scope["headers"])
+    refusal = metrics.scrape_refusal(
+        (scope.get("client") or (None,))[0],
+        forwarded=any(name in headers for name in metrics.FORWARDING_HEADERS),
+        authorization=headers.get(b"authorization", b""),
+    )
+    no_store = (b"cache-control", b"no-store")
+    if refusal is not None:
+        response = metrics.refusal_response(refusal)
+        extra = [(name.lower().encode(), value.encode()) for name, value in response.items()]
+        extra = [
+            header for header in extra if header[0] not in (b"content-type", b"content-length")
+        ]
+        return await _answer(send, refusal, response.content, [*extra, no_store])
+    body = await asyncio.get_running_loop().run_in_executor(None, metrics.exposition)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", metrics.CONTENT_TYPE_LATEST.encode()),
+                (b"content-length", str(len(body)).encode()),
+                no_store,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
 
 # An upload's body stays in memory up to this size, then goes to a temporary file.
@@ -161,5 +198,7 @@ _router = ProtocolTypeRouter({"http": http_application, "websocket": websocket_a
 
 async def application(scope, receive, send):
     # Events published from the HTTP threads are handed to this loop (threads/events.py).
-    events.serve_on(asyncio.get_running_loop())
+    loop = asyncio.get_running_loop()
+    events.serve_on(loop)
+    metrics.sample_pool_on(loop)
     return await _router(scope, receive, send)

@@ -44,10 +44,12 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from chat_project import metrics
 from chat_project.logs import FailureLog
 
 logger = logging.getLogger(__name__)
 overflows = FailureLog(logger, "A socket's client reads too slowly", "events dropped")
+_dropped_unread = metrics.events_dropped.labels("reader_too_slow")
 
 # What a Redis that went away raises: redis-py's errors and the socket's own.
 CONNECTION_ERRORS = (OSError, RedisError)
@@ -193,6 +195,7 @@ class LoopLayer(RedisPubSubLoopLayer):
                 queue.put_nowait(data)
             except asyncio.QueueFull:
                 overflows.failed(asyncio.QueueFull(f"{self.capacity} events unread"))
+                _dropped_unread.inc()
 
     def fail_receivers(self, error: BaseException) -> None:
         for queue in self.channels.values():

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # /healthz and /readyz, answered before the Host check and the HTTPS redirect.
     "chat_project.middleware.HealthCheckMiddleware",
+    # /metrics, answered like the probes; every other request counted and timed.
+    "chat_project.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the admin's, the API docs') straight from the app server, compressed
     # and cached forever under hashed names: no separate web server needed.
@@ -393,6 +395,10 @@ X_FRAME_OPTIONS = "DENY"
 # received over HTTPS are not redirected again. Only enable when such a proxy sets it.
 if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Prometheus metrics at /metrics (chat_project/metrics.py): open to loopback clients that
+# no proxy passed on; from anywhere else only with `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Logging: everything to stdout/stderr, the process manager collects it --------------
 

@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from chat_project import metrics
 from chat_project.logs import FailureLog
 
 logger = logging.getLogger(__name__)
@@ -26,10 +27,13 @@ class _SettingsRateThrottle(SimpleRateThrottle):
 
     def allow_request(self, request, view) -> bool:
         try:
-            return super().allow_request(request, view)
+            allowed = super().allow_request(request, view)
         except (RedisError, OSError) as failure:
             uncounted_requests.failed(failure)
             return True
+        if not allowed:
+            metrics.throttled_requests.labels(self.scope).inc()
+        return allowed
 
 
 class AuthRateThrottle(_SettingsRateThrottle):

@@ -55,6 +55,7 @@ from django.conf import settings
 from django.db import Error as DatabaseError
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
+from chat_project import metrics
 from chat_project.exceptions import ChatError
 from chat_project.logs import FailureLog
 from threads import events
@@ -87,6 +88,8 @@ logger = logging.getLogger(__name__)
 lost_subscriptions = FailureLog(logger, "Channel layer unreachable", "sockets closed with 1012")
 skipped_rechecks = FailureLog(logger, "Database unreachable", "account rechecks skipped")
 failed_catch_ups = FailureLog(logger, "Database unreachable", "sockets closed with 1012")
+_recovered_at_gap = metrics.changes_recovered.labels("gap")
+_recovered_at_recheck = metrics.changes_recovered.labels("recheck")
 
 
 def error_event(error: ChatError) -> dict:
@@ -191,6 +194,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         if self.closing:
             return
         self.closing = True
+        metrics.websocket_closes.labels(str(code or 1000)).inc()
         await super().close(code=code, reason=reason)
 
     async def connect(self) -> None:
@@ -219,6 +223,8 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             await self.restart(error)
             return
         self.subscribed = True
+        metrics.websocket_connections.inc()  # less again at `disconnect`
+        metrics.websocket_connections_opened.inc()
         # Subscribed, then the cursor read, then the handshake answered: whatever changes
         # once the client is connected is heard, and a change both read from the log and
         # heard is sent once (`chat_event` drops what the cursor says was sent).
@@ -252,11 +258,12 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             self.close(code=UNAUTHORIZED, reason="The access token expired.")
         )
 
-    async def catch_up(self, *, database_down_closes: bool = True) -> bool:
+    async def catch_up(self, *, database_down_closes: bool = True, recovered=None) -> bool:
         """Send the changes of the log after `self.cursor`, with `self.sending` held.
         False if the socket closes instead: 4410 when the log no longer holds them, 1012
         when the database does not answer (the client reconnects and catches up), unless
-        not `database_down_closes` (a recheck: the next one tries again)."""
+        not `database_down_closes` (a recheck: the next one tries again). `recovered`,
+        the counter of changes live delivery missed, counts those sent, if given."""
         while True:
             try:
                 page = await database_sync_to_async(changes_for)(
@@ -275,6 +282,8 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                 return False
             for change in page.changes:
                 await self.send_json(change)
+            if recovered is not None:
+                recovered.inc(len(page.changes))
             self.cursor = page.cursor
             if not page.has_more:
                 return True
@@ -300,7 +309,10 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                 await self.close(code=UNAUTHORIZED, reason="The session ended.")
                 return
             async with self.sending:
-                if self.closing or not await self.catch_up(database_down_closes=False):
+                caught_up = not self.closing and await self.catch_up(
+                    database_down_closes=False, recovered=_recovered_at_recheck
+                )
+                if not caught_up:
                     return
 
     async def disconnect(self, code: int) -> None:
@@ -308,6 +320,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             if pending is not None:
                 pending.cancel()
         if self.subscribed:
+            metrics.websocket_connections.dec()
             # With the layer down there is nothing left to undo: the broken subscription
             # took the membership with it (chat_project/channel_layer.py).
             with contextlib.suppress(*events.LAYER_ERRORS):
@@ -320,6 +333,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             if not self.within_rate():
+                metrics.websocket_messages_throttled.inc()
                 raise SocketThrottled
             try:
                 content = json.loads(text_data if text_data is not None else bytes_data)
@@ -350,6 +364,9 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             )
         except events.LAYER_ERRORS as error:
             events.dropped_events.failed(error)  # a notice that soon goes stale anyway
+            events.count_dropped()
+        else:
+            events.count_published((events.TYPING,))
 
     def within_rate(self) -> bool:
         """At most WEBSOCKET_MESSAGES_PER_SECOND client messages in any one-second window."""
@@ -381,5 +398,8 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                 if cursor == self.cursor + 1:
                     await self.send_json(event)
                     self.cursor = cursor
+                    committed_at = message.get(events.COMMITTED_AT)
+                    if committed_at is not None:
+                        metrics.change_delivery_lag.observe(time.time() - committed_at)
                 elif cursor > self.cursor:  # some went missing: the log has them all
-                    await self.catch_up()
+                    await self.catch_up(recovered=_recovered_at_gap)

@@ -22,6 +22,7 @@ The event shapes are listed in the README ("Real-time events").
 import asyncio
 import collections
 import logging
+import time
 from collections.abc import Callable, Iterable
 from functools import partial
 
@@ -30,6 +31,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
 
+from chat_project import metrics
 from chat_project.channel_layer import CONNECTION_ERRORS
 from chat_project.logs import FailureLog
 from threads import queries
@@ -66,6 +68,10 @@ SESSION_ENDED = "session.ended"  # server-internal: the consumer closes the sock
 
 # The consumer method a layer message is dispatched to ("chat.event" -> chat_event).
 LAYER_MESSAGE_TYPE = "chat.event"
+# The layer message's key, beside "event", for when its change committed (seconds since
+# the epoch): the socket measures the delivery lag with it (`metrics.change_delivery_lag`).
+# It stays in the layer message: clients get the event alone.
+COMMITTED_AT = "committed_at"
 
 
 def user_group(user_id: int) -> str:
@@ -144,11 +150,13 @@ def deliver(deliveries: list[tuple[int, dict]], layer_type: str = LAYER_MESSAGE_
     deliveries = [(user, event) for user, event in deliveries if user in reachable]
     if not deliveries:
         return
+    committed_at = time.time()  # on_commit callbacks run right after the commit
     loop = _server_loop
     if loop is not None and loop.is_running() and not _on_loop(loop):
-        loop.call_soon_threadsafe(_hand_over, layer, deliveries, layer_type)
+        loop.call_soon_threadsafe(_hand_over, layer, deliveries, layer_type, committed_at)
     else:
-        async_to_sync(_send_all)(layer, _layer_messages(deliveries, layer_type))
+        messages = _layer_messages(deliveries, layer_type, committed_at)
+        async_to_sync(_send_all)(layer, messages)
 
 
 # Deliveries handed over by this process's threads, waiting on the server's loop, and the
@@ -157,13 +165,15 @@ _outbox: collections.deque = collections.deque()
 _drainer: asyncio.Task | None = None
 
 
-def _hand_over(layer, deliveries: list[tuple[int, dict]], layer_type: str) -> None:
+def _hand_over(
+    layer, deliveries: list[tuple[int, dict]], layer_type: str, committed_at: float
+) -> None:
     """On the server's loop: queue the deliveries behind those handed over before them, and
     start sending if nothing is. Handed over one by one, each as its own task, two events
     of one socket raced: a message's `message.deleted` could overtake the
     `message.updated` of the edit just before it."""
     global _drainer
-    _outbox.append((layer, deliveries, layer_type))
+    _outbox.append((layer, deliveries, layer_type, committed_at))
     loop = asyncio.get_running_loop()
     if _drainer is None or _drainer.done() or _drainer.get_loop() is not loop:
         _drainer = loop.create_task(_drain())
@@ -176,15 +186,21 @@ async def _drain() -> None:
         rounds = list(_outbox)
         _outbox.clear()
         per_layer: dict = {}
-        for layer, deliveries, layer_type in rounds:
-            per_layer.setdefault(layer, []).extend(_layer_messages(deliveries, layer_type))
+        for layer, deliveries, layer_type, committed_at in rounds:
+            messages = _layer_messages(deliveries, layer_type, committed_at)
+            per_layer.setdefault(layer, []).extend(messages)
         for layer, messages in per_layer.items():
             await _send_all(layer, messages)
 
 
-def _layer_messages(deliveries: list[tuple[int, dict]], layer_type: str) -> list[tuple]:
+def _layer_messages(
+    deliveries: list[tuple[int, dict]], layer_type: str, committed_at: float
+) -> list[tuple]:
     """[(group, layer message), ...] in the order of `deliveries`."""
-    return [(user_group(user), {"type": layer_type, "event": event}) for user, event in deliveries]
+    return [
+        (user_group(user), {"type": layer_type, "event": event, COMMITTED_AT: committed_at})
+        for user, event in deliveries
+    ]
 
 
 def _reachable(layer, user_ids: list[int]) -> list[int]:
@@ -223,8 +239,30 @@ async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
                 sent += 1
     except LAYER_ERRORS as error:
         dropped_events.failed(error, len(messages) - sent)
+        count_dropped(len(messages) - sent)
     except Exception:  # never lost silently
         logger.exception("Could not deliver %d events", len(messages) - sent)
+    else:
+        sent = len(messages)
+    count_published(message["event"].get("type") for _, message in messages[:sent])
+
+
+def count_published(kinds: Iterable[str]) -> None:
+    """Count events handed to the channel layer, by type (`metrics.events_published`)."""
+    for kind in kinds:
+        child = _published.get(kind)
+        if child is None:
+            child = _published[kind] = metrics.events_published.labels(kind)
+        child.inc()
+
+
+_published: dict = {}
+_dropped_unreachable = metrics.events_dropped.labels("layer_unreachable")
+
+
+def count_dropped(count: int = 1) -> None:
+    """Count events the channel layer could not take (`metrics.events_dropped`)."""
+    _dropped_unreachable.inc(count)
 
 
 def message_event(

@@ -30,6 +30,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
+from chat_project import metrics
 from users.authentication import check_token_user
 
 
@@ -57,6 +58,7 @@ class LoginSerializer(TokenObtainPairSerializer):
             request = self.context.get("request")
             if getattr(request, "axes_locked_out", False):
                 cool_off = get_cool_off(request)
+                metrics.throttled_requests.labels("login_lockout").inc()
                 raise LoginLockedOut(wait=cool_off.total_seconds() if cool_off else None) from None
             raise
 
