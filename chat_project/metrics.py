@@ -111,8 +111,9 @@ change_delivery_lag = Histogram(
 )
 changes_recovered = Counter(
     "chat_changes_recovered",
-    "Changes a socket sent from the change log because live delivery missed them, by "
-    "what noticed: gap (a later change arrived first), recheck (the periodic log read).",
+    "Changes a socket sent from the change log instead of live, because live delivery "
+    "missed some, by what noticed: gap (a later change arrived first; it and the missed "
+    "ones are sent from the log), recheck (the periodic read of the log).",
     ["noticed_by"],
 )
 db_pool_connections_in_use = Gauge(
