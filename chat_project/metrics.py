@@ -18,6 +18,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 from django.conf import settings
@@ -208,15 +209,18 @@ def sample_database_pool() -> None:
             _pool_counted[key] = total
 
 
-_sampled_loops: set = set()
+_sampled_loops: weakref.WeakSet = weakref.WeakSet()
 
 
 def sample_pool_on(loop) -> None:
     """Read the pool every POOL_SAMPLE_SECONDS on `loop` (a server process's event loop):
-    the figures a scrape shows come from every process's files, so each writes its own."""
-    if loop in _sampled_loops or getattr(connections[DEFAULT_DB_ALIAS], "pool", None) is None:
+    the figures a scrape shows come from every process's files, so each writes its own.
+    Called for every connection the server takes: it returns at once after the first."""
+    if loop in _sampled_loops:
         return
     _sampled_loops.add(loop)
+    if getattr(connections[DEFAULT_DB_ALIAS], "pool", None) is None:
+        return  # SQLite: no pool
 
     def sample() -> None:
         if loop.is_closed():
