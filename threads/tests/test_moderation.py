@@ -242,6 +242,7 @@ def test_deleting_a_file_takes_it_off_its_message(
     filters = f"_changelist_filters=message__id__exact%3D{message.pk}"
     page = moderator_admin.get(f"{MESSAGES}{message.pk}/change/").content.decode()
     assert f"/admin/threads/attachment/{attachment.pk}/change/?{filters}" in unescape(page)
+    since = bob_client.get("/api/sync/").json()["cursor"]
 
     response = moderator_admin.post(
         f"/admin/threads/attachment/{attachment.pk}/delete/?{filters}", {"post": "yes"}
@@ -251,6 +252,12 @@ def test_deleting_a_file_takes_it_off_its_message(
     assert deletions_by(moderator) == [("attachment", "scan.pdf")]
     seen = bob_client.get(f"/api/threads/{thread.pk}/messages/{message.pk}/").json()
     assert (seen["text"], seen["attachments"], seen["edited"]) == ("the contract", [], None)
+    (change,) = bob_client.get("/api/sync/", {"since": since}).json()["changes"]
+    assert (change["type"], change["message"], change["data"]["attachments"]) == (
+        "message.updated",
+        message.pk,
+        [],
+    )
 
 
 def test_deleting_a_selection_of_files_logs_each(moderator_admin, moderator, alice_client, thread):
