@@ -72,8 +72,7 @@ def test_the_moderators_group_has_exactly_the_permissions_moderation_needs():
     }
 
 
-# Serialized rollback: the database is restored afterwards, with the group other tests use.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_the_group_migration_can_be_undone_and_redone():
     executor = MigrationExecutor(connection)
     executor.migrate([("users", "0007_remove_user_thread_count")])
