@@ -77,6 +77,28 @@ def mallory_client(mallory) -> APIClient:
 
 
 @pytest.fixture
+def moderator(db):
+    """A staff member of the Moderators group (made by users' migration 0008): no
+    superuser rights. For tests in a transaction of their own, the group is there only
+    until one of them has emptied the database (as each does when it ends)."""
+    from django.contrib.auth.models import Group
+
+    user = UserFactory(username="moderator", is_staff=True)
+    user.groups.add(Group.objects.get(name="Moderators"))
+    return user
+
+
+@pytest.fixture
+def moderator_admin(moderator):
+    """The moderator signed in to the admin (a browser's session, not an API token)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(moderator)
+    return client
+
+
+@pytest.fixture
 def thread(alice, bob):
     """The thread between alice and bob."""
     return ThreadFactory(participants=[alice, bob])

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from threads.emojis import EMOJI_MAX_LENGTH
 
@@ -36,7 +37,10 @@ class Thread(models.Model):
         ordering = ["-updated", "-id"]
 
     def __str__(self) -> str:
-        return f"Thread {self.pk} ({self.pair_key})"
+        """Its participants' names, "alice & bob" (a query unless `participants` is
+        prefetched, as the admin's lists do)."""
+        names = sorted(user.get_username() for user in self.participants.all())
+        return " & ".join(names) or f"Thread {self.pk}"
 
     @staticmethod
     def pair_key_for(user_id: int, other_user_id: int) -> str:
@@ -176,7 +180,20 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Message {self.pk} in thread {self.thread_id} from user {self.sender_id}"
+        """Its sender and the start of its text, "alice: See you at 8…" (the sender is a
+        query unless selected with the message, as the admin's lists do)."""
+        return f"{self.sender.get_username()}: {Truncator(self.content_label).chars(40)}"
+
+    @property
+    def content_label(self) -> str:
+        """What the message says, for people reading it in the admin: its text, or that
+        it was deleted and when (its text went with it), or how many files it holds."""
+        if self.deleted is not None:
+            return f"deleted ({timezone.localtime(self.deleted):%Y-%m-%d %H:%M %Z})"
+        if self.text.strip():
+            return self.text
+        files = self.attachment_count
+        return f"({files} file{'' if files == 1 else 's'})" if files else "(empty)"
 
 
 class Attachment(models.Model):
@@ -224,7 +241,7 @@ class Attachment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Attachment {self.pk} ({self.name}) in thread {self.thread_id}"
+        return self.name
 
 
 # The most different emoji one message may carry (a person may add theirs to any of them).
@@ -261,7 +278,8 @@ class Reaction(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.emoji} from user {self.user_id} on message {self.message_id}"
+        """Like "👍 from alice" (the user is a query unless selected with the reaction)."""
+        return f"{self.emoji} from {self.user.get_username()}"
 
 
 class Change(models.Model):

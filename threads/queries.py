@@ -668,6 +668,13 @@ def message_attachments_delete(
     return _files_deleted(where, [message_id, *keep])
 
 
+def attachments_delete(*, attachment_ids: Sequence[int]) -> list[tuple[str, str]]:
+    """Delete the attachments `attachment_ids`; their files' names."""
+    if not attachment_ids:
+        return []
+    return _files_deleted(f"id IN ({_placeholders(attachment_ids)})", list(attachment_ids))
+
+
 def thread_attachments_delete(*, thread_id: int) -> list[tuple[str, str]]:
     """Delete every attachment of the thread, used or not; their files' names."""
     return _files_deleted("thread_id = %s", [thread_id])

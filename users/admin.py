@@ -1,17 +1,38 @@
-from django.contrib import admin
+"""Accounts in the admin. A superuser does anything; a moderator (a staff member of the
+"Moderators" group, users/migrations/0008_moderators_group.py) reads accounts and
+deactivates or reactivates them, through the actions, and nothing else: their "change"
+permission exists only for those, so every account's page is read-only to them (no
+username, password, group, staff or permission can be changed)."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from users.models import Block, User
+from users.services import user_deactivate, user_reactivate
 from users.signals import accounts_removing
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     """Deleting an account removes it for good, and whatever other apps keep for it
-    (`accounts_removing`: the threads app deletes its conversations)."""
+    (`accounts_removing`: the threads app deletes its conversations). Deactivating one
+    suspends it (`user_deactivate`: its sessions and sockets end), reactivating lifts
+    that; each is in the admin's log with who did it and when."""
+
+    list_display = ["username", "is_active", "is_staff", "date_joined", "last_login", "deleted"]
+    list_filter = ["is_active", "is_staff", "is_superuser", "groups"]
+    actions = ["deactivate_accounts", "reactivate_accounts"]
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Without an object this is the list's question (may the actions run); with one,
+        # the account's form: a superuser's alone.
+        if obj is not None and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
 
     @transaction.atomic
     def delete_model(self, request: HttpRequest, obj: User) -> None:
@@ -23,6 +44,63 @@ class UserAdmin(DjangoUserAdmin):
         accounts_removing.send(sender=User, user_ids=list(queryset.values_list("pk", flat=True)))
         super().delete_queryset(request, queryset)
 
+    @admin.action(description="Deactivate selected accounts", permissions=["change"])
+    def deactivate_accounts(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._switch_accounts(
+            request, queryset, service=user_deactivate, done="Deactivated", unchanged="inactive"
+        )
+
+    @admin.action(description="Reactivate selected accounts", permissions=["change"])
+    def reactivate_accounts(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._switch_accounts(
+            request,
+            queryset,
+            service=user_reactivate,
+            done="Reactivated",
+            unchanged="active or closed by their owner",
+        )
+
+    def _switch_accounts(
+        self, request: HttpRequest, queryset: QuerySet[User], *, service, done: str, unchanged: str
+    ) -> None:
+        """Run `service` on each selected account the requester may switch, logging each
+        one it changed in the same transaction. Staff accounts are a superuser's to
+        switch (a moderator cannot lock out another moderator or an administrator), and
+        nobody switches their own."""
+        accounts = list(queryset)
+        refused = [
+            account
+            for account in accounts
+            if account.pk == request.user.pk
+            or (not request.user.is_superuser and (account.is_staff or account.is_superuser))
+        ]
+        with transaction.atomic():
+            changed = [
+                account for account in accounts if account not in refused and service(user=account)
+            ]
+            LogEntry.objects.log_actions(
+                user_id=request.user.pk,
+                queryset=changed,
+                action_flag=CHANGE,
+                change_message=f"{done} the account.",
+            )
+        if changed:
+            names = ", ".join(account.get_username() for account in changed)
+            self.message_user(request, f"{done}: {names}.", messages.SUCCESS)
+        if refused:
+            names = ", ".join(account.get_username() for account in refused)
+            self.message_user(
+                request,
+                f"Left alone (your own account, or staff, which only a superuser may switch): "
+                f"{names}.",
+                messages.WARNING,
+            )
+        already = len(accounts) - len(changed) - len(refused)
+        if already:
+            self.message_user(
+                request, f"{already} already {unchanged}: nothing to do.", messages.INFO
+            )
+
 
 @admin.register(Block)
 class BlockAdmin(admin.ModelAdmin):
@@ -30,3 +108,39 @@ class BlockAdmin(admin.ModelAdmin):
     search_fields = ["blocker__username", "blocked__username"]
     list_select_related = ["blocker", "blocked"]
     raw_id_fields = ["blocker", "blocked"]
+
+
+@admin.register(LogEntry)
+class LogEntryAdmin(admin.ModelAdmin):
+    """The admin's log, every moderator's and administrator's action, read-only. Nobody
+    has its permissions but superusers (the Moderators group does not include them)."""
+
+    list_display = ["action_time", "user", "content_type", "entry"]
+    list_filter = ["action_flag", "content_type"]
+    search_fields = ["user__username", "object_repr", "change_message"]
+    list_select_related = ["user", "content_type"]
+    date_hierarchy = "action_time"
+    fields = [
+        "action_time",
+        "user",
+        "action_flag",
+        "content_type",
+        "object_id",
+        "object_repr",
+        "entry",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="what")
+    def entry(self, log_entry: LogEntry) -> str:
+        # "Deleted “alice: See you at 8…”.", "Changed “bob” — Deactivated the account."
+        return str(log_entry)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

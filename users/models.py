@@ -64,4 +64,5 @@ class Block(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.blocker_id} blocks {self.blocked_id}"
+        """Like "alice blocks bob" (queries unless both users are selected with the block)."""
+        return f"{self.blocker.get_username()} blocks {self.blocked.get_username()}"

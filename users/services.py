@@ -114,3 +114,31 @@ def user_delete(*, user: AbstractBaseUser) -> None:
     user.groups.clear()
     user.user_permissions.clear()
     _refresh_tokens_revoke_all(user=user)
+
+
+@transaction.atomic
+def user_deactivate(*, user: AbstractBaseUser) -> bool:
+    """A moderator suspends an account: it can no longer log in, its refresh tokens are
+    revoked, its access tokens refused and its sockets closed (threads.signals, on the
+    save), as when the owner deletes it, but nothing is anonymised and its conversations
+    stay. Returns whether it was active."""
+    account = get_user_model().objects.select_for_update().filter(pk=user.pk, is_active=True)
+    if not account.exists():
+        return False
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    _refresh_tokens_revoke_all(user=user)
+    return True
+
+
+@transaction.atomic
+def user_reactivate(*, user: AbstractBaseUser) -> bool:
+    """A moderator lifts a suspension (`user_deactivate`): the account can log in again
+    with its password. An account its owner deleted stays closed (it is anonymised, with
+    no password). Returns whether it was inactive and is active now."""
+    account = get_user_model().objects.select_for_update()
+    if not account.filter(pk=user.pk, is_active=False, deleted__isnull=True).exists():
+        return False
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    return True

@@ -15,7 +15,8 @@ that refuses a change raises one of `threads.errors`.
 - `threads`: a thread's life (start, delete, an account's threads going with it).
 - `messages`: posting, editing, deleting, a moderator's purge.
 - `reads`: marking read.
-- `attachments`: files uploaded into a thread, claimed by messages, pruned unused.
+- `attachments`: files uploaded into a thread, claimed by messages, pruned unused,
+  purged by a moderator.
 - `reactions`: adding and removing a person's emoji on a message.
 - `changes`: the change logs' pruning.
 - `counters`: the locks every writer takes, and the repair of the counters.
@@ -24,24 +25,38 @@ that refuses a change raises one of `threads.errors`.
 from threads.services.attachments import (
     attachment_upload,
     attachments_prune,
+    attachments_purge,
     orphan_files_remove,
     unused_attachments_delete_of,
 )
 from threads.services.changes import changes_prune
 from threads.services.counters import thread_counters_rebuild
-from threads.services.messages import message_delete, message_edit, message_purge, message_send
+from threads.services.messages import (
+    message_delete,
+    message_edit,
+    message_purge,
+    message_send,
+    messages_purge,
+)
 from threads.services.reactions import reaction_add, reaction_remove
 from threads.services.reads import thread_mark_read
-from threads.services.threads import thread_delete, thread_get_or_create, threads_delete_of
+from threads.services.threads import (
+    thread_delete,
+    thread_get_or_create,
+    threads_delete,
+    threads_delete_of,
+)
 
 __all__ = [
     "attachment_upload",
     "attachments_prune",
+    "attachments_purge",
     "changes_prune",
     "message_delete",
     "message_edit",
     "message_purge",
     "message_send",
+    "messages_purge",
     "orphan_files_remove",
     "reaction_add",
     "reaction_remove",
@@ -49,6 +64,7 @@ __all__ = [
     "thread_delete",
     "thread_get_or_create",
     "thread_mark_read",
+    "threads_delete",
     "threads_delete_of",
     "unused_attachments_delete_of",
 ]

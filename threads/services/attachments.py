@@ -1,7 +1,7 @@
 """Attachments: uploaded into a thread, claimed by a message, removed with what they
-belong to (and, never claimed, pruned after a day)."""
+belong to (and, never claimed, pruned after a day), or by a moderator."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -9,10 +9,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from threads import files, queries
+from threads import events, files, queries
 from threads.errors import AttachmentInUse, AttachmentUnknown, BlockedInThread, ThreadNotFound
-from threads.models import Attachment
-from threads.services.counters import lock_thread
+from threads.models import Attachment, Message, Thread
+from threads.selectors import message_row_of, reaction_records_of
+from threads.services.counters import lock_thread, lock_threads
 
 # Most attachments one message may have.
 MAX_PER_MESSAGE = 10
@@ -123,3 +124,34 @@ def orphan_files_remove(*, older_than: timedelta = timedelta(days=1)) -> int:
                 files.remove([name])
                 removed += 1
     return removed
+
+
+@transaction.atomic
+def attachments_purge(*, attachments: Iterable[Attachment]) -> None:
+    """A moderator removes files (the admin's delete, of one or of a selection): the rows
+    go and their files after the commit. A message keeps its text and its other files
+    (even with none left: it stays, as the moderator left it), and both participants get
+    it again as changed (`message.updated`, with no new `edited` time: the sender did
+    not edit it). The threads are locked in id order first, as every writer that locks
+    several does."""
+    attachments = list(attachments)
+    attachment_ids = [attachment.pk for attachment in attachments]
+    thread_ids = {attachment.thread_id for attachment in attachments}
+    lock_threads(thread_ids)
+    message_ids = set(
+        Attachment.objects.filter(pk__in=attachment_ids, message__isnull=False).values_list(
+            "message_id", flat=True
+        )
+    )
+    files.remove_after_commit(queries.attachments_delete(attachment_ids=attachment_ids))
+    changed = Message.objects.filter(pk__in=message_ids).select_related("sender", "thread")
+    for message in changed.order_by("pk"):
+        message.attachment_count = Attachment.objects.filter(message=message).count()
+        Message.objects.filter(pk=message.pk).update(attachment_count=message.attachment_count)
+        reaction_records_of(message, fresh=True)
+        events.record(
+            lambda reader_id, message=message: events.message_event(
+                events.MESSAGE_UPDATED, message_row_of(message, reader_id=reader_id)
+            ),
+            to=Thread.participant_ids_in(message.thread.pair_key),
+        )

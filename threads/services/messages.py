@@ -1,7 +1,8 @@
 """Messages: posted by a participant, edited and deleted by their sender, purged by a
 moderator."""
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -22,7 +23,12 @@ from threads.errors import (
 from threads.models import Message, Reaction, Thread
 from threads.selectors import message_row_of, reaction_records_of
 from threads.services.attachments import attachments_claim
-from threads.services.counters import count_received, lock_thread, read_state_rebuild
+from threads.services.counters import (
+    count_received,
+    lock_thread,
+    lock_threads,
+    read_state_rebuild,
+)
 
 
 def message_send(
@@ -222,19 +228,44 @@ def message_delete(*, message: Message, editor: AbstractBaseUser) -> None:
     )
 
 
-@transaction.atomic
 def message_purge(*, message: Message) -> None:
-    """A moderator removes a message for good (the admin's delete). The thread's read
-    state (last message and activity, count, unread counts) is recomputed from what is
-    left: a rare action, so exactness wins over incremental bookkeeping."""
-    participants = lock_thread(message.thread_id)
-    files.remove_after_commit(queries.message_attachments_delete(message_id=message.pk))
-    if Message.objects.filter(pk=message.pk).delete()[0]:
-        read_state_rebuild([message.thread_id])
-        # Gone for good: no data, only which message to drop.
-        events.publish(
-            events.message_event(
-                events.MESSAGE_DELETED, None, thread_id=message.thread_id, message_id=message.pk
-            ),
-            to=participants,
+    """A moderator removes a message for good (the admin's delete): `messages_purge` of
+    one."""
+    messages_purge(messages=[message])
+
+
+@transaction.atomic
+def messages_purge(*, messages: Iterable[Message]) -> None:
+    """A moderator removes messages for good (the admin's delete, of one or of a
+    selection), their attachments with them (the files after the commit). Their threads'
+    read state (last message and activity, count, unread counts) is recomputed from what
+    is left: a rare action, so exactness wins over incremental bookkeeping. The threads
+    are locked in id order first, as every writer that locks several does, so a bulk
+    purge queues behind other writers instead of deadlocking; a message whose thread has
+    gone meanwhile went with it."""
+    by_thread: dict[int, list[int]] = defaultdict(list)
+    for message in messages:
+        by_thread[message.thread_id].append(message.pk)
+    lock_threads(list(by_thread))
+    pair_keys = Thread.objects.filter(pk__in=list(by_thread)).values_list("pk", "pair_key")
+    for thread_id, pair_key in sorted(pair_keys):
+        message_ids = by_thread[thread_id]
+        for message_id in message_ids:
+            files.remove_after_commit(queries.message_attachments_delete(message_id=message_id))
+        present = list(
+            Message.objects.filter(pk__in=message_ids, thread_id=thread_id).values_list(
+                "pk", flat=True
+            )
         )
+        if not present:
+            continue
+        Message.objects.filter(pk__in=present).delete()
+        read_state_rebuild([thread_id])
+        for message_id in present:
+            # Gone for good: no data, only which message to drop.
+            events.publish(
+                events.message_event(
+                    events.MESSAGE_DELETED, None, thread_id=thread_id, message_id=message_id
+                ),
+                to=Thread.participant_ids_in(pair_key),
+            )

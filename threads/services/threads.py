@@ -1,5 +1,7 @@
 """A thread's life: started once per pair of people, deleted with all its messages."""
 
+from collections.abc import Iterable
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -76,11 +78,22 @@ def thread_delete(*, thread: Thread) -> None:
 def threads_delete_of(*, user_ids: list[int]) -> None:
     """Delete every thread the users `user_ids` take part in (an account's removal takes
     its conversations along, so the other person keeps no dangling thread or unread
-    count). All the threads and then all the people involved are locked first, in the
-    services' lock order, so a long deletion cannot deadlock with a thread being created
-    or deleted by one of those people meanwhile."""
-    threads = list(Thread.objects.filter(memberships__user_id__in=user_ids).distinct())
+    count): `threads_delete`."""
+    threads_delete(threads=Thread.objects.filter(memberships__user_id__in=user_ids).distinct())
+
+
+@transaction.atomic
+def threads_delete(*, threads: Iterable[Thread]) -> None:
+    """Delete several threads as `thread_delete` does each (an account's removal, a
+    moderator's selection). All the threads and then all the people involved are locked
+    first, in the services' lock order, so a long deletion cannot deadlock with a thread
+    being created or deleted by one of those people meanwhile; a thread already gone is
+    skipped."""
+    threads = list(threads)
     lock_threads(thread.pk for thread in threads)
     lock_inboxes(pid for thread in threads for pid in Thread.participant_ids_in(thread.pair_key))
+    ids = [thread.pk for thread in threads]
+    present = set(Thread.objects.filter(pk__in=ids).values_list("pk", flat=True))
     for thread in threads:
-        thread_delete(thread=thread)
+        if thread.pk in present:
+            thread_delete(thread=thread)

@@ -27,7 +27,7 @@ def test_thread_list_shows_participants_and_message_count(moderator_client, thre
 
     assert response.status_code == 200
     body = response.content.decode()
-    assert "alice, bob" in body
+    assert "alice &amp; bob" in body
     assert '<td class="field-message_count">1</td>' in body
 
 

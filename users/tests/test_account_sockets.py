@@ -1,5 +1,6 @@
 """An account's live sockets close (4401) when its owner changes the password or deletes
-the account over the API, as its tokens stop working."""
+the account over the API, or an administrator deactivates it, as its tokens stop
+working."""
 
 import pytest
 import pytest_asyncio
@@ -64,3 +65,26 @@ async def test_a_wrong_password_keeps_the_sockets_open(people):
     assert response.status_code == 400
     assert await hears_nothing(alices)
     await alices.disconnect()
+
+
+async def test_deactivating_the_account_in_the_admin_closes_its_sockets(people):
+    from channels.db import database_sync_to_async
+    from django.test import Client
+
+    alice, bob = people
+    alices, bobs = await connect(alice), await connect(bob)
+
+    def deactivate():
+        client = Client()
+        client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+        return client.post(
+            "/admin/users/user/",
+            {"action": "deactivate_accounts", "_selected_action": [alice.pk]},
+        )
+
+    response = await database_sync_to_async(deactivate)()
+
+    assert response.status_code == 302
+    assert (await alices.receive_output(timeout=1))["code"] == 4401
+    assert await hears_nothing(bobs)
+    await bobs.disconnect()
