@@ -75,7 +75,7 @@ def test_the_moderators_group_has_exactly_the_permissions_moderation_needs():
 @pytest.mark.django_db(transaction=True)
 def test_the_group_migration_can_be_undone_and_redone():
     executor = MigrationExecutor(connection)
-    executor.migrate([("users", "0007_remove_user_thread_count")])
+    executor.migrate([("threads", "0008_change_log")])
     assert not Group.objects.filter(name="Moderators").exists()
 
     executor = MigrationExecutor(connection)

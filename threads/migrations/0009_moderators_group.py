@@ -5,7 +5,8 @@ database they do not exist yet here: this migration makes them first (`create_pe
 is what `post_migrate` runs, and makes them once).
 
 The permissions are listed here, not imported, so the migration keeps meaning what it
-meant when it ran. A later change of the group is a new migration.
+meant when it ran. A later change of the group is a new migration. It lives in the threads
+app, which depends on users (never the reverse), because it names both apps' permissions.
 """
 
 from django.contrib.auth.management import create_permissions
