@@ -346,6 +346,36 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation has exactly one of these (chat_project/tests/test_schema.py); the
+    # documentation pages list them in this order.
+    "TAGS": [
+        {
+            "name": "Accounts",
+            "description": "Sign up, log in and out (tokens, or a browser's cookie session), "
+            "the requester's own account, its password, its deletion.",
+        },
+        {"name": "Users", "description": "The user directory: find whom to talk to."},
+        {
+            "name": "Threads",
+            "description": "Two-person conversations, newest activity first, and what is "
+            "unread in them.",
+        },
+        {
+            "name": "Messages",
+            "description": "A thread's history (pages by offset or by message id), sending, "
+            "editing and deleting, and search.",
+        },
+        {
+            "name": "Attachments",
+            "description": "Files sent with messages: uploads, downloads and thumbnails.",
+        },
+        {"name": "Reactions", "description": "Emoji reactions to messages."},
+        {
+            "name": "Sync",
+            "description": "Catching up after being away: every change since a cursor.",
+        },
+        {"name": "Blocks", "description": "Users the requester has blocked."},
+    ],
     # Swagger UI and ReDoc assets are served from the sidecar package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
