@@ -252,6 +252,9 @@ CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default="
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Files served at the site's root: /favicon.ico, which browsers ask for by themselves (the
+# chat page's icon, webapp/static/webapp/favicon.svg, as an ICO).
+WHITENOISE_ROOT = BASE_DIR / "chat_project" / "root"
 # Uploaded files (attachments) are kept through the "default" storage: files under
 # MEDIA_ROOT, or an S3-compatible bucket when AWS_STORAGE_BUCKET_NAME is set. They are
 # never served as public files (no MEDIA_URL route): only the attachment endpoints hand
@@ -378,7 +381,7 @@ SPECTACULAR_SETTINGS = {
     ],
     # Swagger UI and ReDoc assets are served from the sidecar package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "/favicon.ico",
     "REDOC_DIST": "SIDECAR",
 }
 
