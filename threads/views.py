@@ -684,7 +684,7 @@ DOWNLOAD = (
     "Answered to the thread's participants (404 for anyone else, as for threads; an "
     "upload not sent with a message yet, to its uploader only), "
     "authenticated by the bearer token, or without one by the `expires` and `signature` "
-    "of the signed link in `url` / `thumbnail_url` (for browsers: an <img> sends no token). "
+    "of the signed link in `url` / `thumbnail_url` (for browsers: an `<img>` sends no token). "
     "Conditional requests (If-None-Match, If-Modified-Since: 304) and one byte range "
     "(Range: 206; past the end: 416) are answered; with object storage the answer is a "
     "redirect to the storage instead."

@@ -1,5 +1,6 @@
 """The OpenAPI schema and its documentation pages."""
 
+import gzip
 import re
 from pathlib import Path
 
@@ -30,7 +31,10 @@ def test_documentation_pages_load_with_local_assets(anon_client, path):
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "/static/drf_spectacular_sidecar/" in page
+    # Swagger UI's from the sidecar's static files; ReDoc's from its page (`?bundle`).
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    assert scripts
+    assert all(src.startswith("/") and not src.startswith("//") for src in scripts)
     # Nothing loaded from another origin. (Not a search for "cdn": the page carries a random
     # token, which spelled it once in a few hundred runs.)
     assert re.findall(r"""(?:src|href)\s*=\s*["'](?:[a-z]+:)?//[^"']*""", page, re.I) == []
@@ -190,3 +194,71 @@ def test_message_history_examples_show_each_way_of_paging(schema):
         "?limit=2&after=2",
         "?limit=2&around=first_unread",
     ]
+
+
+def texts_of(node):
+    """Every description and summary in the document (examples aside)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("description", "summary") and isinstance(value, str):
+                yield value
+            elif key not in ("example", "examples"):
+                yield from texts_of(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from texts_of(item)
+
+
+def test_no_text_holds_html_outside_code(schema):
+    """Descriptions are Markdown: `<img>` outside backticks would be an image element."""
+    for text in texts_of(schema):
+        assert re.findall(r"<[a-z/][^>]*>", re.sub(r"`[^`]*`", "", text)) == [], text
+
+
+# --- The documentation pages --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+def test_documentation_pages_allow_scripts_and_connections_to_this_server_only(anon_client, path):
+    policy = anon_client.get(path)["Content-Security-Policy"]
+
+    directives = dict(directive.split(" ", 1) for directive in policy.split("; "))
+    assert directives["default-src"] == "'none'"
+    assert directives["script-src"] == "'self'"  # no inline script either
+    assert directives["connect-src"] == "'self'"
+    assert "http" not in policy  # no other origin anywhere
+
+
+def test_redoc_bundle_is_served_without_the_logo_from_its_cdn(anon_client):
+    page = anon_client.get("/api/redoc/").content.decode()
+    [bundle_url] = re.findall(r'<script src="([^"]+)"', page)
+
+    bundle = anon_client.get(bundle_url)
+
+    assert bundle.status_code == 200
+    assert bundle["Content-Type"].startswith("text/javascript")
+    assert "immutable" in bundle["Cache-Control"]
+    script = bundle.content.decode()
+    assert "Redoc" in script
+    assert "cdn.redoc.ly" not in script
+
+
+def test_redoc_bundle_is_compressed_for_clients_that_take_gzip(anon_client):
+    bundle_url = re.search(
+        r'<script src="([^"]+)"', anon_client.get("/api/redoc/").content.decode()
+    )
+
+    plain = anon_client.get(bundle_url[1])
+    compressed = anon_client.get(bundle_url[1], HTTP_ACCEPT_ENCODING="gzip, br")
+
+    assert compressed["Content-Encoding"] == "gzip"
+    assert gzip.decompress(compressed.content) == plain.content
+    assert "Content-Encoding" not in plain
+
+
+def test_the_site_has_a_favicon(anon_client):
+    response = anon_client.get("/favicon.ico")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/x-icon"
+    assert b"".join(response.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO file
