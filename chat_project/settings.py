@@ -382,6 +382,9 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI and ReDoc assets are served from the sidecar package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "/favicon.ico",
+    # Swagger UI's default `validatorUrl` is validator.swagger.io, where its validity badge
+    # comes from (with the schema's URL): null, so that nothing ever asks another origin.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
 }
 
