@@ -120,7 +120,8 @@ class RegistrationView(APIView):
 class LoginView(TokenObtainPairView):
     """`POST {username, password}` answers a token pair `{access, refresh}`: send the access
     token as `Authorization: Bearer <access>`, and the refresh token to
-    `POST /api/token/refresh/` for a new pair when the access token expires (15 minutes)."""
+    `POST /api/token/refresh/` for a new pair when the access token expires (after 15
+    minutes by default)."""
 
     throttle_classes = (AuthRateThrottle,)
 
