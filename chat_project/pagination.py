@@ -4,12 +4,28 @@ from rest_framework import pagination
 
 # The largest offset handed to a query (a database integer holds it).
 MAX_OFFSET = 2**62
+# Where the documentation's examples show the API: the server `make run` starts.
+EXAMPLE_ORIGIN = "http://127.0.0.1:8000"
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
     """`?limit=&offset=` paging with a ceiling, so no request can ask for a whole table."""
 
     max_limit = 100
+    # The path a schema describes (set by chat_project.schema.ChatAutoSchema), for links
+    # in the documented example that are that endpoint's own.
+    example_path = "/api/"
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        """DRF's description of a page, its example the second of three pages of one
+        (`?limit=1&offset=1`) with the links this server answers."""
+        page = super().get_paginated_response_schema(schema)
+        url = f"{EXAMPLE_ORIGIN}{self.example_path}?{self.limit_query_param}=1"
+        properties = page["properties"]
+        properties["count"]["example"] = 3
+        properties["next"]["example"] = f"{url}&{self.offset_query_param}=2"
+        properties["previous"]["example"] = url
+        return page
 
     def paginate_rows(self, request, *, count: int, fetch) -> list:
         """Page through rows a selector fetches itself: `fetch(limit=, offset=)` returns

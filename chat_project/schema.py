@@ -13,6 +13,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework_simplejwt.views import TokenViewBase
 
 from chat_project.exceptions import ChatError
+from chat_project.pagination import LimitOffsetPagination
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -91,6 +92,12 @@ THROTTLED = OpenApiResponse(
 
 
 class ChatAutoSchema(AutoSchema):
+    def _get_paginator(self):
+        paginator = super()._get_paginator()
+        if isinstance(paginator, LimitOffsetPagination):
+            paginator.example_path = self.path
+        return paginator
+
     def _get_request_body(self, direction="request"):
         # drf-spectacular documents bodies for POST, PUT and PATCH only; a view whose DELETE
         # takes one (deleting an account takes the password) says so.

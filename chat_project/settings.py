@@ -254,6 +254,9 @@ CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default="
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Files served at the site's root: /favicon.ico, which browsers ask for by themselves (the
+# chat page's icon, webapp/static/webapp/favicon.svg, as an ICO).
+WHITENOISE_ROOT = BASE_DIR / "chat_project" / "root"
 # Uploaded files (attachments) are kept through the "default" storage: files under
 # MEDIA_ROOT, or an S3-compatible bucket when AWS_STORAGE_BUCKET_NAME is set. They are
 # never served as public files (no MEDIA_URL route): only the attachment endpoints hand
@@ -348,9 +351,42 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation has exactly one of these (chat_project/tests/test_schema.py); the
+    # documentation pages list them in this order.
+    "TAGS": [
+        {
+            "name": "Accounts",
+            "description": "Sign up, log in and out (tokens, or a browser's cookie session), "
+            "the requester's own account, its password, its deletion.",
+        },
+        {"name": "Users", "description": "The user directory: find whom to talk to."},
+        {
+            "name": "Threads",
+            "description": "Two-person conversations, newest activity first, and what is "
+            "unread in them.",
+        },
+        {
+            "name": "Messages",
+            "description": "A thread's history (pages by offset or by message id), sending, "
+            "editing and deleting, and search.",
+        },
+        {
+            "name": "Attachments",
+            "description": "Files sent with messages: uploads, downloads and thumbnails.",
+        },
+        {"name": "Reactions", "description": "Emoji reactions to messages."},
+        {
+            "name": "Sync",
+            "description": "Catching up after being away: every change since a cursor.",
+        },
+        {"name": "Blocks", "description": "Users the requester has blocked."},
+    ],
     # Swagger UI and ReDoc assets are served from the sidecar package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "/favicon.ico",
+    # Swagger UI's default `validatorUrl` is validator.swagger.io, where its validity badge
+    # comes from (with the schema's URL): null, so that nothing ever asks another origin.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
 }
 

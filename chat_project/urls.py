@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from chat_project.apidocs import RedocView, SwaggerView
 from chat_project.routers import OptionalSlashRouter
 from threads.views import AttachmentViewSet, MessageSearchViewSet, SyncView, ThreadViewSet
 from users.views import BlockViewSet, UserViewSet
@@ -27,10 +28,8 @@ urlpatterns = [
     path("app/", include("webapp.urls")),
     path("admin/", admin.site.urls),
     *slash_optional("api/schema", SpectacularAPIView.as_view(), name="schema"),
-    *slash_optional(
-        "api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"
-    ),
-    *slash_optional("api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    *slash_optional("api/docs", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    *slash_optional("api/redoc", RedocView.as_view(url_name="schema"), name="redoc"),
     re_path(r"^api/sync/?$", SyncView.as_view(), name="sync"),
     path("api/", include(router.urls)),
     path("", include("users.urls")),

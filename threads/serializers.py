@@ -40,7 +40,7 @@ class MessageTextField(serializers.CharField):
 class AttachmentSerializer(serializers.Serializer):
     """A file in a thread, as the upload answers it and every message lists it. `url` and
     `thumbnail_url` are paths relative to the API's origin, signed so that they work
-    without the Authorization header (for an <img>) until their `expires` time."""
+    without the Authorization header (for an `<img>`) until their `expires` time."""
 
     id = serializers.IntegerField()
     name = serializers.CharField(help_text="The file's name, as uploaded (cleaned).")

@@ -43,6 +43,17 @@ from threads.errors import (
     TooManyReactions,
 )
 from threads.models import MAX_DISTINCT_REACTIONS, Attachment, Message, Thread
+from threads.schema import (
+    ATTACHMENT_PHOTO,
+    MESSAGE,
+    MESSAGE_EDITED,
+    MESSAGE_PAGES,
+    MESSAGE_WITH_FILES,
+    REACTION,
+    SYNC_CHANGES,
+    THREAD,
+    THREAD_NEW,
+)
 from threads.selectors import (
     ThreadMessages,
     UserMessages,
@@ -126,6 +137,29 @@ MESSAGE_PAGE = PolymorphicProxySerializer(
 )
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List my threads",
+        examples=[
+            OpenApiExample(
+                "second page",
+                summary="?limit=1&offset=1: the second of alice's three threads",
+                value=THREAD,
+            )
+        ],
+    ),
+    retrieve=extend_schema(
+        summary="Show a thread",
+        examples=[OpenApiExample("alice's thread with bob", value=THREAD)],
+    ),
+    destroy=extend_schema(
+        summary="Delete a thread",
+        description="Deletes the thread for both participants, with its messages and "
+        "files; both hear a `thread.deleted` event. Example: `DELETE /api/threads/1/` "
+        "answers 204, and the thread is a 404 from then on.",
+    ),
+)
+@extend_schema(tags=["Threads"])
 class ThreadViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -148,7 +182,9 @@ class ThreadViewSet(
         return thread_for(self.request.user, int(self.kwargs["pk"]))
 
     def list(self, request: Request) -> Response:
-        """The requester's threads, most recent activity first."""
+        """The requester's threads, most recent activity first, each with its last message
+        and how many messages in it wait for the requester; paged with `limit` and
+        `offset`."""
         page = self.paginator.paginate_counted(
             request, fetch=partial(thread_list_for, request.user)
         )
@@ -159,6 +195,7 @@ class ThreadViewSet(
         return Response(thread_row_for(request.user, int(pk)))
 
     @extend_schema(
+        summary="Start a thread",
         request=ThreadCreateSerializer,
         responses={
             201: ThreadSerializer,
@@ -170,10 +207,20 @@ class ThreadViewSet(
                 "with the other user only", value={"participants": [2]}, request_only=True
             ),
             OpenApiExample("with both users", value={"participants": [1, 2]}, request_only=True),
+            OpenApiExample(
+                "a new thread (201)", value=THREAD_NEW, response_only=True, status_codes=[201]
+            ),
+            OpenApiExample(
+                "the thread they already had (200)",
+                value=THREAD,
+                response_only=True,
+                status_codes=[200],
+            ),
         ],
     )
     def create(self, request: Request) -> Response:
-        """Create the thread with another user, or return the one that already exists."""
+        """Create the thread with another user (201), or return the one that already
+        exists (200)."""
         serializer = ThreadCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         thread, created = thread_get_or_create(
@@ -188,6 +235,9 @@ class ThreadViewSet(
 
     @extend_schema(
         operation_id="threads_messages_list",
+        summary="List a thread's messages",
+        tags=["Messages"],
+        examples=MESSAGE_PAGES,
         parameters=[
             MessageListQuerySerializer,
             OpenApiParameter(
@@ -200,10 +250,11 @@ class ThreadViewSet(
         responses={200: MESSAGE_PAGE, 400: validation_error("Invalid cursor or search.")},
         description=(
             "The thread's messages, newest first. Without a cursor: `limit`/`offset` pages "
-            "with a total `count`. With `before`, `after` or `around` (one of them): keyset "
-            "pages by message id with `has_more_before`/`has_more_after` and no count. "
-            "`after` returns the oldest messages newer than the cursor (for catching up); "
-            "`around=first_unread` opens where the reader left off."
+            "with a total `count` and the `next` and `previous` pages' URLs. With `before`, "
+            "`after` or `around` (one of them): keyset pages by message id with "
+            "`has_more_before`/`has_more_after` and no count. `after` returns the oldest "
+            "messages newer than the cursor (for catching up); `around=first_unread` opens "
+            "where the reader left off. The examples page through a thread of five messages."
         ),
     )
     @action(
@@ -241,6 +292,12 @@ class ThreadViewSet(
 
     @extend_schema(
         operation_id="threads_messages_create",
+        summary="Send a message",
+        description="Send a message into the thread: text, files uploaded into it "
+        "beforehand (`attachments`), or both. A retry with the same `client_id` answers the "
+        "message already stored (200) instead of sending it twice. Both participants hear "
+        "a `message.created` event.",
+        tags=["Messages"],
         request=MessagePostSerializer,
         responses={
             201: MessageSerializer,
@@ -256,13 +313,22 @@ class ThreadViewSet(
             ),
         },
         examples=[
-            OpenApiExample("a message", value={"text": "Lorem ipsum"}, request_only=True),
             OpenApiExample(
-                "a message with files",
-                value={"text": "The photos", "attachments": [1, 2]},
+                "a message",
+                value={
+                    "text": "Lunch at noon?",
+                    "client_id": "6f1c2e0a-8d4b-4a57-9b3e-2f7d5c1a9e84",
+                },
                 request_only=True,
             ),
-            OpenApiExample("files alone", value={"attachments": [3]}, request_only=True),
+            OpenApiExample(
+                "a message with files",
+                value={"text": "The plan", "attachments": [2, 3]},
+                request_only=True,
+            ),
+            OpenApiExample("files alone", value={"attachments": [4]}, request_only=True),
+            OpenApiExample("the message sent", value=MESSAGE, response_only=True),
+            OpenApiExample("the message with files", value=MESSAGE_WITH_FILES, response_only=True),
         ],
     )
     @messages.mapping.post
@@ -283,7 +349,13 @@ class ThreadViewSet(
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
-    @extend_schema(operation_id="threads_message_retrieve", description=ONE_MESSAGE)
+    @extend_schema(
+        operation_id="threads_message_retrieve",
+        summary="Show a message",
+        description=ONE_MESSAGE,
+        tags=["Messages"],
+        examples=[OpenApiExample("alice's message", value=MESSAGE)],
+    )
     @action(
         detail=True,
         methods=["get"],
@@ -295,7 +367,13 @@ class ThreadViewSet(
 
     @extend_schema(
         operation_id="threads_message_edit",
+        summary="Edit a message",
         description=ONE_MESSAGE,
+        tags=["Messages"],
+        examples=[
+            OpenApiExample("new text", value={"text": "Lunch at 12:30?"}, request_only=True),
+            OpenApiExample("the edited message", value=MESSAGE_EDITED, response_only=True),
+        ],
         request=MessageWriteSerializer,
         responses={
             200: MessageSerializer,
@@ -320,7 +398,11 @@ class ThreadViewSet(
 
     @extend_schema(
         operation_id="threads_message_delete",
-        description=ONE_MESSAGE,
+        summary="Delete a message",
+        description=f"{ONE_MESSAGE}\n\nExample: `DELETE /api/threads/1/messages/1/` answers "
+        "204; the message keeps its place in the history with empty `text` and a "
+        "`deleted` time.",
+        tags=["Messages"],
         responses={204: None, 403: NOT_THE_SENDER},
     )
     @message.mapping.delete
@@ -336,7 +418,9 @@ class ThreadViewSet(
 
     @extend_schema(
         operation_id="threads_message_reaction_add",
+        summary="React to a message",
         description=REACTIONS,
+        tags=["Reactions"],
         parameters=[EMOJI_PARAMETER],
         request=None,
         responses={
@@ -353,23 +437,7 @@ class ThreadViewSet(
                 TooManyReactions,
             ),
         },
-        examples=[
-            OpenApiExample(
-                "a reaction",
-                value={
-                    "thread": 1,
-                    "message": 7,
-                    "emoji": "👍",
-                    "user": 2,
-                    "user_detail": {"id": 2, "username": "bob"},
-                    "reactions": [
-                        {"emoji": "❤️", "count": 1, "me": False},
-                        {"emoji": "👍", "count": 1, "me": True},
-                    ],
-                },
-                response_only=True,
-            )
-        ],
+        examples=[OpenApiExample("bob's 👍", value=REACTION, response_only=True)],
     )
     @action(
         detail=True,
@@ -393,7 +461,10 @@ class ThreadViewSet(
 
     @extend_schema(
         operation_id="threads_message_reaction_remove",
-        description=REACTIONS,
+        summary="Take a reaction back",
+        description=f"{REACTIONS}\n\nExample: `DELETE "
+        "/api/threads/1/messages/1/reactions/%F0%9F%91%8D/` takes the requester's 👍 back: 204.",
+        tags=["Reactions"],
         parameters=[EMOJI_PARAMETER],
         responses={204: None, 400: validation_error("Not exactly one emoji.")},
     )
@@ -421,6 +492,9 @@ class ThreadViewSet(
 
     @extend_schema(
         operation_id="threads_attachments_create",
+        summary="Upload a file",
+        tags=["Attachments"],
+        examples=[OpenApiExample("a photo", value=ATTACHMENT_PHOTO, response_only=True)],
         request={"multipart/form-data": AttachmentUploadSerializer},
         responses={
             201: AttachmentSerializer,
@@ -468,11 +542,13 @@ class ThreadViewSet(
 
     @extend_schema(
         operation_id="threads_mark_read",
+        summary="Mark a thread read",
         request=MarkReadSerializer,
         responses={200: MarkReadResultSerializer},
         examples=[
             OpenApiExample("everything", value={}, request_only=True),
-            OpenApiExample("up to what the reader saw", value={"up_to": 42}, request_only=True),
+            OpenApiExample("up to what the reader saw", value={"up_to": 3}, request_only=True),
+            OpenApiExample("two became read", value={"marked": 2}, response_only=True),
         ],
     )
     @action(detail=True, methods=["patch"])
@@ -490,14 +566,24 @@ class ThreadViewSet(
         )
         return Response({"marked": marked})
 
-    @extend_schema(operation_id="threads_unread_count", responses={200: UnreadCountSerializer})
+    @extend_schema(
+        operation_id="threads_unread_count",
+        summary="Count a thread's unread messages",
+        responses={200: UnreadCountSerializer},
+        examples=[OpenApiExample("four", value={"unread_count": 4})],
+    )
     @action(detail=True, methods=["get"])
     def unread_count(self, request: Request, pk: str | None = None) -> Response:
         """How many messages in this thread wait for the requester."""
         # The reader's exact counter, read with the thread itself (see `thread_for`).
         return Response({"unread_count": self.get_object().reader_unread_count})
 
-    @extend_schema(operation_id="threads_unread_total", responses={200: UnreadCountSerializer})
+    @extend_schema(
+        operation_id="threads_unread_total",
+        summary="Count all my unread messages",
+        responses={200: UnreadCountSerializer},
+        examples=[OpenApiExample("four", value={"unread_count": 4})],
+    )
     @action(detail=False, methods=["get"], url_path="unread_count", url_name="unread-total")
     def unread_total(self, request: Request) -> Response:
         """How many messages wait for the requester across all their threads."""
@@ -506,6 +592,18 @@ class ThreadViewSet(
 
 @extend_schema_view(
     list=extend_schema(
+        summary="Search my messages",
+        description="Messages across all the requester's threads, newest first; `?search=` "
+        "finds text in them (case-insensitive; deleted messages are not found). Paged with "
+        "`limit` and `offset`.",
+        tags=["Messages"],
+        examples=[
+            OpenApiExample(
+                "second page",
+                summary="?limit=1&offset=1: the second of three messages",
+                value=MESSAGE_WITH_FILES,
+            )
+        ],
         parameters=[
             OpenApiParameter(
                 "search", str, description="Text to find in messages; at most 200 characters."
@@ -586,13 +684,14 @@ DOWNLOAD = (
     "Answered to the thread's participants (404 for anyone else, as for threads; an "
     "upload not sent with a message yet, to its uploader only), "
     "authenticated by the bearer token, or without one by the `expires` and `signature` "
-    "of the signed link in `url` / `thumbnail_url` (for browsers: an <img> sends no token). "
+    "of the signed link in `url` / `thumbnail_url` (for browsers: an `<img>` sends no token). "
     "Conditional requests (If-None-Match, If-Modified-Since: 304) and one byte range "
     "(Range: 206; past the end: 416) are answered; with object storage the answer is a "
     "redirect to the storage instead."
 )
 
 
+@extend_schema(tags=["Attachments"])
 class AttachmentViewSet(viewsets.ViewSet):
     """The files of attachments, for the participants of their thread."""
 
@@ -604,9 +703,14 @@ class AttachmentViewSet(viewsets.ViewSet):
 
     @extend_schema(
         operation_id="attachments_retrieve",
+        summary="Download a file",
         parameters=LINK_PARAMETERS,
         responses=FILE_RESPONSES,
-        description=f"The attachment's file. {DOWNLOAD}",
+        description=f"The attachment's file. {DOWNLOAD}\n\nExample: `GET "
+        "/api/attachments/3?expires=1796187600&signature=XU9sqqnLX6sP6X2Y4qegZdEoG3iwsmE11ueNve"
+        "CCrpQ` (its `url`, no token needed) answers 200 with the 25 bytes of agenda.txt, "
+        "`Content-Type: text/plain; charset=utf-8`, `Content-Disposition: attachment; "
+        'filename="agenda.txt"`, `ETag: "c1349f39892187ddc85b80990d259cbe"`.',
     )
     def retrieve(self, request: Request, pk: str) -> HttpResponse:
         attachment = self._attachment(request, int(pk), files.ORIGINAL)
@@ -614,10 +718,13 @@ class AttachmentViewSet(viewsets.ViewSet):
 
     @extend_schema(
         operation_id="attachments_thumbnail",
+        summary="Download an image's thumbnail",
         parameters=LINK_PARAMETERS,
         responses=FILE_RESPONSES,
         description=f"An image attachment's thumbnail (WebP, at most 320 pixels a side; "
-        f"404 for other files). {DOWNLOAD}",
+        f"404 for other files). {DOWNLOAD}\n\nExample: `GET /api/attachments/2/thumbnail` "
+        "with a bearer token answers 200, `Content-Type: image/webp`, `Content-Disposition: "
+        'inline; filename="photo.thumbnail.webp"`.',
     )
     @action(detail=True, methods=["get"])
     def thumbnail(self, request: Request, pk: str) -> HttpResponse:
@@ -683,20 +790,19 @@ SYNC = (
     "and, after being away, syncs from it until `has_more` is false; it misses nothing and "
     "gets nothing twice. Without `since`: no changes and the current cursor, where a "
     "client that has just loaded everything starts. A cursor older than the log keeps "
-    "(SYNC_RETENTION_DAYS) answers 410 `resync_required`: load everything again.\n\n"
-    "Example: `GET /api/sync/?since=41&limit=2` answers "
-    '`{"changes": [{"type": "message.created", "thread": 7, "message": 120, "data": '
-    '{...}, "cursor": 42}, {"type": "thread.read", "thread": 7, "reader": 2, "up_to": 120, '
-    '"cursor": 43}], "cursor": 43, "has_more": true}`.'
+    "(SYNC_RETENTION_DAYS) answers 410 `resync_required`: load everything again."
 )
 
 
+@extend_schema(tags=["Sync"])
 class SyncView(APIView):
     """The requester's change log (threads/events.py)."""
 
     @extend_schema(
         operation_id="sync",
+        summary="Catch up on changes",
         description=SYNC,
+        examples=SYNC_CHANGES,
         parameters=[SyncQuerySerializer],
         responses={
             200: SyncSerializer,

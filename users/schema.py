@@ -3,7 +3,13 @@
 - Our JWTAuthentication (a SimpleJWT subclass) is the HTTP bearer scheme `jwtAuth`, as
   drf-spectacular's built-in extension describes SimpleJWT's own.
 - The browser session endpoints (users/browser_session.py) take and set a cookie.
+- The examples: alice (id 1) and bob (id 2), as in the README's walk-through, with answers
+  as the API gives them.
 """
+
+import base64
+import hashlib
+import json
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
@@ -74,4 +80,66 @@ SESSION_REFRESH_REFUSED = OpenApiResponse(
 CROSS_ORIGIN = rule_error(
     "The `Origin` header names another origin: refused (a request without `Origin` is allowed).",
     CrossOriginRequest,
+)
+
+
+# --- Examples ---------------------------------------------------------------------------
+
+USER_ALICE = {"id": 1, "username": "alice"}
+USER_BOB = {"id": 2, "username": "bob"}
+BLOCK = {"user": {"id": 3, "username": "carol"}, "created": "2026-12-02T03:12:40.118737Z"}
+PASSWORD = "correct-horse-battery"  # noqa: S105 (the examples' password)
+# When the example tokens were issued: the time of the examples' other timestamps.
+ISSUED_AT = 1796181159  # 2026-12-02T03:12:39Z
+
+
+def _base64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def example_token(token_type: str, *, lifetime: int, jti: str) -> str:
+    """One of alice's tokens as the server issues them (SimpleJWT, HS256: header, claims,
+    signature), valid for `lifetime` seconds, its signature made up: no server accepts it."""
+    claims = {
+        "token_type": token_type,
+        "exp": ISSUED_AT + lifetime,
+        "iat": ISSUED_AT,
+        "jti": jti,
+        "user_id": "1",
+        "hash_password": "16A56DFC3C5792C0357E2C1B007979E8",
+    }
+    header = _base64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = _base64url(json.dumps(claims, separators=(",", ":")).encode())
+    signature = _base64url(hashlib.sha256(f"not a signature {jti}".encode()).digest())
+    return f"{header}.{payload}.{signature}"
+
+
+# The default lifetimes (JWT_ACCESS_TOKEN_MINUTES, JWT_REFRESH_TOKEN_DAYS), so that the
+# committed schema does not depend on the environment it was generated in.
+ACCESS_LIFETIME, REFRESH_LIFETIME = 15 * 60, 7 * 24 * 3600
+ACCESS = example_token("access", lifetime=ACCESS_LIFETIME, jti="44564540f52d4d08bb9427be9d09780d")
+REFRESH = example_token(
+    "refresh", lifetime=REFRESH_LIFETIME, jti="1dfcab94b5e54877b6f96d5c3ebc22a6"
+)
+# What a refresh answers: a new access token, and a new refresh token (the old one is spent).
+NEW_ACCESS = example_token(
+    "access", lifetime=ACCESS_LIFETIME, jti="f09334e882f04c96b94583a6b70dab24"
+)
+NEW_REFRESH = example_token(
+    "refresh", lifetime=REFRESH_LIFETIME, jti="c3f4ba1eb86744a08715e59152d3d050"
+)
+
+LOGIN_REQUEST = OpenApiExample(
+    "alice logs in",
+    value={"username": "alice", "password": PASSWORD},
+    request_only=True,
+)
+TOKEN_PAIR = OpenApiExample(
+    "a token pair", value={"refresh": REFRESH, "access": ACCESS}, response_only=True
+)
+REFRESH_REQUEST = OpenApiExample("a refresh", value={"refresh": REFRESH}, request_only=True)
+REFRESHED_PAIR = OpenApiExample(
+    "the new pair",
+    value={"access": NEW_ACCESS, "refresh": NEW_REFRESH},
+    response_only=True,
 )

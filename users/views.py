@@ -27,11 +27,23 @@ from users.browser_session import (
 )
 from users.errors import NotBlocked
 from users.schema import (
+    ACCESS,
+    BLOCK,
     CROSS_ORIGIN,
+    LOGIN_REQUEST,
+    NEW_ACCESS,
+    NEW_REFRESH,
     NO_BODY_NEEDED,
+    PASSWORD,
+    REFRESH,
+    REFRESH_REQUEST,
+    REFRESHED_PAIR,
     SESSION_COOKIE_SENT,
     SESSION_COOKIE_SET,
     SESSION_REFRESH_REFUSED,
+    TOKEN_PAIR,
+    USER_ALICE,
+    USER_BOB,
     session_cookie_deleted,
 )
 from users.selectors import blocks_made_by, user_directory
@@ -63,6 +75,7 @@ from users.tokens import (
 )
 
 
+@extend_schema(tags=["Accounts"])
 class RegistrationView(APIView):
     """`POST {username, password}` creates an account and answers `{id, username}`."""
 
@@ -72,14 +85,16 @@ class RegistrationView(APIView):
     throttle_classes = (AuthRateThrottle,)
 
     @extend_schema(
+        summary="Sign up",
         request=RegistrationSerializer,
         responses={201: RegistrationSerializer},
         examples=[
             OpenApiExample(
-                "sign up",
-                value={"username": "tester", "password": "superstrongpassword"},
+                "alice signs up",
+                value={"username": "alice", "password": PASSWORD},
                 request_only=True,
-            )
+            ),
+            OpenApiExample("her account", value=USER_ALICE, response_only=True),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -92,12 +107,31 @@ class RegistrationView(APIView):
         return Response(RegistrationSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    # The response named: drf-spectacular describes SimpleJWT's own serializer's answer,
+    # not that of our subclass (users.tokens.LoginSerializer).
+    post=extend_schema(
+        summary="Log in",
+        responses={200: TokenPairSerializer},
+        examples=[LOGIN_REQUEST, TOKEN_PAIR],
+    ),
+)
+@extend_schema(tags=["Accounts"])
 class LoginView(TokenObtainPairView):
-    """`POST {username, password}` answers a token pair `{access, refresh}`."""
+    """`POST {username, password}` answers a token pair `{access, refresh}`: send the access
+    token as `Authorization: Bearer <access>`, and the refresh token to
+    `POST /api/token/refresh/` for a new pair when the access token expires (after 15
+    minutes by default)."""
 
     throttle_classes = (AuthRateThrottle,)
 
 
+@extend_schema_view(
+    post=extend_schema(
+        summary="Refresh the access token", examples=[REFRESH_REQUEST, REFRESHED_PAIR]
+    ),
+)
+@extend_schema(tags=["Accounts"])
 class RefreshView(TokenRefreshView):
     """`POST {refresh}` answers `{access, refresh}`: refresh tokens rotate, so the one sent
     is revoked and the new one must be used next time."""
@@ -105,6 +139,7 @@ class RefreshView(TokenRefreshView):
     throttle_classes = (AuthRateThrottle,)
 
 
+@extend_schema(tags=["Accounts"])
 class LoginOrRefreshView(TokenViewBase):
     """The original README's login path, `POST /token/refresh/`.
 
@@ -117,20 +152,14 @@ class LoginOrRefreshView(TokenViewBase):
     throttle_classes = (AuthRateThrottle,)
 
     @extend_schema(
+        summary="Log in or refresh (the original README's path)",
         request=PolymorphicProxySerializer(
             component_name="LoginOrRefresh",
             serializers=[LoginSerializer, RefreshSerializer],
             resource_type_field_name=None,
         ),
-        responses={200: LoginSerializer},
-        examples=[
-            OpenApiExample(
-                "log in",
-                value={"username": "tester", "password": "superstrongpassword"},
-                request_only=True,
-            ),
-            OpenApiExample("refresh", value={"refresh": "<refresh token>"}, request_only=True),
-        ],
+        responses={200: TokenPairSerializer},
+        examples=[LOGIN_REQUEST, TOKEN_PAIR, REFRESH_REQUEST, REFRESHED_PAIR],
     )
     def post(self, request: Request, *args, **kwargs) -> Response:
         return super().post(request, *args, **kwargs)
@@ -142,6 +171,7 @@ class LoginOrRefreshView(TokenViewBase):
         return LoginSerializer
 
 
+@extend_schema(tags=["Accounts"])
 class LogoutView(TokenViewBase):
     """`POST {refresh}` revokes that refresh token (and so the session it belongs to).
     Answers 205; the token can no longer be refreshed. Access tokens already issued stay
@@ -150,7 +180,12 @@ class LogoutView(TokenViewBase):
     serializer_class = LogoutSerializer
     throttle_classes = (AuthRateThrottle,)
 
-    @extend_schema(request=LogoutSerializer, responses={205: None})
+    @extend_schema(
+        summary="Log out",
+        request=LogoutSerializer,
+        responses={205: None},
+        examples=[OpenApiExample("alice's refresh token", value={"refresh": REFRESH})],
+    )
     def post(self, request: Request, *args, **kwargs) -> Response:
         super().post(request, *args, **kwargs)
         return Response(status=status.HTTP_205_RESET_CONTENT)
@@ -176,12 +211,17 @@ class SessionLoginView(SessionRequestChecks, LoginView):
     cookie the browser already had is revoked: the new one replaces it."""
 
     @extend_schema(
+        summary="Log a browser in",
         request=LoginSerializer,
         responses={
             200: OpenApiResponse(SessionAccessSerializer, description="Logged in."),
             403: CROSS_ORIGIN,
         },
         parameters=[SESSION_COOKIE_SET],
+        examples=[
+            LOGIN_REQUEST,
+            OpenApiExample("the access token", value={"access": ACCESS}, response_only=True),
+        ],
     )
     def post(self, request: Request, *args, **kwargs) -> Response:
         pair = super().post(request, *args, **kwargs).data
@@ -197,9 +237,14 @@ class SessionRefreshView(SessionRequestChecks, RefreshView):
     deleted."""
 
     @extend_schema(
+        summary="Renew a browser's session",
         request=NO_BODY_NEEDED,
         responses={
-            200: OpenApiResponse(SessionAccessSerializer, description="The session goes on."),
+            200: OpenApiResponse(
+                SessionAccessSerializer,
+                description="The session goes on.",
+                examples=[OpenApiExample("a new access token", value={"access": NEW_ACCESS})],
+            ),
             401: SESSION_REFRESH_REFUSED,
             403: CROSS_ORIGIN,
         },
@@ -228,16 +273,21 @@ class SessionRefreshView(SessionRequestChecks, RefreshView):
         return response
 
 
+@extend_schema(tags=["Accounts"])
 class SessionLogoutView(SessionRequestChecks, APIView):
     """`POST` (no body, or `{}`) ends the browser's session: the cookie's refresh token is
     revoked and the cookie deleted. 204, with or without a cookie (logging out twice is
-    fine). Access tokens already issued stay valid until they expire (minutes)."""
+    fine). Access tokens already issued stay valid until they expire (minutes).
+
+    Example: `POST /api/session/logout/` with the cookie `chat_refresh=eyJhbGciOi...`
+    answers 204 with `Set-Cookie: chat_refresh=""; ...; Max-Age=0`."""
 
     authentication_classes = ()
     permission_classes = ()
     throttle_classes = (AuthRateThrottle,)
 
     @extend_schema(
+        summary="Log a browser out",
         request=NO_BODY_NEEDED,
         responses={204: None, 403: CROSS_ORIGIN},
         parameters=[SESSION_COOKIE_SENT, session_cookie_deleted(204)],
@@ -250,13 +300,30 @@ class SessionLogoutView(SessionRequestChecks, APIView):
         return response
 
 
+@extend_schema(tags=["Accounts"])
 class PasswordChangeView(APIView):
     """`POST {current_password, new_password}` changes the password and answers a fresh
     token pair; every other session of the account ends."""
 
     throttle_classes = (AuthRateThrottle,)
 
-    @extend_schema(request=PasswordChangeSerializer, responses={200: TokenPairSerializer})
+    @extend_schema(
+        summary="Change my password",
+        request=PasswordChangeSerializer,
+        responses={200: TokenPairSerializer},
+        examples=[
+            OpenApiExample(
+                "a new password",
+                value={"current_password": PASSWORD, "new_password": "battery-staple-horse"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "this client's new pair",
+                value={"access": NEW_ACCESS, "refresh": NEW_REFRESH},
+                response_only=True,
+            ),
+        ],
+    )
     def post(self, request: Request) -> Response:
         serializer = PasswordChangeSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
@@ -266,6 +333,18 @@ class PasswordChangeView(APIView):
         return Response(pair)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="Show my account",
+        examples=[
+            OpenApiExample(
+                "alice",
+                value={**USER_ALICE, "date_joined": "2026-12-02T03:12:36.750747Z"},
+            )
+        ],
+    )
+)
+@extend_schema(tags=["Accounts"])
 class MeView(RetrieveAPIView):
     """The requester's own account. `DELETE {current_password}` deletes it."""
 
@@ -282,8 +361,13 @@ class MeView(RetrieveAPIView):
         return super().get_throttles()
 
     @extend_schema(
+        summary="Delete my account",
+        description="Deletes the requester's account, its password checked again: 204. The "
+        "people it talked to keep their conversations (its name becomes `deleted-<id>`); "
+        "every token of the account is revoked and its sockets close.",
         request=AccountDeleteSerializer,
         responses={204: None, 400: validation_error("Wrong or missing password."), 429: THROTTLED},
+        examples=[OpenApiExample("the password", value={"current_password": PASSWORD})],
     )
     def delete(self, request: Request) -> Response:
         serializer = AccountDeleteSerializer(data=request.data, context={"request": request})
@@ -294,6 +378,15 @@ class MeView(RetrieveAPIView):
 
 @extend_schema_view(
     list=extend_schema(
+        summary="Find users",
+        description="The user directory, by username; paged with `limit` and `offset`.",
+        examples=[
+            OpenApiExample(
+                "second page",
+                summary="?limit=1&offset=1: the second of three users",
+                value=USER_BOB,
+            )
+        ],
         parameters=[
             OpenApiParameter(
                 "search",
@@ -303,8 +396,14 @@ class MeView(RetrieveAPIView):
             )
         ],
         responses={200: UserSerializer(many=True), 400: validation_error("Invalid search.")},
-    )
+    ),
+    retrieve=extend_schema(
+        summary="Show a user",
+        description="One person of the user directory.",
+        examples=[OpenApiExample("bob", value=USER_BOB)],
+    ),
 )
+@extend_schema(tags=["Users"])
 class UserViewSet(viewsets.ReadOnlyModelViewSet):
     """The user directory: find the id of the person to start a thread with."""
 
@@ -319,6 +418,19 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
         return user_directory(search=query.validated_data.get("search", ""))
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the users I blocked",
+        description="The users the requester has blocked, newest first; paged with `limit` "
+        "and `offset`.",
+        examples=[
+            OpenApiExample(
+                "second page", summary="?limit=1&offset=1: the second of three blocks", value=BLOCK
+            )
+        ],
+    )
+)
+@extend_schema(tags=["Blocks"])
 class BlockViewSet(
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -336,7 +448,16 @@ class BlockViewSet(
         return blocks_made_by(self.request.user)
 
     @extend_schema(
-        request=BlockCreateSerializer, responses={201: BlockSerializer, 200: BlockSerializer}
+        summary="Block a user",
+        description="The blocked user can then neither start a thread with the requester "
+        "nor post, react or upload in their thread (403); the requester still can. 201, or "
+        "200 with the existing block.",
+        request=BlockCreateSerializer,
+        responses={201: BlockSerializer, 200: BlockSerializer},
+        examples=[
+            OpenApiExample("block carol", value={"user": 3}, request_only=True),
+            OpenApiExample("carol is blocked", value=BLOCK, response_only=True),
+        ],
     )
     def create(self, request: Request) -> Response:
         serializer = BlockCreateSerializer(data=request.data)
@@ -349,7 +470,12 @@ class BlockViewSet(
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        summary="Unblock a user",
+        description="Example: `DELETE /api/user/blocks/3/` unblocks the user 3 and answers "
+        "204; 404 if they were not blocked.",
+        responses={204: None},
+    )
     def destroy(self, request: Request, user_id: str) -> Response:
         if not block_delete(blocker=request.user, blocked_id=int(user_id)):
             raise NotBlocked  # nothing to undo
