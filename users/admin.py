@@ -1,5 +1,5 @@
 """Accounts in the admin. A superuser does anything; a moderator (a staff member of the
-"Moderators" group, users/migrations/0008_moderators_group.py) reads accounts and
+"Moderators" group, threads/migrations/0009_moderators_group.py) reads accounts and
 deactivates or reactivates them, through the actions, and nothing else: their "change"
 permission exists only for those, so every account's page is read-only to them (no
 username, password, group, staff or permission can be changed)."""
