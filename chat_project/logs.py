@@ -75,13 +75,14 @@ class JsonFormatter(BaseJsonFormatter):
     # Not written out: Django's HttpRequest (`log_response` attaches it: the path is in
     # the message) and uvicorn's coloured copy of its message.
     LEFT_OUT = ("request", "color_message")
+    # Written by add_fields, whatever extra fields a record carries under these names.
+    OWN = ("time", "level", "logger", "request_id", "user_id")
 
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault(
-            "reserved_attrs",
-            [*RESERVED_ATTRS, "taskName", *self.LEFT_OUT, "request_id", "user_id"],
+    def __init__(self) -> None:
+        # No format: add_fields writes the fields, in this order.
+        super().__init__(
+            [], reserved_attrs=[*RESERVED_ATTRS, "taskName", *self.LEFT_OUT, *self.OWN]
         )
-        super().__init__(*args, **kwargs)
 
     def add_fields(self, log_data: dict, record: logging.LogRecord, message_dict: dict) -> None:
         message = record.message
