@@ -11,8 +11,9 @@ import glob
 import multiprocessing
 import os
 import shutil
-import sys
 import tempfile
+
+from chat_project.logs import gunicorn_json_log_config, log_format
 
 wsgi_app = "chat_project.asgi:application"
 worker_class = "chat_project.workers.UvicornWorker"
@@ -24,12 +25,8 @@ _shared_layer = bool(os.environ.get("REDIS_URL"))
 workers = int(
     os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1 if _shared_layer else 1)
 )
-if workers > 1 and not _shared_layer:
-    print(
-        f"WARNING: {workers} workers without REDIS_URL: a WebSocket client receives only the "
-        "events of requests that its own worker served. Set REDIS_URL to share events.",
-        file=sys.stderr,
-    )
+
+
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # Recycling a worker also drops its WebSocket connections, so it is off unless asked for
 # (clients reconnect and catch up, but every recycle makes them do it).
@@ -38,6 +35,9 @@ max_requests_jitter = max_requests // 10
 # One line per request to stdout; GUNICORN_ACCESSLOG= (empty) turns it off (benchmarks).
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 errorlog = "-"
+# LOG_FORMAT=json: gunicorn's and the workers' lines as JSON, like the application's.
+if log_format(os.environ.get("LOG_FORMAT")) == "json":
+    logconfig_dict = gunicorn_json_log_config(accesslog)
 # Gunicorn 27's control socket has one default path per user: several servers on one host
 # (make test-scaleout starts two) would fight over it.
 control_socket_disable = True
@@ -51,7 +51,14 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", _own_metrics_dir)
 
 
 def on_starting(server) -> None:
-    # Values left by a previous run would be added to this one's.
+    # Logged, not printed: the line follows LOG_FORMAT like the server's others.
+    if server.num_workers > 1 and not _shared_layer:
+        server.log.warning(
+            "%d workers without REDIS_URL: a WebSocket client receives only the events of "
+            "requests that its own worker served. Set REDIS_URL to share events.",
+            server.num_workers,
+        )
+    # Metric values left by a previous run would be added to this one's.
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     os.makedirs(path, exist_ok=True)
     for leftover in glob.glob(os.path.join(path, "*.db")):

@@ -27,7 +27,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import WebsocketDenier  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from chat_project import metrics  # noqa: E402
+from chat_project import metrics, request_context  # noqa: E402
 from chat_project.errors import request_too_large  # noqa: E402
 from chat_project.http_guards import body_over_limit, is_upload  # noqa: E402
 from chat_project.wsgi import application as wsgi_application  # noqa: E402
@@ -172,6 +172,7 @@ async def _too_large(send, path: str = "") -> None:
 
 async def _answer(send, status: int, body: bytes, headers: list | None = None) -> None:
     """Send a JSON response from the event loop."""
+    request_id = request_context.current().request_id.encode()
     await send(
         {
             "type": "http.response.start",
@@ -179,6 +180,7 @@ async def _answer(send, status: int, body: bytes, headers: list | None = None) -
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", request_id),
                 *(headers or []),
             ],
         }
@@ -201,4 +203,11 @@ async def application(scope, receive, send):
     loop = asyncio.get_running_loop()
     events.serve_on(loop)
     metrics.sample_pool_on(loop)
+    if scope["type"] != "lifespan":
+        # This request's or socket's id, for every line logged while serving it: the
+        # server's access line and the answers given here included (the task runs in a
+        # context of its own; a2wsgi hands a copy of it to the HTTP thread).
+        request_context.start(
+            next((value for name, value in scope["headers"] if name == b"x-request-id"), None)
+        )
     return await _router(scope, receive, send)

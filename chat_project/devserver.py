@@ -16,6 +16,7 @@ import os
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
+from chat_project.logs import AccessLogFields, JsonFormatter, log_format
 from chat_project.workers import UvicornWorker
 
 # What the reloader watches: the project's own code, not the virtualenv.
@@ -23,11 +24,16 @@ SOURCE_FOLDERS = ["chat_project", "users", "threads", "webapp"]
 
 
 def log_config() -> dict:
-    """uvicorn's logging, with access tokens blanked out of logged URLs as in production."""
+    """uvicorn's logging, with access tokens blanked out of logged URLs as in production,
+    and with LOG_FORMAT=json, JSON lines as in production (gunicorn.conf.py)."""
     config = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"redact_tokens": {"()": "chat_project.workers.RedactTokens"}}
     for handler in config["handlers"].values():
         handler["filters"] = ["redact_tokens"]
+    if log_format(os.environ.get("LOG_FORMAT")) == "json":
+        config["formatters"] = {name: {"()": JsonFormatter} for name in config["formatters"]}
+        config["filters"]["access_fields"] = {"()": AccessLogFields}
+        config["handlers"]["access"]["filters"].append("access_fields")
     return config
 
 

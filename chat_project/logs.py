@@ -1,9 +1,21 @@
-"""Logging helpers: the filter settings.LOGGING applies, and the one-line report of a
+"""Logging helpers: the formats and filters settings.LOGGING applies (and the servers'
+own logging: gunicorn.conf.py, chat_project/devserver.py), and the one-line report of a
 burst of failures that an outage would otherwise turn into a line (or a traceback) each."""
 
 import logging
+import logging.config
 import threading
-from time import monotonic
+from datetime import UTC, datetime
+from time import monotonic, perf_counter
+
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter as BaseJsonFormatter
+
+from chat_project import request_context
+
+LOG_FORMATS = ("text", "json")
+# The text format's lines (gunicorn and uvicorn have their own, kept as they are).
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 # Seconds between two log lines about the same kind of failure, per process.
 FAILURE_LOG_INTERVAL = 10.0
@@ -36,6 +48,103 @@ class SingleLineFilter(logging.Filter):
         if "\n" in message:
             record.msg, record.args = " ".join(message.split()), None
         return True
+
+
+def log_format(value: str | None) -> str:
+    """LOG_FORMAT's value, checked: "text" (the default) or "json"."""
+    value = (value or "text").strip().lower()
+    if value not in LOG_FORMATS:
+        raise ValueError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {value!r}")
+    return value
+
+
+def configure_json_logging(config: dict) -> None:
+    """settings.LOGGING_CONFIG under LOG_FORMAT=json: Python's warnings (a deprecation, a
+    missing static folder) are logged too, on `py.warnings`, rather than written to stderr
+    as lines of their own."""
+    logging.config.dictConfig(config)
+    logging.captureWarnings(True)
+
+
+class JsonFormatter(BaseJsonFormatter):
+    """One JSON object per line: time (ISO 8601, UTC), level, logger, message (on one
+    line), the request id and user id of the request being served (null outside one),
+    then the record's own extra fields (an exception's traceback as `exc_info`, a 4xx
+    answer's `status_code`, the access line's method, path, status...)."""
+
+    # Not written out: Django's HttpRequest (`log_response` attaches it: the path is in
+    # the message) and uvicorn's coloured copy of its message.
+    LEFT_OUT = ("request", "color_message")
+    # Written by add_fields, whatever extra fields a record carries under these names.
+    OWN = ("time", "level", "logger", "request_id", "user_id")
+
+    def __init__(self) -> None:
+        # No format: add_fields writes the fields, in this order.
+        super().__init__(
+            [], reserved_attrs=[*RESERVED_ATTRS, "taskName", *self.LEFT_OUT, *self.OWN]
+        )
+
+    def add_fields(self, log_data: dict, record: logging.LogRecord, message_dict: dict) -> None:
+        message = record.message
+        if "\n" in message:
+            message = " ".join(message.split())
+        context = request_context.current()
+        log_data["time"] = (
+            datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
+        log_data["level"] = record.levelname
+        log_data["logger"] = record.name
+        log_data["message"] = message
+        log_data["request_id"] = context and context.request_id
+        log_data["user_id"] = context and context.user_id
+        super().add_fields(log_data, record, message_dict)
+
+
+class AccessLogFields(logging.Filter):
+    """Give uvicorn's access line (`'%s - "%s %s HTTP/%s" %d'`: client, method, path,
+    HTTP version, status) its parts as fields of their own, for the JSON format, and the
+    time from the request's arrival at the ASGI entry to its answer's start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) == 5:
+            record.client, record.method, record.path, _, record.status = record.args
+            context = request_context.current()
+            if context is not None:
+                record.duration_ms = round((perf_counter() - context.started) * 1000, 1)
+        return True
+
+
+def gunicorn_json_log_config(accesslog: str | None) -> dict:
+    """gunicorn's `logconfig_dict` for LOG_FORMAT=json: its error log (stderr) and access
+    log (`accesslog`: "-" for stdout, a file, or None for none) as JSON lines. The uvicorn
+    workers log through the same handlers (uvicorn_worker hands them over)."""
+    access_handler = {"formatter": "json", "filters": ["access_fields"]}
+    if accesslog == "-":
+        access_handler |= {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}
+    else:
+        access_handler |= {"class": "logging.FileHandler", "filename": accesslog}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "filters": {"access_fields": {"()": AccessLogFields}},
+        "handlers": {
+            "error": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            },
+            **({"access": access_handler} if accesslog else {}),
+        },
+        "root": {"handlers": ["error"]},
+        "loggers": {
+            # No level: gunicorn's --log-level stays in charge.
+            "gunicorn.error": {"handlers": ["error"], "propagate": False},
+            "gunicorn.access": {"handlers": ["access"] if accesslog else [], "propagate": False},
+        },
+    }
 
 
 class FailureLog:

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.log import log_response
 
-from chat_project import health
+from chat_project import health, request_context
 from chat_project.errors import (
     RETRY_AFTER_SECONDS,
     chat_error_response,
@@ -17,6 +17,30 @@ from chat_project.exceptions import ChatError
 from chat_project.http_guards import body_over_limit
 
 health_logger = logging.getLogger("chat_project.health")
+
+
+class RequestIdMiddleware:
+    """Give every request an id, in the response's X-Request-ID and in every line logged
+    while answering it: the client's X-Request-ID when it is sane, else a new one
+    (chat_project/request_context.py).
+
+    Under the ASGI entry the context was started on the event loop (its access line and
+    its early answers carry the same id): it is taken over here. The context outlives this
+    call on purpose: Django logs a 4xx/5xx answer after the middleware chain returns, and
+    forgets the context only when the response is closed (`request_finished`).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        context = request_context.current()
+        if context is None or context.claimed:
+            context = request_context.start(request.META.get("HTTP_X_REQUEST_ID"))
+        context.claimed = True
+        response = self.get_response(request)
+        response[request_context.REQUEST_ID_HEADER] = context.request_id
+        return response
 
 
 class RequestBodyLimitMiddleware:

@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from chat_project.logs import TEXT_FORMAT, log_format
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -53,6 +55,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response, the probes' included, carries the request's X-Request-ID, and
+    # every line logged while answering it carries its id (chat_project/request_context.py).
+    "chat_project.middleware.RequestIdMiddleware",
     # /healthz and /readyz, answered before the Host check and the HTTPS redirect.
     "chat_project.middleware.HealthCheckMiddleware",
     # /metrics, answered like the probes; every other request counted and timed.
@@ -457,18 +462,25 @@ SUSPICIOUS_REQUEST_LOGGERS = [
     ]
 ]
 
+# "json": one JSON object per line, with the request id and user id (chat_project/logs.py);
+# the servers' own lines follow it too (gunicorn.conf.py, chat_project/devserver.py).
+LOG_FORMAT = log_format(env.str("LOG_FORMAT", default="text"))
+if LOG_FORMAT == "json":
+    LOGGING_CONFIG = "chat_project.logs.configure_json_logging"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {"format": TEXT_FORMAT},
+        "json": {"()": "chat_project.logs.JsonFormatter"},
     },
     # A 4xx is logged as one WARNING line without a traceback (chat_project/logs.py).
     "filters": {
         "client_error": {"()": "chat_project.logs.ClientErrorFilter"},
         "single_line": {"()": "chat_project.logs.SingleLineFilter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
         # Replaces Django's own "django" logger set-up, whose debug-only console handler

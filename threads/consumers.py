@@ -55,7 +55,7 @@ from django.conf import settings
 from django.db import Error as DatabaseError
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
-from chat_project import metrics
+from chat_project import metrics, request_context
 from chat_project.exceptions import ChatError
 from chat_project.logs import FailureLog
 from threads import events
@@ -190,6 +190,13 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             lost_subscriptions.failed(error)
         await self.close(code=SERVICE_RESTART, reason="Events interrupted: reconnect.")
 
+    async def accept(self, subprotocol=None, headers=None) -> None:
+        # The handshake's answer names the connection's request id, as HTTP answers do.
+        context = request_context.current()
+        if context is not None:
+            headers = [*(headers or ()), (b"x-request-id", context.request_id.encode())]
+        await super().accept(subprotocol, headers)
+
     async def close(self, code=None, reason=None) -> None:
         if self.closing:
             return
@@ -201,6 +208,10 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         raw_token, subprotocol = credentials(self.scope)
         if raw_token:
             self.user, token = await database_sync_to_async(user_for_access_token)(raw_token)
+        if self.user is not None:
+            # The socket's log lines name its user from here on (chat_project/asgi.py gave
+            # them the handshake's request id).
+            request_context.set_user_id(self.user.pk)
         # A refused socket is accepted, then closed: browsers see the close code only then.
         if self.user is None:
             await self.accept(subprotocol)

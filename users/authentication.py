@@ -8,6 +8,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import aware_utcnow, get_md5_hash_password
 
+from chat_project import request_context
 from users.queries import user_by_id
 
 
@@ -95,6 +96,13 @@ class JWTAuthentication(authentication.JWTAuthentication):
     is written out (`users.queries.user_by_id`); the checks are SimpleJWT's own, on every
     request.
     """
+
+    def authenticate(self, request):
+        authenticated = super().authenticate(request)
+        if authenticated is not None:
+            # The request's log lines name its user from here on (chat_project/logs.py).
+            request_context.set_user_id(authenticated[0].pk)
+        return authenticated
 
     def get_validated_token(self, raw_token: bytes) -> Token:
         entry = verified_tokens.get(raw_token)

@@ -5,9 +5,13 @@ as they like, so each must stay one line.
 """
 
 import logging
+from datetime import datetime, timedelta
 
 import pytest
 from django.test import Client
+
+from chat_project.logs import log_format
+from threads import views as threads_views
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +90,84 @@ def test_the_connection_pools_reconnect_attempts_are_logged_one_line_each(caplog
     assert record.getMessage().endswith(
         "Is the server running on that host and accepting TCP/IP connections?"
     )
+
+
+# LOG_FORMAT=json: one JSON object per line (the `json_log` fixture parses each line).
+
+
+def test_in_json_a_client_error_is_one_object_naming_the_request_and_its_user(
+    alice, alice_client, json_log
+):
+    response = alice_client.get("/api/threads/999999/")
+
+    assert response.status_code == 404
+    [line] = json_log()
+    assert line["level"] == "WARNING"
+    assert line["logger"] == "django.request"
+    assert line["message"] == "Not Found: /api/threads/999999/"
+    assert line["request_id"] == response["X-Request-ID"]
+    assert line["user_id"] == alice.pk
+    assert line["status_code"] == 404
+    assert datetime.fromisoformat(line["time"]).utcoffset() == timedelta(0)
+    assert line["time"].endswith("Z")
+    assert "exc_info" not in line
+    assert "request" not in line  # Django's HttpRequest object: the path is in the message
+
+
+def test_in_json_an_anonymous_request_has_no_user(anon_client, json_log):
+    response = anon_client.get("/api/threads/")
+
+    assert response.status_code == 401
+    [line] = json_log()
+    assert line["message"] == "Unauthorized: /api/threads/"
+    assert line["request_id"] == response["X-Request-ID"]
+    assert line["user_id"] is None
+
+
+def test_in_json_a_bad_host_header_is_one_warning_with_the_request_id(anon_client, json_log):
+    response = anon_client.get("/api/threads/", HTTP_HOST="attacker.example")
+
+    assert response.status_code == 400
+    [line] = json_log()
+    assert line["logger"] == "django.security.DisallowedHost"
+    assert line["level"] == "WARNING"
+    assert line["request_id"] == response["X-Request-ID"]
+    assert "exc_info" not in line
+
+
+def test_in_json_an_exceptions_traceback_is_a_field_of_its_one_line(
+    alice, alice_client, json_log, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug\non two lines")
+
+    monkeypatch.setattr(threads_views, "thread_list_for", broken)
+    alice_client.raise_request_exception = False
+
+    response = alice_client.get("/api/threads/")
+
+    assert response.status_code == 500
+    [line] = json_log()
+    assert line["level"] == "ERROR"
+    assert line["logger"] == "django.request"
+    assert line["message"] == "Internal Server Error: /api/threads/"
+    assert line["request_id"] == response["X-Request-ID"]
+    assert line["user_id"] == alice.pk
+    assert line["exc_info"].startswith("Traceback (most recent call last):")
+    assert line["exc_info"].endswith("RuntimeError: a bug\non two lines")
+
+
+def test_in_json_a_message_on_several_lines_is_folded_onto_one(json_log):
+    logging.getLogger("chat_project").warning("first line\n\tsecond line")
+
+    [line] = json_log()
+    assert line["message"] == "first line second line"
+    assert line["request_id"] is None  # logged outside any request
+    assert line["user_id"] is None
+
+
+def test_log_format_is_text_or_json():
+    assert log_format(None) == "text"
+    assert log_format("JSON") == "json"
+    with pytest.raises(ValueError, match="LOG_FORMAT must be one of text, json"):
+        log_format("yaml")

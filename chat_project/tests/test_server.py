@@ -3,10 +3,13 @@ project's uvicorn workers) and `make run` (chat_project/devserver.py): what they
 before Django sees a request, and what they log when they start and stop. These run the
 real servers on free loopback ports."""
 
+import json
 import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -14,6 +17,7 @@ from scripts.liveserver import (
     PYTHON,
     ROOT,
     free_port,
+    migrate,
     production_env,
     start_server,
     stop,
@@ -127,3 +131,86 @@ def test_the_server_starts_and_stops_without_warnings_or_errors(server):
     assert "Deprecat" not in output  # a deprecated WebSocket implementation, per worker
     assert "Error while closing socket" not in output  # the listener closed twice
     assert "Traceback" not in output
+
+
+def call(port: int, method: str, path: str, data=None, headers=None) -> tuple[int, dict, dict]:
+    """The status, headers and JSON body of a request to the server on `port`."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
+        data=json.dumps(data).encode() if data is not None else None,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback)
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read() or b"{}")
+
+
+def test_with_log_format_json_every_line_the_server_writes_is_one_json_object(tmp_path):
+    log = tmp_path / "server.log"
+    port = free_port()
+    env = production_env(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", LOG_FORMAT="json")
+    migrate(env)
+    process = start_server(env, port=port, workers=1, log=log)
+    try:
+        account = {"username": "logged", "password": "a long enough password 42"}
+        call(port, "POST", "/api/user/register/", account)
+        _, _, tokens = call(port, "POST", "/api/token/", account)
+        bearer = {"Authorization": f"Bearer {tokens['access']}", "X-Request-ID": "follow-me"}
+        status, headers, me = call(port, "GET", "/api/user/me/", headers=bearer)
+        missing, _, _ = call(port, "GET", "/no/such/page", headers={"X-Request-ID": "lost-1"})
+        bad_host, _, _ = call(port, "GET", "/api/threads/", headers={"Host": "attacker.example"})
+        socket_headers = "X-Request-ID: socket-1\r\n"
+        handshake = HANDSHAKE.format(path=f"/ws/?token={tokens['access']}", headers=socket_headers)
+        upgraded, _ = first_line_answered(port, handshake)
+    finally:
+        stop(process)
+
+    assert (status, headers["x-request-id"], missing, bad_host) == (200, "follow-me", 404, 400)
+    assert upgraded == b"HTTP/1.1 101 Switching Protocols"
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    for line in lines:
+        assert {"time", "level", "logger", "message", "request_id", "user_id"} <= line.keys()
+    by_request = {}
+    for line in lines:
+        by_request.setdefault(line["request_id"], []).append(line)
+    [access] = by_request["follow-me"]
+    assert access["logger"] == "uvicorn.access"
+    assert (access["method"], access["path"], access["status"]) == ("GET", "/api/user/me/", 200)
+    assert access["user_id"] == me["id"]
+    assert access["duration_ms"] >= 0
+    [warning, access] = by_request["lost-1"]
+    assert (warning["logger"], warning["message"]) == ("django.request", "Not Found: /no/such/page")
+    assert (access["status"], access["user_id"]) == (404, None)
+    accepted = [line for line in by_request["socket-1"] if "[accepted]" in line["message"]]
+    assert accepted[0]["user_id"] == me["id"]
+    assert "[redacted]" in accepted[0]["message"]
+    assert tokens["access"] not in log.read_text()
+    messages = [line["message"] for line in lines]
+    assert "Shutting down: Master" in messages
+
+
+def test_with_log_format_json_every_line_the_dev_server_writes_is_one_json_object(tmp_path):
+    log = tmp_path / "devserver.log"
+    port = free_port()
+    env = production_env(
+        DJANGO_DEBUG="1", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", LOG_FORMAT="json"
+    )
+    command = [PYTHON, "-m", "chat_project.devserver", "--port", str(port)]
+    with log.open("w") as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
+    try:
+        wait_until_listening(process, port, log)
+        refused, headers, _ = call(port, "GET", "/api/threads/", headers={"X-Request-ID": "dev-1"})
+    finally:
+        stop(process)
+
+    assert (refused, headers["x-request-id"]) == (401, "dev-1")
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert {line["logger"] for line in lines if line["request_id"] == "dev-1"} == {
+        "django.request",
+        "uvicorn.access",
+    }
+    assert "Started reloader process" in " ".join(line["message"] for line in lines)
