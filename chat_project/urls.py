@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from chat_project.routers import OptionalSlashRouter
+from threads.asyncapi import asyncapi_view
 from threads.views import AttachmentViewSet, MessageSearchViewSet, SyncView, ThreadViewSet
 from users.views import BlockViewSet, UserViewSet
 
@@ -31,6 +32,8 @@ urlpatterns = [
         "api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"
     ),
     *slash_optional("api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # The WebSocket's AsyncAPI document (docs/asyncapi.yaml).
+    path("api/asyncapi.yaml", asyncapi_view, name="asyncapi"),
     re_path(r"^api/sync/?$", SyncView.as_view(), name="sync"),
     path("api/", include(router.urls)),
     path("", include("users.urls")),
