@@ -18,7 +18,6 @@ import functools
 from typing import Any
 
 import yaml
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 from drf_spectacular.settings import spectacular_settings
@@ -370,7 +369,7 @@ def event_messages(schemas: dict[str, dict]) -> dict[str, dict]:
             events.TYPING,
             "The other participant is typing",
             "Passed on from the other participant's client, at most once per "
-            f"WEBSOCKET_TYPING_INTERVAL ({settings.WEBSOCKET_TYPING_INTERVAL:g} s by default) "
+            "WEBSOCKET_TYPING_INTERVAL seconds (a server setting: the README's Configuration) "
             "per thread; never stored, so it has no `cursor` and is not caught up.",
             _payload(
                 events.TYPING,
@@ -416,8 +415,8 @@ def event_messages(schemas: dict[str, dict]) -> dict[str, dict]:
             "thread that is not the user's (or whose other participant blocked them) is "
             "answered with an `error` event `not_found`; anything else that is not this "
             "message, with `invalid` (`parse_error` if it is not JSON). A socket takes "
-            f"WEBSOCKET_MESSAGES_PER_SECOND ({settings.WEBSOCKET_MESSAGES_PER_SECOND} by "
-            "default) client messages a second (more are answered `throttled`), of at most "
+            "WEBSOCKET_MESSAGES_PER_SECOND client messages a second (a server setting; more "
+            "are answered `throttled`), of at most "
             f"{MESSAGE_LIMIT_BYTES // 1024} KiB each (a larger one closes it with 1009).",
             _payload(
                 events.TYPING,
