@@ -6,10 +6,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock run serve migrate test test-postgres screenshots test-s3 test-integrity test-scaleout test-faults bench-realtime lint format schema fuzz demo bench superuser clean
+.PHONY: help install lock run serve migrate test test-postgres screenshots test-s3 test-integrity test-scaleout test-faults bench-realtime lint asyncapi-validate format schema fuzz demo bench superuser clean
 
 help:  ## List the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,16 +54,32 @@ screenshots: install  ## Retake the chat page's pictures in docs/screenshots (th
 test-s3: install  ## The attachment tests on object storage: a local S3 server (moto), free port
 	$(BIN)/python scripts/with_s3.py $(BIN)/python -m pytest -q threads/tests/test_attachments.py
 
-lint: install  ## ruff lint and format check, migrations and docs/openapi.yaml up to date
+lint: install  ## ruff lint and format check, migrations, docs/openapi.yaml and docs/asyncapi.yaml up to date
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_DEBUG=1 $(BIN)/python manage.py spectacular --validate --fail-on-warn --file $(VENV)/openapi.yaml
 	@diff -q $(VENV)/openapi.yaml docs/openapi.yaml >/dev/null || \
 		{ echo "docs/openapi.yaml is out of date: run 'make schema' and commit it"; exit 1; }
+	@DJANGO_DEBUG=1 $(BIN)/python manage.py asyncapi | diff -q - docs/asyncapi.yaml >/dev/null || \
+		{ echo "docs/asyncapi.yaml is out of date: run 'make schema' and commit it"; exit 1; }
 
-schema: install  ## Regenerate docs/openapi.yaml (the schema Postman users import)
+schema: install  ## Regenerate docs/openapi.yaml (the schema Postman users import) and docs/asyncapi.yaml
 	DJANGO_DEBUG=1 $(BIN)/python manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
+	DJANGO_DEBUG=1 $(BIN)/python manage.py asyncapi --file docs/asyncapi.yaml
+
+# The AsyncAPI parser, the validator the AsyncAPI CLI runs (tools/asyncapi/validate.js says
+# why not the CLI itself), installed from its lockfile when that changes. No install
+# scripts: the parser needs none, and one of its dependencies' would phone home.
+ASYNCAPI_TOOLS := tools/asyncapi
+
+$(ASYNCAPI_TOOLS)/node_modules/.installed: $(ASYNCAPI_TOOLS)/package-lock.json
+	@command -v npm >/dev/null || { echo "asyncapi-validate needs Node.js and npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	npm ci --prefix $(ASYNCAPI_TOOLS) --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+asyncapi-validate: $(ASYNCAPI_TOOLS)/node_modules/.installed  ## Validate docs/asyncapi.yaml (needs Node.js and npm)
+	node $(ASYNCAPI_TOOLS)/validate.js docs/asyncapi.yaml
 
 test-integrity: install  ## Concurrent clients against 4 server processes: nothing lost or duplicated
 	$(BIN)/python scripts/integrity.py --database sqlite

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from chat_project.apidocs import RedocView, SwaggerView
 from chat_project.routers import OptionalSlashRouter
+from threads.asyncapi import asyncapi_view
 from threads.views import AttachmentViewSet, MessageSearchViewSet, SyncView, ThreadViewSet
 from users.views import BlockViewSet, UserViewSet
 
@@ -30,6 +31,8 @@ urlpatterns = [
     *slash_optional("api/schema", SpectacularAPIView.as_view(), name="schema"),
     *slash_optional("api/docs", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     *slash_optional("api/redoc", RedocView.as_view(url_name="schema"), name="redoc"),
+    # The WebSocket's AsyncAPI document (docs/asyncapi.yaml).
+    path("api/asyncapi.yaml", asyncapi_view, name="asyncapi"),
     re_path(r"^api/sync/?$", SyncView.as_view(), name="sync"),
     path("api/", include(router.urls)),
     path("", include("users.urls")),
