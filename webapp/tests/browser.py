@@ -36,7 +36,7 @@ SCREENSHOTS = (
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import NoSuchElementException
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -91,10 +91,25 @@ def new_chrome(*, width: int = 1280, height: int = 900) -> WebDriver:
     return driver
 
 
+# What counts as "not yet" while waiting: a control not there yet, or one the page drew
+# again (a live event re-rendering a message) between finding it and using it.
+NOT_YET = (NoSuchElementException, StaleElementReferenceException)
+
+
 def wait_until(driver: WebDriver, condition: Callable[[WebDriver], T], timeout: float = 10) -> T:
     """Call `condition(driver)` until it returns something truthy and return that; a
-    NoSuchElementException on the way (a control not there yet) counts as not yet."""
-    return WebDriverWait(driver, timeout).until(condition)
+    control not there yet, or redrawn meanwhile, counts as not yet (NOT_YET)."""
+    return WebDriverWait(driver, timeout, ignored_exceptions=NOT_YET).until(condition)
+
+
+def click(driver: WebDriver, find: Callable[[WebDriver], WebElement], timeout: float = 10) -> None:
+    """Click what `find(driver)` finds, finding it again if the page redrew it first."""
+
+    def clicked(driver: WebDriver) -> bool:
+        find(driver).click()
+        return True
+
+    wait_until(driver, clicked, timeout)
 
 
 def _accessibility_nodes(driver: WebDriver, **query: str) -> list[dict]:

@@ -19,6 +19,7 @@ from webapp.tests.browser import (
     by_label,
     by_role,
     by_role_named,
+    click,
     console_errors,
     save_screenshot,
     wait_until,
@@ -691,7 +692,9 @@ def test_taking_back_a_reaction_leaves_the_other_persons(chat_server, browser):
             ),
         )
 
-    within(alice, message_item(alice, "bob_keeps", "vote?"), "button", "👍 2, yours").click()
+    click(
+        alice, lambda d: within(d, message_item(d, "bob_keeps", "vote?"), "button", "👍 2, yours")
+    )
     for driver, other in ((alice, "bob_keeps"), (bob, "alice_takes_back")):
         mine = "" if driver is alice else ", yours"
         wait_until(
