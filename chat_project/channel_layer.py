@@ -44,7 +44,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from chat_project import metrics
+from chat_project import metrics, request_context
 from chat_project.logs import FailureLog
 
 logger = logging.getLogger(__name__)
@@ -110,6 +110,9 @@ class ShardConnection(RedisSingleShardConnection):
             await pipeline.execute()
 
     async def _do_receiving(self) -> None:
+        # Started by the first socket to subscribe, it serves every socket of the process
+        # from then on: what it logs is not that first socket's.
+        request_context.clear()
         pubsub = self._pubsub
         loop = asyncio.get_running_loop()
         answer_within = self.host.get("socket_timeout") or DEFAULT_SOCKET_TIMEOUT

@@ -9,8 +9,8 @@ mutable object shared by those copies: the user id DRF's authentication sets in 
 is seen by the access line uvicorn logs on the loop.
 """
 
-import random
 import re
+import secrets
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -62,9 +62,9 @@ def start(incoming: str | bytes | None = None) -> RequestContext:
 
 
 def new_request_id() -> str:
-    """32 random hex digits. An id has to be unique, not secret: Python's generator (seeded
-    afresh in each forked worker) makes one without uuid4's system call per request."""
-    return random.getrandbits(128).to_bytes(16).hex()
+    """32 random hex digits, from the system's generator: ids from Python's own would
+    disclose its state, and with it what else it draws (the sockets' recheck times)."""
+    return secrets.token_hex(16)
 
 
 def current() -> RequestContext | None:
@@ -78,7 +78,13 @@ def set_user_id(user_id: int) -> None:
         context.user_id = user_id
 
 
+def clear() -> None:
+    """Nothing is being served: what is logged next is no request's. For a thread whose
+    response is closed, and a task that outlives the request or socket that started it
+    (it would otherwise log other people's events under that request's ids)."""
+    _current.set(None)
+
+
 @receiver(request_finished)
 def _forget(**kwargs) -> None:
-    # The response is closed: what this thread logs next is not about that request.
-    _current.set(None)
+    clear()

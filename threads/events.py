@@ -21,6 +21,7 @@ The event shapes are listed in the README ("Real-time events").
 
 import asyncio
 import collections
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -153,7 +154,11 @@ def deliver(deliveries: list[tuple[int, dict]], layer_type: str = LAYER_MESSAGE_
     committed_at = time.time()  # on_commit callbacks run right after the commit
     loop = _server_loop
     if loop is not None and loop.is_running() and not _on_loop(loop):
-        loop.call_soon_threadsafe(_hand_over, layer, deliveries, layer_type, committed_at)
+        # In a context of its own: the loop's sender outlives this request and sends
+        # other requests' events too; what it logs is none of theirs.
+        loop.call_soon_threadsafe(
+            _hand_over, layer, deliveries, layer_type, committed_at, context=contextvars.Context()
+        )
     else:
         messages = _layer_messages(deliveries, layer_type, committed_at)
         async_to_sync(_send_all)(layer, messages)

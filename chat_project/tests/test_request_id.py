@@ -2,6 +2,7 @@
 client's own when it is a sane token, and every line logged while answering it carries
 the same id (and the user's id once authenticated), never another request's."""
 
+import asyncio
 import logging
 import re
 from unittest import mock
@@ -12,10 +13,11 @@ from channels.testing import WebsocketCommunicator
 from django.db import OperationalError
 from rest_framework_simplejwt.tokens import AccessToken
 
+from chat_project import request_context
 from chat_project.asgi import application
 from chat_project.logs import FailureLog
 from chat_project.tests.test_outages import REFUSED, cannot_connect
-from threads import consumers, views
+from threads import consumers, events, views
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
 
@@ -198,3 +200,30 @@ async def test_a_sockets_lines_carry_its_request_id_and_user(alice, json_log, mo
     assert line["message"].startswith("Database down: 1 sockets")
     assert (line["request_id"], line["user_id"]) == ("socket-1", alice.pk)
     await socket.wait()
+
+
+@pytest.mark.asyncio
+async def test_what_the_event_sender_logs_is_no_requests(json_log, monkeypatch):
+    """The server loop's sender outlives the request that first handed it events, and
+    sends every later request's too: its lines carry no request's id."""
+
+    class UnreachableLayer:
+        async def group_send_many(self, messages):
+            raise ConnectionRefusedError("Redis is down")
+
+    monkeypatch.setattr(events, "get_channel_layer", UnreachableLayer)
+    monkeypatch.setattr(events, "dropped_events", FailureLog(events.logger, "Down", "events"))
+    monkeypatch.setattr(events, "_server_loop", None)
+    events.serve_on(asyncio.get_running_loop())
+
+    def publish_while_serving_a_request() -> None:
+        request_context.start("request-a")
+        events.deliver([(1, {"type": events.TYPING, "thread": 1, "user": 2})])
+
+    await asyncio.to_thread(publish_while_serving_a_request)
+    while not json_log():
+        await asyncio.sleep(0.01)
+
+    [line] = json_log()
+    assert line["message"].startswith("Down: 1 events")
+    assert (line["request_id"], line["user_id"]) == (None, None)
