@@ -142,6 +142,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     expiry: asyncio.TimerHandle | None = None
     recheck: asyncio.Task | None = None
     cursor = 0  # of the last change sent
+    counted_open = False  # in metrics.websocket_connections
 
     async def __call__(self, scope, receive, send) -> None:
         """Channels' AsyncConsumer.__call__, with the channel layer's receive guarded:
@@ -158,8 +159,15 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             self.unreachable_layer, self.layer_failed = error, True
         else:
             self.channel_receive = partial(self.channel_layer.receive, self.channel_name)
-        with contextlib.suppress(StopConsumer):
-            await await_many_dispatch([receive, self.layer_receive], self.dispatch)
+        try:
+            with contextlib.suppress(StopConsumer):
+                await await_many_dispatch([receive, self.layer_receive], self.dispatch)
+        finally:
+            # Here, not in `disconnect`, which Channels skips when a handler fails or the
+            # server cancels the connection: the gauge would count that socket forever.
+            if self.counted_open:
+                self.counted_open = False
+                metrics.websocket_connections.dec()
 
     async def dispatch(self, message: dict) -> None:
         # Channels closes the thread's stale database connections before every handler,
@@ -234,7 +242,8 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             await self.restart(error)
             return
         self.subscribed = True
-        metrics.websocket_connections.inc()  # less again at `disconnect`
+        metrics.websocket_connections.inc()  # less again when the connection ends
+        self.counted_open = True
         metrics.websocket_connections_opened.inc()
         # Subscribed, then the cursor read, then the handshake answered: whatever changes
         # once the client is connected is heard, and a change both read from the log and
@@ -331,7 +340,6 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             if pending is not None:
                 pending.cancel()
         if self.subscribed:
-            metrics.websocket_connections.dec()
             # With the layer down there is nothing left to undo: the broken subscription
             # took the membership with it (chat_project/channel_layer.py).
             with contextlib.suppress(*events.LAYER_ERRORS):

@@ -14,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from chat_project import metrics
 from chat_project.tests.test_limits import rates
 from chat_project.tests.test_outages import REFUSED, cannot_connect
-from threads import events
+from threads import consumers, events
 from threads.tests.test_realtime import (
     call,
     connect,
@@ -304,6 +304,26 @@ async def test_an_open_socket_is_counted_until_it_closes(pair):
     assert during.delta(before, "chat_websocket_connections_opened_total") == 1
     assert after.delta(before, "chat_websocket_connections") == 0
     assert after.delta(before, "chat_websocket_connections_opened_total") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_socket_whose_handler_failed_is_no_longer_counted(pair, monkeypatch):
+    alice, *_ = pair
+    before = await scrape_async()
+    alices = await connect(alice)
+
+    async def failing_receive(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(consumers.EventConsumer, "receive", failing_receive)
+    await alices.send_to(text_data="{}")
+    with pytest.raises(RuntimeError):
+        await alices.wait(timeout=1)
+    after = await scrape_async()
+
+    assert after.delta(before, "chat_websocket_connections_opened_total") == 1
+    assert after.delta(before, "chat_websocket_connections") == 0
 
 
 @pytest.mark.django_db(transaction=True)
