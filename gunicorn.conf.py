@@ -46,8 +46,13 @@ control_socket_disable = True
 # PROMETHEUS_MULTIPROC_DIR, and the worker answering a scrape adds them up. The variable
 # must be set before a worker imports prometheus-client, so here, in the master. Without
 # one set by the operator, a folder of this server's own, removed when it stops.
-_own_metrics_dir = os.path.join(tempfile.gettempdir(), f"chat-metrics-{os.getpid()}")
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", _own_metrics_dir)
+# (mkdtemp: a new folder only this user can enter, under a name nobody can take first.)
+if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+    _own_metrics_dir = None
+else:
+    _own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix="chat-metrics-"
+    )
 
 
 def on_starting(server) -> None:
@@ -73,5 +78,5 @@ def child_exit(server, worker) -> None:
 
 
 def on_exit(server) -> None:
-    if os.environ["PROMETHEUS_MULTIPROC_DIR"] == _own_metrics_dir:
+    if _own_metrics_dir is not None:
         shutil.rmtree(_own_metrics_dir, ignore_errors=True)

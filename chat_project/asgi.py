@@ -59,7 +59,8 @@ async def http_application(scope, receive, send):
         # outage every thread can be waiting for a connection (DJANGO_DB_POOL_TIMEOUT each),
         # and a probe queued behind them would get a process restarted that only has to
         # wait for its database. (/readyz and the other servers: HealthCheckMiddleware.)
-        return await _answer(send, 200, LIVE, [(b"cache-control", b"no-store")])
+        no_store = [(b"cache-control", b"no-store")]
+        return await _answer(send, 200, LIVE, no_store, head=scope["method"] == "HEAD")
     if scope["path"] in metrics.METRICS_PATHS and scope["method"] in ("GET", "HEAD"):
         return await _scrape(scope, send)
     path = scope["path"]
@@ -94,26 +95,18 @@ async def _scrape(scope, send) -> None:
         authorization=headers.get(b"authorization", b""),
     )
     no_store = (b"cache-control", b"no-store")
+    head = scope["method"] == "HEAD"
     if refusal is not None:
         response = metrics.refusal_response(refusal)
         extra = [(name.lower().encode(), value.encode()) for name, value in response.items()]
         extra = [
             header for header in extra if header[0] not in (b"content-type", b"content-length")
         ]
-        return await _answer(send, refusal, response.content, [*extra, no_store])
+        return await _answer(send, refusal, response.content, [*extra, no_store], head=head)
     body = await asyncio.get_running_loop().run_in_executor(None, metrics.exposition)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", metrics.CONTENT_TYPE_LATEST.encode()),
-                (b"content-length", str(len(body)).encode()),
-                no_store,
-            ],
-        }
+    await _answer(
+        send, 200, body, [no_store], content_type=metrics.CONTENT_TYPE_LATEST.encode(), head=head
     )
-    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
 
 # An upload's body stays in memory up to this size, then goes to a temporary file.
@@ -170,22 +163,23 @@ async def _too_large(send, path: str = "") -> None:
     await _answer(send, 413, request_too_large(path).content)
 
 
-async def _answer(send, status: int, body: bytes, headers: list | None = None) -> None:
-    """Send a JSON response from the event loop."""
-    request_id = request_context.current().request_id.encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", request_id),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+async def _answer(
+    send,
+    status: int,
+    body: bytes,
+    headers: list | None = None,
+    *,
+    content_type: bytes = b"application/json",
+    head: bool = False,
+) -> None:
+    """Send a response from the event loop (JSON unless `content_type` says otherwise;
+    without its body for a HEAD request), with the request's id."""
+    context = request_context.current()
+    own = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if context is not None:
+        own.append((b"x-request-id", context.request_id.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": own + (headers or [])})
+    await send({"type": "http.response.body", "body": b"" if head else body})
 
 
 websocket_application = URLRouter(

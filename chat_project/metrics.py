@@ -251,14 +251,28 @@ def is_loopback(address: str | None) -> bool:
     return ip.is_loopback
 
 
+def behind_a_proxy() -> bool:
+    """Whether the settings say a reverse proxy passes the requests on
+    (DJANGO_NUM_PROXIES, DJANGO_SECURE_PROXY_SSL_HEADER): then a loopback address may be
+    the proxy's, on behalf of anyone."""
+    return bool(settings.REST_FRAMEWORK.get("NUM_PROXIES") or settings.SECURE_PROXY_SSL_HEADER)
+
+
+def bears_the_token(authorization: bytes, token: str) -> bool:
+    """`Authorization: Bearer <token>`, the scheme in any case (RFC 9110)."""
+    scheme, _, credentials = authorization.strip().partition(b" ")
+    return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), token.encode())
+
+
 def scrape_refusal(client: str | None, *, forwarded: bool, authorization: bytes) -> int | None:
     """Whether a scrape is refused, and with which status: None (allowed) for a loopback
-    client that no proxy passed on, or anyone with `Authorization: Bearer <METRICS_TOKEN>`;
-    else 401 with METRICS_TOKEN set, 404 (as for a path that does not exist) without."""
+    client that no proxy passed on (no forwarding header, and no proxy in the settings), or
+    anyone with `Authorization: Bearer <METRICS_TOKEN>`; else 401 with METRICS_TOKEN set,
+    404 (as for a path that does not exist) without."""
     token = settings.METRICS_TOKEN
-    if token and hmac.compare_digest(authorization, f"Bearer {token}".encode()):
+    if token and bears_the_token(authorization, token):
         return None
-    if not forwarded and is_loopback(client):
+    if not forwarded and not behind_a_proxy() and is_loopback(client):
         return None
     return 401 if token else 404
 

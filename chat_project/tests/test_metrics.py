@@ -222,10 +222,33 @@ def test_with_a_token_other_clients_without_it_are_refused(authorization):
 
 
 @pytest.mark.django_db
-@override_settings(METRICS_TOKEN=TOKEN)
-def test_with_a_token_other_clients_bearing_it_read_the_metrics():
+@pytest.mark.parametrize(
+    "proxy_settings",
+    [{"SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https")}, {"NUM_PROXIES": 1}],
+    ids=["ssl-header", "num-proxies"],
+)
+def test_behind_a_proxy_loopback_is_no_credential(settings, proxy_settings):
+    """A proxy that adds no forwarding header still connects from loopback for everyone:
+    once the settings say a proxy is in front, only the token opens the metrics."""
+    if "NUM_PROXIES" in proxy_settings:
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, **proxy_settings}
+    else:
+        settings.SECURE_PROXY_SSL_HEADER = proxy_settings["SECURE_PROXY_SSL_HEADER"]
+
+    assert Client().get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 404
+    settings.METRICS_TOKEN = TOKEN
     response = Client().get(
-        "/metrics", REMOTE_ADDR="203.0.113.7", HTTP_AUTHORIZATION=f"Bearer {TOKEN}"
+        "/metrics", REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {TOKEN}"
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+@override_settings(METRICS_TOKEN=TOKEN)
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_with_a_token_other_clients_bearing_it_read_the_metrics(scheme):
+    response = Client().get(
+        "/metrics", REMOTE_ADDR="203.0.113.7", HTTP_AUTHORIZATION=f"{scheme} {TOKEN}"
     )
 
     assert response.status_code == 200
@@ -277,6 +300,7 @@ async def test_the_production_server_applies_the_same_rules(client, headers, sta
 
     assert answered == status
     assert response_headers[b"cache-control"] == b"no-store"
+    assert len(response_headers[b"x-request-id"]) == 32
     assert (b"chat_http_requests_total" in body) == (status == 200)
 
 
