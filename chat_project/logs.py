@@ -14,8 +14,9 @@ from pythonjsonlogger.json import JsonFormatter as BaseJsonFormatter
 from chat_project import request_context
 
 LOG_FORMATS = ("text", "json")
-# The text format's lines (gunicorn and uvicorn have their own, kept as they are).
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# The text format's lines (gunicorn and uvicorn have their own, kept as they are): the
+# request's id in brackets when a request or socket is being served (TextFormatter).
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(served)s %(message)s"
 
 # Seconds between two log lines about the same kind of failure, per process.
 FAILURE_LOG_INTERVAL = 10.0
@@ -64,6 +65,25 @@ def configure_json_logging(config: dict) -> None:
     as lines of their own."""
     logging.config.dictConfig(config)
     logging.captureWarnings(True)
+
+
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT's readable lines, with the request id (and user id once known) of the
+    request or socket being served: `... django.request [5f0c2e8a...] Not Found: /x`."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        context = request_context.current()
+        if context is None:
+            served = ""
+        elif context.user_id is None:
+            served = f" [{context.request_id}]"
+        else:
+            served = f" [{context.request_id} user {context.user_id}]"
+        # The record itself is left as it is, for any other handler that formats it.
+        return TEXT_FORMAT % {**record.__dict__, "served": served}
 
 
 class JsonFormatter(BaseJsonFormatter):

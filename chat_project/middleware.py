@@ -1,6 +1,7 @@
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.log import log_response
 
@@ -41,6 +42,20 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response[request_context.REQUEST_ID_HEADER] = context.request_id
         return response
+
+
+class SessionUserMiddleware:
+    """Name the user of a request signed in by its session (the admin's moderators) in
+    its log lines, as JWTAuthentication does for the API's (users/authentication.py).
+    Only a request carrying a session cookie is looked at: the API's never load one."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if settings.SESSION_COOKIE_NAME in request.COOKIES and request.user.is_authenticated:
+            request_context.set_user_id(request.user.pk)
+        return self.get_response(request)
 
 
 class RequestBodyLimitMiddleware:

@@ -12,7 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from chat_project.logs import TEXT_FORMAT, log_format
+from chat_project.logs import log_format
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The admin's user in the request's log lines (the API's: its authentication).
+    "chat_project.middleware.SessionUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # 503 instead of 500 when a view finds the database unreachable (chat_project/errors.py).
@@ -472,7 +474,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "text": {"format": TEXT_FORMAT},
+        "text": {"()": "chat_project.logs.TextFormatter"},
         "json": {"()": "chat_project.logs.JsonFormatter"},
     },
     # A 4xx is logged as one WARNING line without a traceback (chat_project/logs.py).

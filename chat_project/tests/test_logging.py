@@ -4,13 +4,14 @@ A traceback is for a bug to fix; a 4xx is the client's doing, and anyone can cau
 as they like, so each must stay one line.
 """
 
+import io
 import logging
 from datetime import datetime, timedelta
 
 import pytest
 from django.test import Client
 
-from chat_project.logs import log_format
+from chat_project.logs import TextFormatter, log_format
 from threads import views as threads_views
 
 pytestmark = pytest.mark.django_db
@@ -92,6 +93,35 @@ def test_the_connection_pools_reconnect_attempts_are_logged_one_line_each(caplog
     )
 
 
+@pytest.fixture
+def text_log():
+    """What the application logs during the test, in the text format: the lines so far."""
+    output = io.StringIO()
+    handler = logging.StreamHandler(output)
+    handler.setFormatter(TextFormatter())
+    logging.getLogger().addHandler(handler)
+    try:
+        yield lambda: output.getvalue().splitlines()
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+
+def test_in_text_a_line_names_its_request_and_user(alice, alice_client, anon_client, text_log):
+    mine = alice_client.get("/api/threads/999999/")
+    anonymous = anon_client.get("/api/threads/")
+    logging.getLogger("chat_project").warning("Outside any request")
+
+    first, second, third = text_log()
+    assert first.endswith(
+        f" WARNING django.request [{mine['X-Request-ID']} user {alice.pk}] "
+        "Not Found: /api/threads/999999/"
+    )
+    assert second.endswith(
+        f" WARNING django.request [{anonymous['X-Request-ID']}] Unauthorized: /api/threads/"
+    )
+    assert third.endswith(" WARNING chat_project Outside any request")
+
+
 # LOG_FORMAT=json: one JSON object per line (the `json_log` fixture parses each line).
 
 
@@ -171,3 +201,11 @@ def test_log_format_is_text_or_json():
     assert log_format("JSON") == "json"
     with pytest.raises(ValueError, match="LOG_FORMAT must be one of text, json"):
         log_format("yaml")
+
+
+def test_in_json_an_admin_request_names_its_signed_in_user(moderator, moderator_admin, json_log):
+    response = moderator_admin.get("/admin/threads/nothing-here/")
+
+    assert response.status_code == 404
+    [line] = json_log()
+    assert (line["request_id"], line["user_id"]) == (response["X-Request-ID"], moderator.pk)

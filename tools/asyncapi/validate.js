@@ -1,8 +1,9 @@
 // `node validate.js <document>`: validate an AsyncAPI document, as `asyncapi validate` does.
 //
 // The AsyncAPI CLI's `validate` is this parser and its rules (the CLI runs @asyncapi/parser
-// 3.6.6 too); the CLI itself installs 1.5 GB of other tools (AsyncAPI Studio, Next.js, code
-// generators), this 54 MB. Any error or warning fails; information and hints are printed.
+// 3.6.6 too); the CLI itself brings AsyncAPI Studio, Next.js and code generators besides,
+// a far larger and slower install for the same verdict (README, "Real-time events").
+// Any error or warning fails; information and hints are printed.
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { DiagnosticSeverity, Parser } from "@asyncapi/parser";
