@@ -1,8 +1,8 @@
 """Accounts in the admin. A superuser does anything; a moderator (a staff member of the
 "Moderators" group, threads/migrations/0009_moderators_group.py) reads accounts and
-deactivates or reactivates them, through the actions, and nothing else: their "change"
-permission exists only for those, so every account's page is read-only to them (no
-username, password, group, staff or permission can be changed)."""
+deactivates or reactivates them, through the actions, and nothing else: those need
+`users.deactivate_user`, not "change", and every account's page is read-only to whoever
+is not a superuser (no username, password, group, staff or permission can be changed)."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -28,11 +28,15 @@ class UserAdmin(DjangoUserAdmin):
     actions = ["deactivate_accounts", "reactivate_accounts"]
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        # Without an object this is the list's question (may the actions run); with one,
-        # the account's form: a superuser's alone.
-        if obj is not None and not request.user.is_superuser:
+        # An account's form can grant staff, superuser and permission rights: a staff
+        # member given "change_user" could make themselves a superuser with it.
+        if not request.user.is_superuser:
             return False
         return super().has_change_permission(request, obj)
+
+    def has_deactivate_permission(self, request: HttpRequest) -> bool:
+        """May run the deactivate and reactivate actions (`permissions=["deactivate"]`)."""
+        return request.user.has_perm(f"{self.opts.app_label}.deactivate_user")
 
     @transaction.atomic
     def delete_model(self, request: HttpRequest, obj: User) -> None:
@@ -44,13 +48,13 @@ class UserAdmin(DjangoUserAdmin):
         accounts_removing.send(sender=User, user_ids=list(queryset.values_list("pk", flat=True)))
         super().delete_queryset(request, queryset)
 
-    @admin.action(description="Deactivate selected accounts", permissions=["change"])
+    @admin.action(description="Deactivate selected accounts", permissions=["deactivate"])
     def deactivate_accounts(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         self._switch_accounts(
             request, queryset, service=user_deactivate, done="Deactivated", unchanged="inactive"
         )
 
-    @admin.action(description="Reactivate selected accounts", permissions=["change"])
+    @admin.action(description="Reactivate selected accounts", permissions=["deactivate"])
     def reactivate_accounts(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         self._switch_accounts(
             request,

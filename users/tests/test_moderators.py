@@ -4,7 +4,7 @@ tokens, lockouts, groups and permissions are out of their way."""
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
@@ -62,7 +62,7 @@ def test_the_moderators_group_has_exactly_the_permissions_moderation_needs():
 
     assert permissions == {
         "users.view_user",
-        "users.change_user",
+        "users.deactivate_user",
         "threads.view_thread",
         "threads.view_message",
         "threads.delete_message",
@@ -82,6 +82,26 @@ def test_the_group_migration_can_be_undone_and_redone():
     executor.migrate(executor.loader.graph.leaf_nodes())
 
     assert Group.objects.get(name="Moderators").permissions.count() == 8
+
+
+def test_a_moderator_may_deactivate_accounts_but_not_change_them(moderator):
+    # Whatever page or check asks for "change_user" later, a moderator does not have it.
+    assert moderator.has_perm("users.deactivate_user")
+    assert moderator.has_perm("users.view_user")
+    assert not moderator.has_perm("users.change_user")
+    assert not moderator.has_perm("users.delete_user")
+
+
+def test_a_moderator_gets_the_account_list_with_the_two_actions(moderator_admin, alice):
+    page = moderator_admin.get(USERS)
+
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "Select user to view" in body
+    assert 'name="action"' in body
+    assert '<option value="deactivate_accounts">Deactivate selected accounts</option>' in body
+    assert '<option value="reactivate_accounts">Reactivate selected accounts</option>' in body
+    assert "delete_selected" not in body
 
 
 def test_a_moderator_sees_the_moderation_lists_and_nothing_else(moderator_admin):
@@ -242,6 +262,57 @@ def test_someone_without_the_group_cannot_deactivate(alice, bob):
     assert bob.is_active
     assert OutstandingToken.objects.count() == 0
     assert logged_changes() == []
+
+
+def test_change_user_alone_neither_switches_nor_edits_accounts(alice, bob):
+    """Deactivating is its own permission: a staff member some administrator gave "view"
+    and "change" on users gets no actions, and still no account form (it could grant
+    them superuser status)."""
+    staff = UserFactory(username="helper", is_staff=True)
+    staff.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="users", codename__in=["view_user", "change_user"]
+        )
+    )
+    client = Client()
+    client.force_login(staff)
+
+    listed = client.get(USERS).content.decode()
+    switched = run_action(client, "deactivate_accounts", bob)
+    edit = client.post(f"{USERS}{alice.pk}/change/", {"username": "alice", "is_superuser": "on"})
+    promote = client.post(
+        f"{USERS}{staff.pk}/change/", {"username": "helper", "is_superuser": "on"}
+    )
+
+    assert "deactivate_accounts" not in listed
+    assert "Deactivated:" not in switched.content.decode()
+    assert edit.status_code == promote.status_code == 403
+    bob.refresh_from_db()
+    staff.refresh_from_db()
+    assert bob.is_active
+    assert not staff.is_superuser
+    assert logged_changes() == []
+
+
+def test_a_superuser_still_edits_an_account(superuser_admin, alice):
+    page = superuser_admin.get(f"{USERS}{alice.pk}/change/").content.decode()
+    response = superuser_admin.post(
+        f"{USERS}{alice.pk}/change/",
+        {
+            "username": "alice",
+            "first_name": "Alice",
+            "is_active": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "10:00:00",
+            "initial-date_joined_0": "2026-01-01",
+            "initial-date_joined_1": "10:00:00",
+        },
+    )
+
+    assert 'name="_save"' in page
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert alice.first_name == "Alice"
 
 
 def test_the_log_lists_every_moderators_action_for_a_superuser(
