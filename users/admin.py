@@ -11,17 +11,19 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from chat_project.admin import AtomicActionsMixin
 from users.models import Block, User
 from users.services import user_deactivate, user_reactivate
 from users.signals import accounts_removing
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AtomicActionsMixin, DjangoUserAdmin):
     """Deleting an account removes it for good, and whatever other apps keep for it
     (`accounts_removing`: the threads app deletes its conversations). Deactivating one
     suspends it (`user_deactivate`: its sessions and sockets end), reactivating lifts
-    that; each is in the admin's log with who did it and when."""
+    that; each is in the admin's log with who did it and when, in the transaction that
+    makes the change (`AtomicActionsMixin`: the actions' and the bulk delete's)."""
 
     list_display = ["username", "is_active", "is_staff", "date_joined", "last_login", "deleted"]
     list_filter = ["is_active", "is_staff", "is_superuser", "groups"]
@@ -68,9 +70,9 @@ class UserAdmin(DjangoUserAdmin):
         self, request: HttpRequest, queryset: QuerySet[User], *, service, done: str, unchanged: str
     ) -> None:
         """Run `service` on each selected account the requester may switch, logging each
-        one it changed in the same transaction. Staff accounts are a superuser's to
-        switch (a moderator cannot lock out another moderator or an administrator), and
-        nobody switches their own."""
+        one it changed (in the action's transaction, `AtomicActionsMixin`). Staff accounts
+        are a superuser's to switch (a moderator cannot lock out another moderator or an
+        administrator), and nobody switches their own."""
         accounts = list(queryset)
         refused = [
             account
@@ -78,16 +80,15 @@ class UserAdmin(DjangoUserAdmin):
             if account.pk == request.user.pk
             or (not request.user.is_superuser and (account.is_staff or account.is_superuser))
         ]
-        with transaction.atomic():
-            changed = [
-                account for account in accounts if account not in refused and service(user=account)
-            ]
-            LogEntry.objects.log_actions(
-                user_id=request.user.pk,
-                queryset=changed,
-                action_flag=CHANGE,
-                change_message=f"{done} the account.",
-            )
+        changed = [
+            account for account in accounts if account not in refused and service(user=account)
+        ]
+        LogEntry.objects.log_actions(
+            user_id=request.user.pk,
+            queryset=changed,
+            action_flag=CHANGE,
+            change_message=f"{done} the account.",
+        )
         if changed:
             names = ", ".join(account.get_username() for account in changed)
             self.message_user(request, f"{done}: {names}.", messages.SUCCESS)

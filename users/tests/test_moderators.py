@@ -3,7 +3,7 @@ deactivate and reactivate them (logged, sessions ended), and nothing else; the t
 tokens, lockouts, groups and permissions are out of their way."""
 
 import pytest
-from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -12,6 +12,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from conftest import client_for
+from users.models import User
+from users.signals import accounts_removing
 from users.tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -313,6 +315,45 @@ def test_a_superuser_still_edits_an_account(superuser_admin, alice):
     assert response.status_code == 302
     alice.refresh_from_db()
     assert alice.first_name == "Alice"
+
+
+def test_a_failed_bulk_delete_of_accounts_leaves_no_log_entries(superuser_admin, alice, bob):
+    """Django's bulk delete logs the rows before deleting them: the entries go with a
+    delete that failed, as the single delete view's do."""
+
+    def storage_down(**kwargs):
+        raise RuntimeError("storage down")
+
+    accounts_removing.connect(storage_down, dispatch_uid="test-storage-down")
+    try:
+        with pytest.raises(RuntimeError, match="storage down"):
+            superuser_admin.post(
+                USERS,
+                {
+                    "action": "delete_selected",
+                    "_selected_action": [alice.pk, bob.pk],
+                    "post": "yes",
+                },
+            )
+    finally:
+        accounts_removing.disconnect(dispatch_uid="test-storage-down")
+
+    assert set(User.objects.values_list("username", flat=True)) >= {"alice", "bob"}
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()
+
+
+def test_a_superusers_bulk_delete_of_accounts_logs_each(superuser_admin, alice, bob):
+    response = superuser_admin.post(
+        USERS, {"action": "delete_selected", "_selected_action": [alice.pk, bob.pk], "post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert not User.objects.filter(username__in=["alice", "bob"]).exists()
+    deleted = LogEntry.objects.filter(action_flag=DELETION)
+    assert sorted(deleted.values_list("user__username", "object_repr")) == [
+        ("root", "alice"),
+        ("root", "bob"),
+    ]
 
 
 def test_the_log_lists_every_moderators_action_for_a_superuser(
