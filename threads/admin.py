@@ -304,7 +304,10 @@ class MessageAdmin(ModerationMixin, admin.ModelAdmin):
 
     def get_deleted_objects(self, objs, request: HttpRequest):
         """Django's list (the messages and their reactions), with their files counted:
-        they go too, though no cascade reaches them (the service deletes them)."""
+        they go too, though no cascade reaches them (the service deletes them). Django
+        refuses the delete if a collected row's model has an admin that denies the user
+        its deletion: reactions have none (they show inline), and an admin of theirs
+        would have to let moderators delete them."""
         deleted, counts, missing, protected = super().get_deleted_objects(objs, request)
         files_count = Attachment.objects.filter(message__in=objs).count()
         if files_count:
