@@ -78,9 +78,10 @@ def mallory_client(mallory) -> APIClient:
 
 @pytest.fixture
 def moderator(db):
-    """A staff member of the Moderators group (made by users' migration 0008): no
-    superuser rights. For tests in a transaction of their own, the group is there only
-    until one of them has emptied the database (as each does when it ends)."""
+    """A staff member of the Moderators group (made by the threads app's migration 0009,
+    threads/migrations/0009_moderators_group.py): no superuser rights. For tests in a
+    transaction of their own, the group is there only until one of them has emptied the
+    database (as each does when it ends)."""
     from django.contrib.auth.models import Group
 
     user = UserFactory(username="moderator", is_staff=True)

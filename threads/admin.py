@@ -19,13 +19,13 @@ from django.contrib import admin
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from chat_project.admin import AtomicActionsMixin
 from threads import files
 from threads.models import Attachment, Message, Reaction, Thread
 from threads.selectors import message_total, thread_message_count
@@ -43,11 +43,11 @@ class ReadOnlyDeleteOnlyMixin:
         return False
 
 
-class ModerationMixin(ReadOnlyDeleteOnlyMixin):
+class ModerationMixin(AtomicActionsMixin, ReadOnlyDeleteOnlyMixin):
     """What every moderated list shares: after a delete the moderator is back on the list
     they came from, with its search and filters (Django sends whoever may not *change*
     the model to the admin's index); and an action (the bulk delete) writes its log
-    entries and makes its change in one transaction, as the single delete view does."""
+    entries and makes its change in one transaction (`AtomicActionsMixin`)."""
 
     def response_delete(self, request: HttpRequest, obj_display: str, obj_id) -> HttpResponse:
         response = super().response_delete(request, obj_display, obj_id)
@@ -59,10 +59,6 @@ class ModerationMixin(ReadOnlyDeleteOnlyMixin):
             context = {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}
             response["Location"] = add_preserved_filters(context, changelist)
         return response
-
-    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        with transaction.atomic():
-            return super().response_action(request, queryset)
 
 
 def change_link(obj, text: str, **list_filters) -> str:
@@ -308,7 +304,10 @@ class MessageAdmin(ModerationMixin, admin.ModelAdmin):
 
     def get_deleted_objects(self, objs, request: HttpRequest):
         """Django's list (the messages and their reactions), with their files counted:
-        they go too, though no cascade reaches them (the service deletes them)."""
+        they go too, though no cascade reaches them (the service deletes them). Django
+        refuses the delete if a collected row's model has an admin that denies the user
+        its deletion: reactions have none (they show inline), and an admin of theirs
+        would have to let moderators delete them."""
         deleted, counts, missing, protected = super().get_deleted_objects(objs, request)
         files_count = Attachment.objects.filter(message__in=objs).count()
         if files_count:

@@ -1,8 +1,8 @@
 """Accounts in the admin. A superuser does anything; a moderator (a staff member of the
 "Moderators" group, threads/migrations/0009_moderators_group.py) reads accounts and
-deactivates or reactivates them, through the actions, and nothing else: their "change"
-permission exists only for those, so every account's page is read-only to them (no
-username, password, group, staff or permission can be changed)."""
+deactivates or reactivates them, through the actions, and nothing else: those need
+`users.deactivate_user`, not "change", and every account's page is read-only to whoever
+is not a superuser (no username, password, group, staff or permission can be changed)."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -11,28 +11,34 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from chat_project.admin import AtomicActionsMixin
 from users.models import Block, User
 from users.services import user_deactivate, user_reactivate
 from users.signals import accounts_removing
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AtomicActionsMixin, DjangoUserAdmin):
     """Deleting an account removes it for good, and whatever other apps keep for it
     (`accounts_removing`: the threads app deletes its conversations). Deactivating one
     suspends it (`user_deactivate`: its sessions and sockets end), reactivating lifts
-    that; each is in the admin's log with who did it and when."""
+    that; each is in the admin's log with who did it and when, in the transaction that
+    makes the change (`AtomicActionsMixin`: the actions' and the bulk delete's)."""
 
     list_display = ["username", "is_active", "is_staff", "date_joined", "last_login", "deleted"]
     list_filter = ["is_active", "is_staff", "is_superuser", "groups"]
     actions = ["deactivate_accounts", "reactivate_accounts"]
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        # Without an object this is the list's question (may the actions run); with one,
-        # the account's form: a superuser's alone.
-        if obj is not None and not request.user.is_superuser:
+        # An account's form can grant staff, superuser and permission rights: a staff
+        # member given "change_user" could make themselves a superuser with it.
+        if not request.user.is_superuser:
             return False
         return super().has_change_permission(request, obj)
+
+    def has_deactivate_permission(self, request: HttpRequest) -> bool:
+        """May run the deactivate and reactivate actions (`permissions=["deactivate"]`)."""
+        return request.user.has_perm(f"{self.opts.app_label}.deactivate_user")
 
     @transaction.atomic
     def delete_model(self, request: HttpRequest, obj: User) -> None:
@@ -44,13 +50,13 @@ class UserAdmin(DjangoUserAdmin):
         accounts_removing.send(sender=User, user_ids=list(queryset.values_list("pk", flat=True)))
         super().delete_queryset(request, queryset)
 
-    @admin.action(description="Deactivate selected accounts", permissions=["change"])
+    @admin.action(description="Deactivate selected accounts", permissions=["deactivate"])
     def deactivate_accounts(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         self._switch_accounts(
             request, queryset, service=user_deactivate, done="Deactivated", unchanged="inactive"
         )
 
-    @admin.action(description="Reactivate selected accounts", permissions=["change"])
+    @admin.action(description="Reactivate selected accounts", permissions=["deactivate"])
     def reactivate_accounts(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         self._switch_accounts(
             request,
@@ -64,9 +70,9 @@ class UserAdmin(DjangoUserAdmin):
         self, request: HttpRequest, queryset: QuerySet[User], *, service, done: str, unchanged: str
     ) -> None:
         """Run `service` on each selected account the requester may switch, logging each
-        one it changed in the same transaction. Staff accounts are a superuser's to
-        switch (a moderator cannot lock out another moderator or an administrator), and
-        nobody switches their own."""
+        one it changed (in the action's transaction, `AtomicActionsMixin`). Staff accounts
+        are a superuser's to switch (a moderator cannot lock out another moderator or an
+        administrator), and nobody switches their own."""
         accounts = list(queryset)
         refused = [
             account
@@ -74,16 +80,15 @@ class UserAdmin(DjangoUserAdmin):
             if account.pk == request.user.pk
             or (not request.user.is_superuser and (account.is_staff or account.is_superuser))
         ]
-        with transaction.atomic():
-            changed = [
-                account for account in accounts if account not in refused and service(user=account)
-            ]
-            LogEntry.objects.log_actions(
-                user_id=request.user.pk,
-                queryset=changed,
-                action_flag=CHANGE,
-                change_message=f"{done} the account.",
-            )
+        changed = [
+            account for account in accounts if account not in refused and service(user=account)
+        ]
+        LogEntry.objects.log_actions(
+            user_id=request.user.pk,
+            queryset=changed,
+            action_flag=CHANGE,
+            change_message=f"{done} the account.",
+        )
         if changed:
             names = ", ".join(account.get_username() for account in changed)
             self.message_user(request, f"{done}: {names}.", messages.SUCCESS)

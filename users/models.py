@@ -37,6 +37,11 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
+        permissions = [
+            # The moderators' right over accounts (users/admin.py): suspend and restore,
+            # and nothing else. "change_user" would be every edit, on any page that asks.
+            ("deactivate_user", "Can deactivate and reactivate users"),
+        ]
         constraints = [
             # "Alice" and "alice" are one name to the people reading it: a second account
             # differing only in case would be an impersonation.

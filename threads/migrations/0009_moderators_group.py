@@ -15,10 +15,10 @@ from django.db import migrations
 GROUP = "Moderators"
 
 PERMISSIONS = [
-    # Read accounts; "change" only for the deactivate/reactivate actions (UserAdmin shows
-    # a non-superuser every account read-only).
+    # Read accounts, and suspend or restore them (the UserAdmin actions). Not
+    # "change_user": that is every edit of an account, wherever it is asked for.
     ("users", "view_user"),
-    ("users", "change_user"),
+    ("users", "deactivate_user"),
     ("threads", "view_thread"),
     ("threads", "view_message"),
     ("threads", "delete_message"),
@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("users", "0007_remove_user_thread_count"),
+        ("users", "0008_user_deactivate_permission"),
         ("threads", "0008_change_log"),
     ]
 

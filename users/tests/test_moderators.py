@@ -3,8 +3,8 @@ deactivate and reactivate them (logged, sessions ended), and nothing else; the t
 tokens, lockouts, groups and permissions are out of their way."""
 
 import pytest
-from django.contrib.admin.models import CHANGE, LogEntry
-from django.contrib.auth.models import Group
+from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
@@ -12,6 +12,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from conftest import client_for
+from users.models import User
+from users.signals import accounts_removing
 from users.tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +64,7 @@ def test_the_moderators_group_has_exactly_the_permissions_moderation_needs():
 
     assert permissions == {
         "users.view_user",
-        "users.change_user",
+        "users.deactivate_user",
         "threads.view_thread",
         "threads.view_message",
         "threads.delete_message",
@@ -82,6 +84,26 @@ def test_the_group_migration_can_be_undone_and_redone():
     executor.migrate(executor.loader.graph.leaf_nodes())
 
     assert Group.objects.get(name="Moderators").permissions.count() == 8
+
+
+def test_a_moderator_may_deactivate_accounts_but_not_change_them(moderator):
+    # Whatever page or check asks for "change_user" later, a moderator does not have it.
+    assert moderator.has_perm("users.deactivate_user")
+    assert moderator.has_perm("users.view_user")
+    assert not moderator.has_perm("users.change_user")
+    assert not moderator.has_perm("users.delete_user")
+
+
+def test_a_moderator_gets_the_account_list_with_the_two_actions(moderator_admin, alice):
+    page = moderator_admin.get(USERS)
+
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "Select user to view" in body
+    assert 'name="action"' in body
+    assert '<option value="deactivate_accounts">Deactivate selected accounts</option>' in body
+    assert '<option value="reactivate_accounts">Reactivate selected accounts</option>' in body
+    assert "delete_selected" not in body
 
 
 def test_a_moderator_sees_the_moderation_lists_and_nothing_else(moderator_admin):
@@ -242,6 +264,96 @@ def test_someone_without_the_group_cannot_deactivate(alice, bob):
     assert bob.is_active
     assert OutstandingToken.objects.count() == 0
     assert logged_changes() == []
+
+
+def test_change_user_alone_neither_switches_nor_edits_accounts(alice, bob):
+    """Deactivating is its own permission: a staff member some administrator gave "view"
+    and "change" on users gets no actions, and still no account form (it could grant
+    them superuser status)."""
+    staff = UserFactory(username="helper", is_staff=True)
+    staff.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="users", codename__in=["view_user", "change_user"]
+        )
+    )
+    client = Client()
+    client.force_login(staff)
+
+    listed = client.get(USERS).content.decode()
+    switched = run_action(client, "deactivate_accounts", bob)
+    edit = client.post(f"{USERS}{alice.pk}/change/", {"username": "alice", "is_superuser": "on"})
+    promote = client.post(
+        f"{USERS}{staff.pk}/change/", {"username": "helper", "is_superuser": "on"}
+    )
+
+    assert "deactivate_accounts" not in listed
+    assert "Deactivated:" not in switched.content.decode()
+    assert edit.status_code == promote.status_code == 403
+    bob.refresh_from_db()
+    staff.refresh_from_db()
+    assert bob.is_active
+    assert not staff.is_superuser
+    assert logged_changes() == []
+
+
+def test_a_superuser_still_edits_an_account(superuser_admin, alice):
+    page = superuser_admin.get(f"{USERS}{alice.pk}/change/").content.decode()
+    response = superuser_admin.post(
+        f"{USERS}{alice.pk}/change/",
+        {
+            "username": "alice",
+            "first_name": "Alice",
+            "is_active": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "10:00:00",
+            "initial-date_joined_0": "2026-01-01",
+            "initial-date_joined_1": "10:00:00",
+        },
+    )
+
+    assert 'name="_save"' in page
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert alice.first_name == "Alice"
+
+
+def test_a_failed_bulk_delete_of_accounts_leaves_no_log_entries(superuser_admin, alice, bob):
+    """Django's bulk delete logs the rows before deleting them: the entries go with a
+    delete that failed, as the single delete view's do."""
+
+    def storage_down(**kwargs):
+        raise RuntimeError("storage down")
+
+    accounts_removing.connect(storage_down, dispatch_uid="test-storage-down")
+    try:
+        with pytest.raises(RuntimeError, match="storage down"):
+            superuser_admin.post(
+                USERS,
+                {
+                    "action": "delete_selected",
+                    "_selected_action": [alice.pk, bob.pk],
+                    "post": "yes",
+                },
+            )
+    finally:
+        accounts_removing.disconnect(dispatch_uid="test-storage-down")
+
+    assert set(User.objects.values_list("username", flat=True)) >= {"alice", "bob"}
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()
+
+
+def test_a_superusers_bulk_delete_of_accounts_logs_each(superuser_admin, alice, bob):
+    response = superuser_admin.post(
+        USERS, {"action": "delete_selected", "_selected_action": [alice.pk, bob.pk], "post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert not User.objects.filter(username__in=["alice", "bob"]).exists()
+    deleted = LogEntry.objects.filter(action_flag=DELETION)
+    assert sorted(deleted.values_list("user__username", "object_repr")) == [
+        ("root", "alice"),
+        ("root", "bob"),
+    ]
 
 
 def test_the_log_lists_every_moderators_action_for_a_superuser(
