@@ -2,6 +2,7 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.log import log_response
 
@@ -53,8 +54,16 @@ class SessionUserMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if settings.SESSION_COOKIE_NAME in request.COOKIES and request.user.is_authenticated:
-            request_context.set_user_id(request.user.pk)
+        if settings.SESSION_COOKIE_NAME in request.COOKIES:
+            try:
+                if request.user.is_authenticated:  # the session's and the user's queries
+                    request_context.set_user_id(request.user.pk)
+            except (OperationalError, InterfaceError) as error:
+                # A middleware's error never reaches ErrorAnswerMiddleware: answered here
+                # as it would answer it (503 in an outage).
+                if is_database_unavailable(error):
+                    return database_unavailable(request, error)
+                raise
         return self.get_response(request)
 
 

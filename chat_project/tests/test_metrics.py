@@ -403,7 +403,8 @@ async def test_typing_notices_are_published_and_a_flood_of_them_throttled(pair, 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
-async def test_changes_sent_from_the_log_after_a_gap_are_counted(pair, monkeypatch):
+async def test_changes_sent_from_the_log_after_a_gap_are_counted(pair, monkeypatch, settings):
+    settings.WEBSOCKET_RECHECK_SECONDS = 3600  # the gap, not a recheck, finds the missed one
     alice, bob, _, thread = pair
     bobs = await connect_since(bob)
     before = await scrape_async()
