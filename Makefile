@@ -35,10 +35,13 @@ migrate: install  ## Apply database migrations (debug settings)
 run: migrate  ## Serve the API with debug on at http://127.0.0.1:8000
 	DJANGO_DEBUG=1 $(BIN)/python -m chat_project.devserver --host $(HOST) --port $(PORT)
 
+# With LOG_FORMAT=json nothing but the server's JSON lines: make's echo and migrate's
+# progress (prints, not log lines) are left out.
+SERVE_QUIET := $(if $(filter json,$(LOG_FORMAT)),@,)
 serve: install  ## Production server: gunicorn, debug off (needs DJANGO_SECRET_KEY; see README)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/gunicorn
+	$(SERVE_QUIET)$(BIN)/python manage.py migrate --noinput $(if $(SERVE_QUIET),-v0,)
+	$(SERVE_QUIET)$(BIN)/python manage.py collectstatic --noinput -v0
+	$(SERVE_QUIET)$(BIN)/gunicorn
 
 test: install  ## Run the test suite (SQLite, or DATABASE_URL if set)
 	$(BIN)/python -m pytest

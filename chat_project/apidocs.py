@@ -42,6 +42,10 @@ NO_LOGO = b"data:,"
 
 
 class ContentSecurityPolicy:
+    # Pages, read only: DRF's OPTIONS would draw its metadata into the page's template,
+    # which needs what `get` puts in its context (a 500).
+    http_method_names = ["get", "head"]
+
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
@@ -84,7 +88,7 @@ def redoc_bundle() -> RedocBundle:
 
 def redoc_bundle_response(request: HttpRequest) -> HttpResponse:
     bundle = redoc_bundle()
-    compressed = "gzip" in request.headers.get("Accept-Encoding", "")
+    compressed = accepts_gzip(request.headers.get("Accept-Encoding", ""))
     response = HttpResponse(
         bundle.gzipped if compressed else bundle.plain,
         content_type="text/javascript; charset=utf-8",
@@ -94,3 +98,20 @@ def redoc_bundle_response(request: HttpRequest) -> HttpResponse:
     response["Vary"] = "Accept-Encoding"
     response["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header takes gzip: named or `*`, with a q above 0."""
+    for coding in accept_encoding.split(","):
+        name, *parameters = (part.strip() for part in coding.split(";"))
+        if name.lower() not in ("gzip", "*"):
+            continue
+        for parameter in parameters:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    return float(value) > 0
+                except ValueError:
+                    return False
+        return True
+    return False

@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from chat_project.admin import AtomicActionsMixin
+from chat_project.admin import AddressFiltersMixin, AtomicActionsMixin
 from threads import files
 from threads.models import Attachment, Message, Reaction, Thread
 from threads.selectors import message_total, thread_message_count
@@ -43,7 +43,7 @@ class ReadOnlyDeleteOnlyMixin:
         return False
 
 
-class ModerationMixin(AtomicActionsMixin, ReadOnlyDeleteOnlyMixin):
+class ModerationMixin(AtomicActionsMixin, AddressFiltersMixin, ReadOnlyDeleteOnlyMixin):
     """What every moderated list shares: after a delete the moderator is back on the list
     they came from, with its search and filters (Django sends whoever may not *change*
     the model to the admin's index); and an action (the bulk delete) writes its log

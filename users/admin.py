@@ -11,14 +11,14 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from chat_project.admin import AtomicActionsMixin
+from chat_project.admin import AddressFiltersMixin, AtomicActionsMixin
 from users.models import Block, User
 from users.services import user_deactivate, user_reactivate
 from users.signals import accounts_removing
 
 
 @admin.register(User)
-class UserAdmin(AtomicActionsMixin, DjangoUserAdmin):
+class UserAdmin(AtomicActionsMixin, AddressFiltersMixin, DjangoUserAdmin):
     """Deleting an account removes it for good, and whatever other apps keep for it
     (`accounts_removing`: the threads app deletes its conversations). Deactivating one
     suspends it (`user_deactivate`: its sessions and sockets end), reactivating lifts
@@ -108,7 +108,7 @@ class UserAdmin(AtomicActionsMixin, DjangoUserAdmin):
 
 
 @admin.register(Block)
-class BlockAdmin(admin.ModelAdmin):
+class BlockAdmin(AddressFiltersMixin, admin.ModelAdmin):
     list_display = ["blocker", "blocked", "created"]
     search_fields = ["blocker__username", "blocked__username"]
     list_select_related = ["blocker", "blocked"]
@@ -116,15 +116,16 @@ class BlockAdmin(admin.ModelAdmin):
 
 
 @admin.register(LogEntry)
-class LogEntryAdmin(admin.ModelAdmin):
+class LogEntryAdmin(AddressFiltersMixin, admin.ModelAdmin):
     """The admin's log, every moderator's and administrator's action, read-only. Nobody
     has its permissions but superusers (the Moderators group does not include them)."""
 
     list_display = ["action_time", "user", "content_type", "entry"]
-    list_filter = ["action_flag", "content_type"]
+    # By date through the filter's ranges, not date_hierarchy: its year and month links
+    # take any number from the URL, and Django fails (500) on one out of range.
+    list_filter = ["action_time", "action_flag", "content_type"]
     search_fields = ["user__username", "object_repr", "change_message"]
     list_select_related = ["user", "content_type"]
-    date_hierarchy = "action_time"
     fields = [
         "action_time",
         "user",

@@ -40,6 +40,12 @@ def test_documentation_pages_load_with_local_assets(anon_client, path):
     assert re.findall(r"""(?:src|href)\s*=\s*["'](?:[a-z]+:)?//[^"']*""", page, re.I) == []
 
 
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/", "/api/redoc/?bundle"])
+@pytest.mark.parametrize("method", ["options", "post"])
+def test_documentation_pages_are_only_read(anon_client, path, method):
+    assert getattr(anon_client, method)(path).status_code == 405
+
+
 def test_the_root_leads_to_the_chat_page(anon_client):
     response = anon_client.get("/")
 
@@ -241,6 +247,31 @@ def test_redoc_bundle_is_served_without_the_logo_from_its_cdn(anon_client):
     script = bundle.content.decode()
     assert "Redoc" in script
     assert "cdn.redoc.ly" not in script
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "compressed"),
+    [
+        ("gzip, br", True),
+        ("br;q=1.0, GZIP;q=0.5", True),
+        ("*", True),
+        ("gzip;q=0", False),
+        ("identity, gzip;q=0", False),
+        ("gzip;q=zero", False),
+        ("br", False),
+        ("", False),
+    ],
+)
+def test_redoc_bundle_is_compressed_only_for_clients_that_take_gzip(
+    anon_client, accept_encoding, compressed
+):
+    bundle_url = re.search(
+        r'<script src="([^"]+)"', anon_client.get("/api/redoc/").content.decode()
+    )
+
+    response = anon_client.get(bundle_url[1], HTTP_ACCEPT_ENCODING=accept_encoding)
+
+    assert (response.get("Content-Encoding") == "gzip") == compressed
 
 
 def test_redoc_bundle_is_compressed_for_clients_that_take_gzip(anon_client):

@@ -11,6 +11,7 @@ import yaml
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.test import Client
 
 from chat_project.asgi import application
 from conftest import client_for
@@ -88,8 +89,14 @@ def test_the_document_is_served_to_anyone_as_yaml(anon_client):
 
 
 @pytest.mark.django_db
-def test_the_document_is_read_only(anon_client):
-    assert anon_client.post("/api/asyncapi.yaml").status_code == 405
+@pytest.mark.parametrize("method", ["post", "put", "delete", "options"])
+def test_the_document_is_read_only(method):
+    # As a browser's client: with CSRF checks, which must not answer first.
+    response = getattr(Client(enforce_csrf_checks=True), method)("/api/asyncapi.yaml")
+
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert response["Allow"] == "GET, HEAD"
 
 
 @pytest.mark.django_db

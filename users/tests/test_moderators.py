@@ -365,3 +365,41 @@ def test_the_log_lists_every_moderators_action_for_a_superuser(
 
     assert "moderator" in page
     assert "Changed “alice” — Deactivated the account." in page
+
+
+@pytest.mark.parametrize("selected", [["abc"], [""], ["²"], [str(2**63)], ["1", "abc"]])
+@pytest.mark.parametrize(
+    ("path", "action"),
+    [(USERS, "deactivate_accounts"), ("/admin/threads/message/", "delete_selected")],
+)
+def test_a_selection_of_no_real_rows_does_nothing_and_says_so(
+    moderator_admin, alice, path, action, selected
+):
+    response = moderator_admin.post(
+        path, {"action": action, "_selected_action": selected}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "The selection names rows that do not exist: nothing was done." in (
+        response.content.decode()
+    )
+    assert not LogEntry.objects.exists()
+    alice.refresh_from_db()
+    assert alice.is_active
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/admin/admin/logentry/", "action_time__year=2147483648"),
+        ("/admin/admin/logentry/", "action_time__gte=not-a-date"),
+        ("/admin/threads/message/", "created__year=2147483648"),
+        ("/admin/threads/thread/", "updated__year=2147483648"),
+        ("/admin/users/user/", "date_joined__year=99999"),
+    ],
+)
+def test_odd_dates_in_a_lists_address_are_a_bad_filter(superuser_admin, path, query):
+    response = superuser_admin.get(f"{path}?{query}")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{path}?e=1"
