@@ -2,6 +2,7 @@
 
     python bench/metrics_overhead.py [--calls 5000]
     PROMETHEUS_MULTIPROC_DIR=$(mktemp -d) python bench/metrics_overhead.py   # make serve's mode
+    python bench/metrics_overhead.py --with-request-ids   # the request ids' middleware too
 
 On a throwaway SQLite database (migrated at the start, a few seconds): alice's first
 message page of 20 through Django's test client (the whole middleware chain, no HTTP
@@ -27,6 +28,11 @@ sys.path.insert(0, str(ROOT))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=5000, help="requests with and without")
+    parser.add_argument(
+        "--with-request-ids",
+        action="store_true",
+        help="leave out the request ids' middleware (and the session user's) too",
+    )
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="metrics-bench-")
@@ -59,7 +65,13 @@ def main() -> None:
         MessageFactory(thread=thread, sender=bob)
     url = f"/api/threads/{thread.pk}/messages/?limit=20"
     with_metrics = list(settings.MIDDLEWARE)
-    without = [name for name in with_metrics if name != "chat_project.metrics.MetricsMiddleware"]
+    left_out = {"chat_project.metrics.MetricsMiddleware"}
+    if args.with_request_ids:
+        left_out |= {
+            "chat_project.middleware.RequestIdMiddleware",
+            "chat_project.middleware.SessionUserMiddleware",
+        }
+    without = [name for name in with_metrics if name not in left_out]
 
     def client_with(middleware: list[str]):
         with override_settings(MIDDLEWARE=middleware):
@@ -87,6 +99,7 @@ def main() -> None:
 
     mode = "multiprocess" if metrics.MULTIPROCESS_DIR else "single process"
     print(f"prometheus-client mode: {mode}; {args.calls} requests each, alternating")
+    print(f"  left out of the 'without' chain: {', '.join(sorted(left_out))}")
     print(f"  whole request, without metrics: {off_median:7.1f} µs CPU (median)")
     print(f"  whole request, with metrics:    {on_median:7.1f} µs CPU (median)")
     print(f"  ratio with/without:             {on_median / off_median:7.3f}")
