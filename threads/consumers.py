@@ -382,8 +382,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                 },
             )
         except events.LAYER_ERRORS as error:
-            events.dropped_events.failed(error)  # a notice that soon goes stale anyway
-            events.count_dropped()
+            events.layer_refused(error)  # a notice that soon goes stale anyway
         else:
             events.count_published((events.TYPING,))
 

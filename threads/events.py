@@ -231,7 +231,7 @@ dropped_events = FailureLog(logger, "Channel layer unreachable", "events dropped
 async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
     """Send the layer messages ((group, message) pairs) in their order: in one batch where
     the layer takes batches (chat_project/channel_layer.py), else one by one. The ones the
-    layer could not take are counted in `dropped_events` (anything else unexpected is
+    layer could not take go to `layer_refused` (anything else unexpected is
     logged with its traceback)."""
     send_many = getattr(layer, "group_send_many", None)
     sent = 0
@@ -243,8 +243,7 @@ async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
                 await layer.group_send(group, message)
                 sent += 1
     except LAYER_ERRORS as error:
-        dropped_events.failed(error, len(messages) - sent)
-        count_dropped(len(messages) - sent)
+        layer_refused(error, len(messages) - sent)
     except Exception:  # never lost silently
         logger.exception("Could not deliver %d events", len(messages) - sent)
     else:
@@ -265,8 +264,10 @@ _published: dict = {}
 _dropped_unreachable = metrics.events_dropped.labels("layer_unreachable")
 
 
-def count_dropped(count: int = 1) -> None:
-    """Count events the channel layer could not take (`metrics.events_dropped`)."""
+def layer_refused(error: BaseException, count: int = 1) -> None:
+    """`count` events the channel layer could not take: in the log, one line per burst
+    (`dropped_events`), and in `metrics.events_dropped`."""
+    dropped_events.failed(error, count)
     _dropped_unreachable.inc(count)
 
 
