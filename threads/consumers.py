@@ -414,10 +414,12 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                 return
             async with self.sending:
                 if cursor == self.cursor + 1:
-                    await self.send_json(event)
-                    self.cursor = cursor
+                    # Observed as the event is handed to the socket, not after: once sent,
+                    # the client may act on it (a scrape, say) before this resumes.
                     committed_at = message.get(events.COMMITTED_AT)
                     if committed_at is not None:
                         metrics.change_delivery_lag.observe(time.time() - committed_at)
+                    await self.send_json(event)
+                    self.cursor = cursor
                 elif cursor > self.cursor:  # some went missing: the log has them all
                     await self.catch_up(recovered=_recovered_at_gap)
