@@ -677,13 +677,48 @@ def test_opening_a_conversation_offline_says_so(chat_server, browser):
     ] == []
 
 
+def react(driver, other: str, text: str, emoji: str) -> None:
+    """React to the message saying `text` with `emoji`, as a person does: React, then the
+    emoji (each found again if a live change redraws the message meanwhile)."""
+
+    def control(name: str):
+        return lambda d: within(d, message_item(d, other, text), "button", name)
+
+    click(driver, control("React"))
+    click(driver, control(f"React with {emoji}"))
+
+
+def test_the_reactions_on_offer_stay_open_when_the_message_changes(chat_server, browser):
+    alice, bob = two_people(browser, chat_server, "alice_choosing", "bob_quick", "lunch?")
+    open_conversation(bob, "alice_choosing")
+
+    def offer(driver, other: str):
+        """The message's React button, found afresh (live changes redraw the message)."""
+        return within(driver, message_item(driver, other, "lunch?"), "button", "React")
+
+    click(alice, lambda d: offer(d, "bob_quick"))
+    wait_until(alice, lambda d: offer(d, "bob_quick").get_attribute("aria-expanded") == "true")
+
+    react(bob, "alice_choosing", "lunch?", "👍")  # redraws the message on alice's page
+    wait_until(alice, lambda d: within(d, message_item(d, "bob_quick", "lunch?"), "button", "👍 1"))
+
+    assert offer(alice, "bob_quick").get_attribute("aria-expanded") == "true"
+    click(
+        alice,
+        lambda d: within(d, message_item(d, "bob_quick", "lunch?"), "button", "React with 🎉"),
+    )
+    wait_until(
+        bob, lambda d: within(d, message_item(d, "alice_choosing", "lunch?"), "button", "🎉 1")
+    )
+    # Chosen: the offer closes, as it does when nothing redrew the message.
+    wait_until(alice, lambda d: offer(d, "bob_quick").get_attribute("aria-expanded") == "false")
+
+
 def test_taking_back_a_reaction_leaves_the_other_persons(chat_server, browser):
     alice, bob = two_people(browser, chat_server, "alice_takes_back", "bob_keeps", "vote?")
     open_conversation(bob, "alice_takes_back")
     for driver, other in ((alice, "bob_keeps"), (bob, "alice_takes_back")):
-        item = wait_until(driver, lambda d, other=other: message_item(d, other, "vote?"))
-        within(driver, item, "button", "React").click()
-        within(driver, item, "button", "React with 👍").click()
+        react(driver, other, "vote?", "👍")
     for driver, other in ((alice, "bob_keeps"), (bob, "alice_takes_back")):
         wait_until(
             driver,

@@ -415,12 +415,23 @@ export class Conversation {
     if (old) {
       this.observer.unobserve(old);
       const focused = old.contains(document.activeElement) ? document.activeElement : null;
+      const choosing = old.querySelector(".palette")?.hidden === false;
       old.replaceWith(element);
+      if (choosing) this.openPalette(element);
       if (focused) this.refocus(element, focused);
     } else {
       this.place(message.id, element);
     }
     if (message.sender !== this.app.me.id && !message.is_read && !message.deleted) this.observer.observe(element);
+  }
+
+  // A message drawn again while its reactions were on offer keeps offering them: the other
+  // person's reaction or a receipt must not close them under the pointer.
+  openPalette(element) {
+    const palette = element.querySelector(".palette");
+    if (!palette) return; // deleted meanwhile: nothing to react to
+    palette.hidden = false;
+    element.querySelector('[data-focus="react"]').setAttribute("aria-expanded", "true");
   }
 
   // A message drawn again (a reaction, an edit, a receipt, mine or live) keeps the keyboard
