@@ -43,13 +43,18 @@ serve: install  ## Production server: gunicorn, debug off (needs DJANGO_SECRET_K
 	$(SERVE_QUIET)$(BIN)/python manage.py collectstatic --noinput -v0
 	$(SERVE_QUIET)$(BIN)/gunicorn
 
+# The suite runs in one process per core (pytest-xdist), at most 4: each process that gets
+# browser tests starts its own server and Chromium. TEST_PROCESSES=0 runs it in this one.
+TEST_PROCESSES ?= auto
+PYTEST_PARALLEL = -n $(TEST_PROCESSES) --maxprocesses 4
+
 test: install  ## Run the test suite (SQLite, or DATABASE_URL if set)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
 
 # The browser tests are left out: their server has its own SQLite database whatever the
 # suite's is, so a second run would repeat `make test`'s.
 test-postgres: install  ## Run the test suite against PostgreSQL at 127.0.0.1:5432
-	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chat} $(BIN)/python -m pytest -m "not browser"
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chat} $(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not browser"
 
 screenshots: install  ## Retake the chat page's pictures in docs/screenshots (the browser tests)
 	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q -m browser webapp/tests

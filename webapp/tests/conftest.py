@@ -88,7 +88,8 @@ def wait_until_ready(process: subprocess.Popen, url: str, log: Path) -> None:
 
 @pytest.fixture(scope="session")
 def chat_server(tmp_path_factory, pytestconfig) -> Iterator[str]:
-    """The base URL (`http://127.0.0.1:PORT`) of the chat server, started once for the run:
+    """The base URL (`http://127.0.0.1:PORT`) of the chat server, started once for the run
+    (once per test process under pytest-xdist, each on a free port):
     chat_project.devserver with debug on and no reloader, the in-memory channel layer (one
     process, no Redis), a fresh SQLite database. Its output goes to server.log beside the
     database; a failed test shows what it logged meanwhile."""
