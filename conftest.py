@@ -40,6 +40,27 @@ def run_concurrently(calls):
         return list(pool.map(run, calls))
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, dropped at the end of the run even where threads still hold a
+    connection to it: the executors of asgiref and Channels keep theirs open between
+    tests (as in production), and on PostgreSQL a database with sessions cannot be
+    dropped. Which test runs last decides whether one is left (under pytest-xdist, any
+    test may be a process's last); the database would then outlive the run."""
+    yield
+    with django_db_blocker.unblock():
+        for alias in connections:
+            connection = connections[alias]
+            if connection.vendor != "postgresql":
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+        connections.close_all()
+
+
 @pytest.fixture
 def anon_client() -> APIClient:
     return APIClient()
