@@ -205,9 +205,7 @@ def test_two_people_talk_live(chat_server, browser, photo):
     wait_until(alice, lambda d: shows(d, "bob_live", ["Hi Bob, lunch?", "Sure thing!"]))
 
     # A reaction and a picture arrive live
-    reply = wait_until(alice, lambda d: message_item(d, "bob_live", "Sure thing!"))
-    within(alice, reply, "button", "React").click()
-    within(alice, reply, "button", "React with 👍").click()
+    react(alice, "bob_live", "Sure thing!", "👍")
     wait_until(
         bob, lambda d: within(d, message_item(d, "alice_live", "Sure thing!"), "button", "👍 1")
     )
@@ -243,9 +241,21 @@ def edit(driver, other: str, text: str, new_text: str) -> None:
 
 
 def delete(driver, other: str, text: str) -> None:
-    item = message_item(driver, other, text)
-    within(driver, item, "button", "Delete").click()
-    within(driver, item, "button", "Yes, delete").click()
+    """Delete the message saying `text`: Delete, then Yes, delete (each found again if a
+    live change redraws the message meanwhile)."""
+    click(driver, lambda d: within(d, message_item(d, other, text), "button", "Delete"))
+    click(driver, lambda d: within(d, message_item(d, other, text), "button", "Yes, delete"))
+
+
+def react(driver, other: str, text: str, emoji: str) -> None:
+    """React to the message saying `text` with `emoji`, as a person does: React, then the
+    emoji (each found again if a live change redraws the message meanwhile)."""
+
+    def control(name: str):
+        return lambda d: within(d, message_item(d, other, text), "button", name)
+
+    click(driver, control("React"))
+    click(driver, control(f"React with {emoji}"))
 
 
 def test_a_browser_that_was_offline_shows_exactly_the_final_state(chat_server, browser):
@@ -677,17 +687,6 @@ def test_opening_a_conversation_offline_says_so(chat_server, browser):
     ] == []
 
 
-def react(driver, other: str, text: str, emoji: str) -> None:
-    """React to the message saying `text` with `emoji`, as a person does: React, then the
-    emoji (each found again if a live change redraws the message meanwhile)."""
-
-    def control(name: str):
-        return lambda d: within(d, message_item(d, other, text), "button", name)
-
-    click(driver, control("React"))
-    click(driver, control(f"React with {emoji}"))
-
-
 def test_the_reactions_on_offer_stay_open_when_the_message_changes(chat_server, browser):
     alice, bob = two_people(browser, chat_server, "alice_choosing", "bob_quick", "lunch?")
     open_conversation(bob, "alice_choosing")
@@ -712,6 +711,25 @@ def test_the_reactions_on_offer_stay_open_when_the_message_changes(chat_server, 
     )
     # Chosen: the offer closes, as it does when nothing redrew the message.
     wait_until(alice, lambda d: offer(d, "bob_quick").get_attribute("aria-expanded") == "false")
+
+
+def test_a_delete_being_confirmed_stays_so_when_the_message_changes(chat_server, browser):
+    alice, bob = two_people(browser, chat_server, "alice_regrets", "bob_reads", "oops, wrong")
+
+    def control(driver, other: str, name: str):
+        return within(driver, message_item(driver, other, "oops, wrong"), "button", name)
+
+    click(alice, lambda d: control(d, "bob_reads", "Delete"))
+    wait_until(alice, lambda d: d.switch_to.active_element.accessible_name == "Yes, delete")
+
+    open_conversation(bob, "alice_regrets")  # bob reads it: alice's receipt turns to Read
+    react(bob, "alice_regrets", "oops, wrong", "😮")  # and reacts: drawn again for alice
+    wait_until(alice, lambda d: control(d, "bob_reads", "😮 1"))
+
+    # Still asking, with the keyboard still on the answer
+    assert alice.switch_to.active_element.accessible_name == "Yes, delete"
+    click(alice, lambda d: control(d, "bob_reads", "Yes, delete"))
+    wait_until(bob, lambda d: "Message deleted" in messages(d, "alice_regrets"))
 
 
 def test_taking_back_a_reaction_leaves_the_other_persons(chat_server, browser):

@@ -416,8 +416,11 @@ export class Conversation {
       this.observer.unobserve(old);
       const focused = old.contains(document.activeElement) ? document.activeElement : null;
       const choosing = old.querySelector(".palette")?.hidden === false;
+      const confirming = old.querySelector(".actions")?.dataset.confirming === "true";
       old.replaceWith(element);
       if (choosing) this.openPalette(element);
+      const actions = element.querySelector(".actions"); // none once deleted
+      if (confirming && actions) this.confirmDelete(message, actions, { focus: false });
       if (focused) this.refocus(element, focused);
     } else {
       this.place(message.id, element);
@@ -425,8 +428,9 @@ export class Conversation {
     if (message.sender !== this.app.me.id && !message.is_read && !message.deleted) this.observer.observe(element);
   }
 
-  // A message drawn again while its reactions were on offer keeps offering them: the other
-  // person's reaction or a receipt must not close them under the pointer.
+  // A message drawn again keeps what its reader was in the middle of (reactions on offer,
+  // a delete to confirm): the other person's reaction or a receipt must not undo it under
+  // the pointer.
   openPalette(element) {
     const palette = element.querySelector(".palette");
     if (!palette) return; // deleted meanwhile: nothing to react to
@@ -637,12 +641,16 @@ export class Conversation {
     box.focus();
   }
 
-  confirmDelete(message, actions) {
+  confirmDelete(message, actions, { focus = true } = {}) {
     const kept = [...actions.childNodes];
-    const keep = h("button", { type: "button", class: "small secondary" }, "Keep");
-    const yes = h("button", { type: "button", class: "small danger" }, "Yes, delete");
-    keep.addEventListener("click", () => {
+    const keep = h("button", { type: "button", class: "small secondary", dataset: { focus: "keep" } }, "Keep");
+    const yes = h("button", { type: "button", class: "small danger", dataset: { focus: "confirm delete" } }, "Yes, delete");
+    const unconfirm = () => {
+      delete actions.dataset.confirming;
       replaceChildren(actions, kept);
+    };
+    keep.addEventListener("click", () => {
+      unconfirm();
       kept.at(-1).focus();
     });
     yes.addEventListener("click", async () => {
@@ -652,11 +660,12 @@ export class Conversation {
         if (current) this.show({ ...current, text: "", attachments: [], deleted: new Date().toISOString() });
       } catch (error) {
         this.alert.textContent = error.message;
-        replaceChildren(actions, kept);
+        unconfirm();
       }
     });
+    actions.dataset.confirming = "true";
     replaceChildren(actions, h("span", {}, "Delete this message?"), yes, keep);
-    yes.focus();
+    if (focus) yes.focus();
   }
 
   // Read receipts: a received message counts as read once most of it has been on screen
