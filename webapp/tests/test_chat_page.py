@@ -232,8 +232,7 @@ def test_two_people_talk_live(chat_server, browser, photo):
 
 
 def edit(driver, other: str, text: str, new_text: str) -> None:
-    item = message_item(driver, other, text)
-    within(driver, item, "button", "Edit").click()
+    click(driver, lambda d: within(d, message_item(d, other, text), "button", "Edit"))
     box = wait_until(driver, lambda d: by_label(d, "Edit message"))
     box.clear()
     box.send_keys(new_text + "\n")
