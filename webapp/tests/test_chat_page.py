@@ -779,3 +779,28 @@ def test_the_title_counts_unread_messages_beyond_the_first_page_of_conversations
 
     open_conversation(bob, "fan_50")
     wait_until(bob, lambda d: d.title == "(50) Chat")
+
+
+def test_the_keyboard_stays_on_the_reaction_on_offer_when_the_same_one_arrives(
+    chat_server, browser
+):
+    alice, bob = two_people(browser, chat_server, "alice_offered", "bob_same", "pizza?")
+    open_conversation(bob, "alice_offered")
+
+    def control(driver, other: str, name: str):
+        return within(driver, message_item(driver, other, "pizza?"), "button", name)
+
+    # Alice opens the reactions on offer with the keyboard: it is on the first, 👍
+    control(alice, "bob_same", "React").send_keys(Keys.ENTER)
+    wait_until(alice, lambda d: d.switch_to.active_element.accessible_name == "React with 👍")
+
+    react(bob, "alice_offered", "pizza?", "👍")  # the same one: drawn again for alice
+    wait_until(alice, lambda d: control(d, "bob_same", "👍 1"))
+
+    # Still on the one on offer, not on bob's 👍 beside the message
+    assert alice.switch_to.active_element.accessible_name == "React with 👍"
+    alice.switch_to.active_element.send_keys(Keys.ENTER)
+    wait_until(alice, lambda d: control(d, "bob_same", "👍 2, yours"))
+    wait_until(
+        alice, lambda d: control(d, "bob_same", "React").get_attribute("aria-expanded") == "false"
+    )

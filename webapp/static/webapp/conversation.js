@@ -440,7 +440,8 @@ export class Conversation {
 
   // A message drawn again (a reaction, an edit, a receipt, mine or live) keeps the keyboard
   // where it was: on the same control if it is still there, else on the message, rather
-  // than losing focus to the top of the page.
+  // than losing focus to the top of the page. Each control's key is its own: 👍 on offer is
+  // not the 👍 given beside the message (where Enter takes one's own back).
   refocus(element, focused) {
     const key = focused.dataset.focus;
     const same = [...element.querySelectorAll("[data-focus]")].find(
@@ -502,7 +503,7 @@ export class Conversation {
       EMOJIS.map((emoji) =>
         h(
           "button",
-          { type: "button", class: "small", "aria-label": `React with ${emoji}`, dataset: { focus: `reaction ${emoji}` }, onclick: () => {
+          { type: "button", class: "small", "aria-label": `React with ${emoji}`, dataset: { focus: `react with ${emoji}` }, onclick: () => {
             palette.hidden = true;
             react.setAttribute("aria-expanded", "false");
             react.focus();
