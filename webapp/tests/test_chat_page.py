@@ -804,3 +804,27 @@ def test_the_keyboard_stays_on_the_reaction_on_offer_when_the_same_one_arrives(
     wait_until(
         alice, lambda d: control(d, "bob_same", "React").get_attribute("aria-expanded") == "false"
     )
+
+
+def test_the_keyboard_stays_on_an_inbox_entry_that_moves_to_the_top(chat_server, browser):
+    _, carol_token = register(chat_server, "carol_moves")
+    _, alice_token = register(chat_server, "alice_stays")
+    bob_id, _ = register(chat_server, "bob_tabs")
+    threads = {}
+    for name, token in (("carol", carol_token), ("alice", alice_token)):
+        threads[name] = call(
+            chat_server, "POST", "/api/threads/", {"participants": [bob_id]}, token
+        )
+        post_messages(chat_server, threads[name]["id"], token, [f"hi from {name}"])
+    bob = browser()
+    log_in(bob, chat_server, "bob_tabs")
+
+    # Bob's keyboard is on Carol's entry, the second: Alice's conversation is newer
+    tab_to(bob, wait_until(bob, lambda d: inbox_entry(d, "carol_moves")))
+    post_messages(chat_server, threads["carol"]["id"], carol_token, ["are you there?"])
+    wait_until(bob, lambda d: "are you there?" in inbox_entry(d, "carol_moves").accessible_name)
+    first = by_role(bob, "list", "Conversations").find_element("css selector", "button")
+    assert first == inbox_entry(bob, "carol_moves")
+
+    # Carol's entry went to the top, and the keyboard with it
+    assert bob.switch_to.active_element == inbox_entry(bob, "carol_moves")

@@ -175,6 +175,7 @@ export class Inbox {
     const rows = [...this.threads.values()].sort(
       (a, b) => new Date(b.updated) - new Date(a.updated) || b.id - a.id,
     );
+    const focused = this.list.contains(document.activeElement) ? document.activeElement : null;
     const keep = new Set(rows.map((row) => row.id));
     for (const [id, item] of this.items) {
       if (!keep.has(id)) {
@@ -190,11 +191,13 @@ export class Inbox {
         this.items.set(row.id, item);
       }
       this.fill(item, row);
-      // Moving a node loses its focus: only nodes out of place are moved.
+      // Moving a node loses its focus: only nodes out of place are moved, and the keyboard
+      // goes with an entry that had to (a new message takes it to the top).
       const wantedAfter = previous ? previous.nextSibling : this.list.firstChild;
       if (wantedAfter !== item) this.list.insertBefore(item, wantedAfter);
       previous = item;
     }
+    if (focused?.isConnected && document.activeElement !== focused) focused.focus();
     this.empty.hidden = rows.length > 0;
     this.more.hidden = !this.next;
     const unread = rows.reduce((total, row) => total + row.unread_count, this.elsewhere);
