@@ -828,3 +828,36 @@ def test_the_keyboard_stays_on_an_inbox_entry_that_moves_to_the_top(chat_server,
 
     # Carol's entry went to the top, and the keyboard with it
     assert bob.switch_to.active_element == inbox_entry(bob, "carol_moves")
+
+
+def test_an_edit_under_way_stays_when_another_message_is_being_edited_too(chat_server, browser):
+    alice, bob = two_people(browser, chat_server, "alice_two_edits", "bob_reacts_first", "frist")
+    send(alice, "secnod")
+    wait_until(alice, lambda d: shows(d, "bob_reacts_first", ["frist", "secnod"]))
+    open_conversation(bob, "alice_two_edits")
+    wait_until(bob, lambda d: shows(d, "alice_two_edits", ["frist", "secnod"]))
+
+    def edit_button(driver, text: str):
+        return within(driver, message_item(driver, "bob_reacts_first", text), "button", "Edit")
+
+    # Alice starts correcting the first, then the second, before saving either
+    click(alice, lambda d: edit_button(d, "frist"))
+    box = wait_until(alice, lambda d: by_label(d, "Edit message"))
+    box.clear()
+    box.send_keys("first")
+    click(alice, lambda d: edit_button(d, "secnod"))
+    wait_until(alice, lambda d: len(all_by_role(d, "textbox", "Edit message")) == 2)
+
+    # Bob reacts to the first, then writes: his reaction has reached alice's page before that
+    react(bob, "alice_two_edits", "frist", "👍")
+    send(bob, "ok")
+    wait_until(alice, lambda d: "ok" in messages(d, "bob_reacts_first"))
+
+    # Her correction of the first is still there, unsaved, and saves
+    boxes = all_by_role(alice, "textbox", "Edit message")
+    assert [box.get_attribute("value") for box in boxes] == ["first", "secnod"]
+    boxes[0].send_keys(Keys.ENTER)
+    wait_until(
+        alice, lambda d: within(d, message_item(d, "bob_reacts_first", "first"), "button", "👍 1")
+    )
+    wait_until(bob, lambda d: shows(d, "alice_two_edits", ["first", "secnod", "ok"]))

@@ -44,7 +44,8 @@ export class Conversation {
     // meanwhile (see fetchPage).
     this.arriving = new Set();
     this.files = [];
-    this.editing = null;
+    // The messages being edited (several may be at once): not drawn again until done.
+    this.editing = new Set();
     this.readUpTo = 0;
     this.lastTypingSent = 0;
     // The server's limit on a message's length, handed over by the page (app.html).
@@ -230,7 +231,7 @@ export class Conversation {
     this.elements.clear();
     this.order = [];
     this.readUpTo = 0;
-    this.editing = null;
+    this.editing.clear();
     replaceChildren(this.log);
   }
 
@@ -408,7 +409,7 @@ export class Conversation {
 
   show(message) {
     this.messages.set(message.id, message);
-    if (this.editing === message.id) return;
+    if (this.editing.has(message.id)) return;
     const element = this.renderMessage(message);
     const old = this.elements.get(message.id);
     this.elements.set(message.id, element);
@@ -601,7 +602,7 @@ export class Conversation {
   }
 
   edit(message, item) {
-    this.editing = message.id;
+    this.editing.add(message.id);
     const box = h("textarea", { "aria-label": "Edit message", rows: "2" });
     box.value = message.text;
     const problem = h("p", { class: "error", role: "alert" });
@@ -614,7 +615,7 @@ export class Conversation {
       problem,
     );
     const finish = () => {
-      this.editing = null;
+      this.editing.delete(message.id);
       const current = this.messages.get(message.id);
       if (current) this.show(current);
       this.elements.get(message.id)?.focus();
