@@ -4,6 +4,7 @@ assistive technology finds them (webapp/tests/browser.py)."""
 
 import json
 import re
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -861,3 +862,28 @@ def test_an_edit_under_way_stays_when_another_message_is_being_edited_too(chat_s
         alice, lambda d: within(d, message_item(d, "bob_reacts_first", "first"), "button", "👍 1")
     )
     wait_until(bob, lambda d: shows(d, "alice_two_edits", ["first", "secnod", "ok"]))
+
+
+def test_the_search_hit_stays_highlighted_when_the_message_changes(chat_server, browser):
+    texts = ["the address is 12 Elm St", "see you", "bring a cake"]
+    written = written_to(chat_server, "alice_found", "bob_searches", texts)
+    bob = browser()
+    log_in(bob, chat_server, "bob_searches")
+    open_conversation(bob, "alice_found")
+    by_label(bob, "Search this conversation").send_keys("address\n")
+    click(bob, lambda d: by_role_named(d, "button", re.compile(r"^alice_found: the address ")))
+    hit = wait_until(bob, lambda d: message_item(d, "alice_found", "the address is 12 Elm St"))
+    wait_until(bob, lambda d: d.switch_to.active_element == hit)
+    assert "found" in hit.get_attribute("class")
+
+    # Alice reacts to it (from another client): drawn again on bob's page
+    thumbs = urllib.parse.quote("👍")
+    message = written.sent[0]["id"]
+    path = f"/api/threads/{written.thread}/messages/{message}/reactions/{thumbs}"
+    call(chat_server, "PUT", path, token=written.writer_token)
+    found = "the address is 12 Elm St"
+    wait_until(bob, lambda d: within(d, message_item(d, "alice_found", found), "button", "👍 1"))
+
+    hit = message_item(bob, "alice_found", found)
+    assert "found" in hit.get_attribute("class")
+    assert bob.switch_to.active_element == hit

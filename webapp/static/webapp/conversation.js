@@ -418,6 +418,7 @@ export class Conversation {
       const focused = old.contains(document.activeElement) ? document.activeElement : null;
       const choosing = old.querySelector(".palette")?.hidden === false;
       const confirming = old.querySelector(".actions")?.dataset.confirming === "true";
+      element.classList.toggle("found", old.classList.contains("found"));
       old.replaceWith(element);
       if (choosing) this.openPalette(element);
       const actions = element.querySelector(".actions"); // none once deleted
@@ -430,8 +431,8 @@ export class Conversation {
   }
 
   // A message drawn again keeps what its reader was in the middle of (reactions on offer,
-  // a delete to confirm): the other person's reaction or a receipt must not undo it under
-  // the pointer.
+  // a delete to confirm, the highlight of the search hit jumped to): the other person's
+  // reaction or a receipt must not undo it under the pointer.
   openPalette(element) {
     const palette = element.querySelector(".palette");
     if (!palette) return; // deleted meanwhile: nothing to react to
