@@ -414,6 +414,9 @@ export class Conversation {
     const old = this.elements.get(message.id);
     this.elements.set(message.id, element);
     if (old) {
+      // Drawn again, the message keeps what its reader was in the middle of (reactions on
+      // offer, a delete to confirm, the highlight of the search hit jumped to, the keyboard):
+      // the other person's reaction or a receipt must not undo it under the pointer.
       this.observer.unobserve(old);
       const focused = old.contains(document.activeElement) ? document.activeElement : null;
       const choosing = old.querySelector(".palette")?.hidden === false;
@@ -430,9 +433,7 @@ export class Conversation {
     if (message.sender !== this.app.me.id && !message.is_read && !message.deleted) this.observer.observe(element);
   }
 
-  // A message drawn again keeps what its reader was in the middle of (reactions on offer,
-  // a delete to confirm, the highlight of the search hit jumped to): the other person's
-  // reaction or a receipt must not undo it under the pointer.
+  // Offers the message's reactions, as its React button does (see show()).
   openPalette(element) {
     const palette = element.querySelector(".palette");
     if (!palette) return; // deleted meanwhile: nothing to react to
