@@ -7,7 +7,7 @@ from django.db import router, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from users.serializers import MAX_ID
+from chat_project.ids import MAX_ID
 
 
 class AtomicActionsMixin:

@@ -57,6 +57,7 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
 from chat_project import metrics, request_context
 from chat_project.exceptions import ChatError
+from chat_project.ids import MAX_ID
 from chat_project.logs import FailureLog
 from threads import events
 from threads.errors import (
@@ -71,7 +72,6 @@ from threads.selectors import changes_for, typing_recipient_for
 from threads.serializers import SyncQuerySerializer
 from users.authentication import check_token_user, user_for_access_token
 from users.queries import user_by_id
-from users.serializers import MAX_ID
 
 # Close codes (listed in the README, "Real-time events").
 UNAUTHORIZED = 4401  # no valid token, it expired, or the account lost its access

@@ -9,13 +9,14 @@ from django.contrib.auth import get_user_model
 from django.http import QueryDict
 from rest_framework import serializers
 
+from chat_project.ids import MAX_ID
 from threads import events
 from threads.emojis import EMOJI_MAX_LENGTH, canonical_emoji
 from threads.models import MAX_DISTINCT_REACTIONS, Message, Thread
 from threads.selectors import message_row_of
 from threads.services.attachments import MAX_PER_MESSAGE
 from users.errors import no_such_user
-from users.serializers import MAX_ID, UserSerializer
+from users.serializers import UserSerializer
 
 BLANK = "This field may not be blank."
 

@@ -3,11 +3,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from chat_project.ids import MAX_ID
 from users.errors import UsernameTaken, WrongPassword, no_such_user
 from users.models import DELETED_USERNAME_PREFIX, Block
-
-# The largest id a database integer key can hold; larger numbers cannot name anything.
-MAX_ID = 2**63 - 1
 
 
 class RegistrationSerializer(serializers.ModelSerializer):
