@@ -166,18 +166,19 @@ THREADS_SQL = """
 SELECT p.thread_id, p.unread_count, t.created, t.updated,
        o.user_id, ou.username,
        m.id, m.thread_id, m.sender_id, su.username, m.text, m.created, m.is_read, m.edited,
-       m.deleted, m.attachment_count, me.username, i.thread_count
-FROM threads_participant p
-JOIN users_user me ON me.id = p.user_id
-LEFT JOIN threads_inbox i ON i.user_id = p.user_id
+       m.deleted, m.attachment_count,
+       (SELECT me.username FROM users_user me WHERE me.id = p.user_id),
+       (SELECT i.thread_count FROM threads_inbox i WHERE i.user_id = p.user_id)
+FROM (
+    SELECT thread_id, user_id, unread_count, updated FROM threads_participant
+    WHERE user_id = %s ORDER BY updated DESC, thread_id DESC LIMIT %s
+) p
 JOIN threads_thread t ON t.id = p.thread_id
 LEFT JOIN threads_participant o ON o.thread_id = p.thread_id AND o.user_id <> p.user_id
 LEFT JOIN users_user ou ON ou.id = o.user_id
 LEFT JOIN threads_message m ON m.id = t.last_message_id
 LEFT JOIN users_user su ON su.id = m.sender_id
-WHERE p.user_id = %s
 ORDER BY p.updated DESC, p.thread_id DESC
-LIMIT {limit}
 """
 
 
@@ -188,7 +189,7 @@ def thread_list(request: HttpRequest) -> HttpResponse:
     if user is None:
         return _unauthorized()
     limit = _limit(request)
-    rows = _rows(THREADS_SQL.format(limit=limit), [user])
+    rows = _rows(THREADS_SQL, [user, limit])
     reactions = _reactions([row[6] for row in rows if row[6] is not None], user)
     results = []
     attachments = _attachments([row[6:16] for row in rows])

@@ -118,24 +118,30 @@ def write_target(*, user_id: int, thread_id: int, lock: bool = False) -> WriteTa
     return WriteTarget(pair_key=pair_key, other_id=other_id, blocked=bool(blocked))
 
 
-# One range of the (user, -updated) membership index, joined by key to each thread, the
-# other participant and the last message.
+# One range of the (user, -updated) membership index, then each of its threads joined by
+# key to the thread, the other participant and the last message. The range is a subquery
+# of its own so that PostgreSQL plans the joins for the page's rows only: with the ORDER BY
+# and LIMIT over the whole join it spent longer planning the statement (which
+# it does on each request, for a custom plan) than running it (docs/performance.md).
 _THREAD_PAGE = f"""
 SELECT p.thread_id, p.unread_count, t.created, t.updated, o.user_id, ou.username,
     (SELECT i.thread_count FROM threads_inbox i WHERE i.user_id = p.user_id),
     {_MESSAGE_SELECT}
-FROM threads_participant p
+FROM (
+    SELECT thread_id, user_id, unread_count, updated FROM threads_participant
+    WHERE user_id = %(user)s {{only_thread}}
+    ORDER BY updated DESC, thread_id DESC
+    LIMIT %(limit)s OFFSET %(offset)s
+) p
 JOIN threads_thread t ON t.id = p.thread_id
 LEFT JOIN threads_participant o ON o.thread_id = p.thread_id AND o.user_id <> p.user_id
 LEFT JOIN users_user ou ON ou.id = o.user_id
 LEFT JOIN threads_message m ON m.id = t.last_message_id
 LEFT JOIN users_user su ON su.id = m.sender_id
-WHERE p.user_id = %(user)s {{only_thread}}
 ORDER BY p.updated DESC, p.thread_id DESC
-LIMIT %(limit)s OFFSET %(offset)s
 """
 THREAD_PAGE_SQL = _THREAD_PAGE.format(only_thread="")
-_ONE_THREAD_SQL = _THREAD_PAGE.format(only_thread="AND p.thread_id = %(thread)s")
+_ONE_THREAD_SQL = _THREAD_PAGE.format(only_thread="AND thread_id = %(thread)s")
 
 
 def thread_page(
