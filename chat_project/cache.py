@@ -7,9 +7,14 @@ every request built a new pool and opened a new connection to Redis: 101 connect
 100 throttled requests, half the write throughput (docs/performance.md). Here instances
 with the same servers and options share one client, its pools, and one redis-py client
 object per pool (Django builds one per operation).
+
+It also counts the rate limits' hits (`window_hit`): one atomic round trip where DRF's
+throttle reads its history and writes it back (two round trips, and two concurrent
+requests could both take the last place).
 """
 
 import threading
+import uuid
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
@@ -20,6 +25,16 @@ class SharedRedisCacheClient(RedisCacheClient):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._clients: dict = {}
+        self._scripts: dict[int, dict] = {}
+
+    def script(self, source: str):
+        """`source` as a redis-py Script on the primary's client (EVALSHA, loading the
+        script on first use), registered once per client."""
+        client = self.get_client(write=True)
+        scripts = self._scripts.setdefault(id(client), {})
+        if source not in scripts:
+            scripts[source] = client.register_script(source)
+        return scripts[source]
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)
@@ -47,3 +62,37 @@ class RedisCache(DjangoRedisCache):
             if client is None:
                 client = _clients[key] = self._class(self._servers, **self._options)
             return client
+
+    def window_hit(
+        self, key: str, *, now: float, length: int, most: int
+    ) -> tuple[bool, list[float]]:
+        """Counts a hit at time `now` in the sliding window `key` of `length` seconds
+        unless `most` hits already lie in it, in one round trip, atomically (concurrent
+        requests from several processes cannot both take the last place). Returns whether
+        it was counted and, when it was not, the times of the hits in the window, newest
+        first."""
+        redis_key = self.make_and_validate_key(f"window:{key}")
+        script = self._cache.script(_WINDOW_HIT)
+        answer = script(keys=[redis_key], args=[now, length, most, f"{now}:{uuid.uuid4().hex}"])
+        counted = answer[0] == 1
+        return counted, [] if counted else [float(time) for time in answer[1:]]
+
+
+# One hit in a sliding window, atomically: forget the hits older than the window, then
+# count this one unless the window is full. KEYS[1]: the window (a sorted set of hits
+# scored by time); ARGV: now, the window's length in seconds, the most hits it may hold,
+# and a name for this hit. Returns {1} when the hit was counted, else {0} followed by the
+# times of the hits in the window, newest first.
+_WINDOW_HIT = """
+local now, length, most = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - length)
+if redis.call('ZCARD', KEYS[1]) >= most then
+    local hits = redis.call('ZREVRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+    local times = {0}
+    for i = 2, #hits, 2 do times[#times + 1] = hits[i] end
+    return times
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(length * 1000))
+return {1}
+"""

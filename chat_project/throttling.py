@@ -2,17 +2,20 @@
 follow DEFAULT_THROTTLE_RATES as configured from the environment and in tests.
 
 The counters live in the default cache: Redis when REDIS_URL is set, so every server
-process counts against one budget. A cache that cannot be reached lets the request
+process counts against one budget, each request checked and counted in one atomic step
+(`RedisCache.window_hit`). A cache that cannot be reached lets the request
 through (one log line per burst, `FailureLog`): an outage of the limiter must not become
 an outage of the API."""
 
 import logging
 
+from django.core.cache import caches
 from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from chat_project import metrics
+from chat_project.cache import RedisCache
 from chat_project.logs import FailureLog
 
 logger = logging.getLogger(__name__)
@@ -27,13 +30,30 @@ class _SettingsRateThrottle(SimpleRateThrottle):
 
     def allow_request(self, request, view) -> bool:
         try:
-            allowed = super().allow_request(request, view)
+            if isinstance(caches["default"], RedisCache):
+                allowed = self._allow_in_redis(request, view)
+            else:
+                allowed = super().allow_request(request, view)
         except (RedisError, OSError) as failure:
             uncounted_requests.failed(failure)
             return True
         if not allowed:
             metrics.throttled_requests.labels(self.scope).inc()
         return allowed
+
+    def _allow_in_redis(self, request, view) -> bool:
+        """DRF's `allow_request`, with the history kept in Redis and checked and counted in
+        one atomic step. `history` is only read back when refused, for `wait`."""
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.now = self.timer()
+        counted, self.history = caches["default"].window_hit(
+            self.key, now=self.now, length=self.duration, most=self.num_requests
+        )
+        return counted
 
 
 class AuthRateThrottle(_SettingsRateThrottle):

@@ -6,6 +6,9 @@ a minute), then edits one message `--rate` x 4 times, alternating between the se
 
 - shared: the counters in Redis (REDIS_URL, default redis://127.0.0.1:6379/15): exactly
   `--rate` edits succeed in total and the rest are 429 with Retry-After;
+- all at once: another writer's `--rate` x 4 edits sent together over both servers:
+  exactly `--rate` succeed, as each request's check and count is one atomic step (with a
+  read of the counter and a write after it, two requests could both take the last place);
 - per process (CACHE_URL=locmemcache://, the way it was before): each server counts alone
   and twice as many get through. This run checks that the first one can fail;
 - connections: `--rate` x 12 more edits on the shared servers open only a few connections
@@ -23,6 +26,7 @@ import os
 import secrets
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import redis
@@ -44,9 +48,12 @@ from scripts.scaleout import Failure, call  # noqa: E402
 PASSWORD = "throttle-check-password-1"
 
 
-def edits_across(bases: list[str], label: str, attempts: int) -> tuple[int, list[int]]:
+def edits_across(
+    bases: list[str], label: str, attempts: int, *, at_once: bool = False
+) -> tuple[int, list[int]]:
     """Register a pair on the first server, then have one of them edit a message
-    `attempts` times, alternating between the servers: the writer's id and the statuses."""
+    `attempts` times, alternating between the servers, one after the other or, with
+    `at_once`, all together: the writer's id and the statuses (in the order sent)."""
     tokens, ids = {}, {}
     for who in ("writer", "other"):
         name = f"{who}-{label}"
@@ -67,11 +74,11 @@ def edits_across(bases: list[str], label: str, attempts: int) -> tuple[int, list
         tokens["writer"],
     )
     path = f"/api/threads/{thread['id']}/messages/{message['id']}/"
-    statuses = []
-    for attempt in range(attempts):
+
+    def edit(attempt: int) -> int:
         base = bases[attempt % len(bases)]
         status, body, headers = Api(base).send(
-            "PATCH", path, {"text": f"edit {attempt}"}, tokens["writer"], timeout=5
+            "PATCH", path, {"text": f"edit {attempt}"}, tokens["writer"], timeout=10
         )
         retry_after = headers.get("Retry-After")
         if status == 429 and not (
@@ -80,8 +87,12 @@ def edits_across(bases: list[str], label: str, attempts: int) -> tuple[int, list
             raise Failure(f"a 429 without Retry-After or code: {retry_after!r} {body!r}")
         if status not in (200, 429):
             raise Failure(f"edit {attempt} answered {status}: {body[:300]!r}")
-        statuses.append(status)
-    return ids["writer"], statuses
+        return status
+
+    if at_once:
+        with ThreadPoolExecutor(max_workers=attempts) as pool:
+            return ids["writer"], list(pool.map(edit, range(attempts)))
+    return ids["writer"], [edit(attempt) for attempt in range(attempts)]
 
 
 def connections_received(client: redis.Redis) -> int:
@@ -95,9 +106,10 @@ def run_servers(
     attempts: int,
     ports: list[int],
     redis_client: redis.Redis | None = None,
-) -> tuple[int, list[int], int | None]:
-    """The writer's id and statuses of `attempts` edits across the servers; with
-    `redis_client`, also how many connections Redis received for as many again, x 3."""
+) -> tuple[int, list[int], list[int], int | None]:
+    """The writer's id and statuses of `attempts` edits across the servers, the statuses
+    of another writer's `attempts` edits sent all at once; with `redis_client`, also how
+    many connections Redis received for as many edits again, x 3."""
     servers = []
     try:
         for name, port in zip("AB", ports, strict=True):
@@ -105,12 +117,13 @@ def run_servers(
             servers.append(start_server(env, port=port, log=log))
         bases = [f"http://127.0.0.1:{port}" for port in ports]
         writer, statuses = edits_across(bases, label, attempts)
+        _, burst = edits_across(bases, f"{label}-burst", attempts, at_once=True)
         opened = None
         if redis_client is not None:
             before = connections_received(redis_client)
             edits_across(bases, f"{label}-more", attempts * 3)
             opened = connections_received(redis_client) - before
-        return writer, statuses, opened
+        return writer, statuses, burst, opened
     finally:
         for server in servers:
             stop(server)
@@ -142,11 +155,14 @@ def main() -> int:
         with throwaway_database(args.database, work, "chat_throttle_scaleout") as database_url:
             env["DATABASE_URL"] = database_url
             migrate(env)
-            writer, shared, opened = run_servers(env, work, "shared", attempts, ports, client)
-            # Django's cache key is KEY_PREFIX:version:key, DRF's throttle_<scope>_<ident>.
-            in_redis = client.exists(f"{prefix}:1:throttle_write_{writer}")
+            writer, shared, burst, opened = run_servers(
+                env, work, "shared", attempts, ports, client
+            )
+            # Django's cache key is KEY_PREFIX:version:key; the window's key is
+            # window:<DRF's key>, DRF's key throttle_<scope>_<ident>.
+            in_redis = client.exists(f"{prefix}:1:window:throttle_write_{writer}")
             local = {**env, "CACHE_URL": "locmemcache://"}
-            _, per_process, _ = run_servers(local, work, "local", attempts, ports)
+            _, per_process, _, _ = run_servers(local, work, "local", attempts, ports)
     except (Failure, ServerFailed, OSError) as failure:
         print(f"throttle scale-out: FAILED: {failure!r}")
         for log in sorted(work.glob("*.log")):
@@ -162,13 +178,18 @@ def main() -> int:
     )
     print(
         f"throttle scale-out ({where}): shared cache {shared.count(200)} ok + "
-        f"{shared.count(429)} x 429; per-process cache "
+        f"{shared.count(429)} x 429, all at once {burst.count(200)} ok + "
+        f"{burst.count(429)} x 429; per-process cache "
         f"{per_process.count(200)} ok + {per_process.count(429)} x 429; "
         f"{opened} Redis connections opened for {attempts * 3} more edits and their set-up"
     )
     failed = False
     if shared.count(200) != args.rate or shared[: args.rate] != [200] * args.rate:
         print(f"throttle scale-out: FAILED: with the shared cache {shared}")
+        failed = True
+    if burst.count(200) != args.rate:
+        # Two requests at once must not both take the last place in the window.
+        print(f"throttle scale-out: FAILED: sent all at once, {burst}")
         failed = True
     if not in_redis:
         print("throttle scale-out: FAILED: the writer's counter is not in Redis")

@@ -62,7 +62,7 @@ def unreachable_redis_cache():
     return override_settings(
         CACHES={
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "chat_project.cache.RedisCache",
                 "LOCATION": f"redis://127.0.0.1:{closed_port()}/4",
                 "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
             }
