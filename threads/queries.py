@@ -304,24 +304,61 @@ def _theirs(pattern: str | None) -> str:
     return narrowing
 
 
+# PostgreSQL: the newest messages of all the user's threads, without reading the rest.
+# The newest `reach` (offset + limit) of them lie among the newest `reach` of each of the
+# `reach` threads whose last message is the newest: each of those threads holds a message
+# newer than every message of the threads after them. So the page reads at most reach x
+# reach rows through the (thread, -id) index, however long the history is and wherever
+# its ids fall among everyone else's. (The plain ORDER BY m.id walked every message of
+# the site newer than the user's own; `+ 0` keeps the planner from doing the same with
+# the threads' last-message index.) SQLite has no LATERAL and keeps the plain statement.
+_MESSAGE_OWN_COLUMNS = ", ".join(
+    column.replace("m.", "x.") for column in MESSAGE_COLUMNS.values() if column.startswith("m.")
+)
+_NEWEST_OF_THE_USER = f"""
+SELECT {_MESSAGE_SELECT}
+FROM (
+    SELECT t.id FROM threads_participant me JOIN threads_thread t ON t.id = me.thread_id
+    WHERE me.user_id = %(user)s AND t.last_message_id IS NOT NULL
+    ORDER BY t.last_message_id + 0 DESC LIMIT %(reach)s
+) recent
+CROSS JOIN LATERAL (
+    SELECT {_MESSAGE_OWN_COLUMNS} FROM threads_message x
+    WHERE x.thread_id = recent.id ORDER BY x.id DESC LIMIT %(reach)s
+) m
+JOIN users_user su ON su.id = m.sender_id
+ORDER BY m.id DESC LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+
 def user_messages(*, user_id: int, pattern: str | None, limit: int, offset: int) -> list[dict]:
     """A page of the messages in all the user's threads (only those matching `pattern`, if
     given), newest first, as records."""
-    with connection.cursor() as cursor:
-        cursor.execute(
+    if pattern is None and connection.vendor == "postgresql":
+        sql = _NEWEST_OF_THE_USER
+    else:
+        sql = (
             f"SELECT {_MESSAGE_SELECT} FROM {_MESSAGE_FROM} {_theirs(pattern)} "
-            "ORDER BY m.id DESC LIMIT %(limit)s OFFSET %(offset)s",
-            {"user": user_id, "pattern": pattern, "limit": limit, "offset": offset},
+            "ORDER BY m.id DESC LIMIT %(limit)s OFFSET %(offset)s"
         )
+    params = {"user": user_id, "pattern": pattern, "limit": limit, "offset": offset}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**params, "reach": offset + limit})
         return [_message_record(row) for row in cursor.fetchall()]
 
 
 def user_messages_count(*, user_id: int, pattern: str | None) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT COUNT(*) FROM threads_message m {_theirs(pattern)}",
-            {"user": user_id, "pattern": pattern},
+    """How many messages the user's threads hold (only those matching `pattern`, if
+    given). Without a pattern, the sum of the threads' exact counters: no message is read."""
+    if pattern is None:
+        sql = (
+            "SELECT COALESCE(SUM(t.message_count), 0) FROM threads_participant me "
+            "JOIN threads_thread t ON t.id = me.thread_id WHERE me.user_id = %(user)s"
         )
+    else:
+        sql = f"SELECT COUNT(*) FROM threads_message m {_theirs(pattern)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"user": user_id, "pattern": pattern})
         return cursor.fetchone()[0]
 
 

@@ -179,6 +179,61 @@ def test_search_across_all_my_threads(alice_client, alice, bob, mallory, thread)
     assert response.data["count"] == 2
 
 
+def test_all_my_messages_page_by_page_newest_first(alice_client, alice, bob, mallory):
+    """Quiet threads, one busy one, an empty one and strangers talking in between: every
+    page holds the next newest of alice's messages, each exactly once."""
+    from threads.tests.factories import ThreadFactory
+    from users.tests.factories import UserFactory
+
+    friends = [UserFactory() for _ in range(5)]
+    quiet = [ThreadFactory(participants=[alice, friend]) for friend in friends]
+    busy = ThreadFactory(participants=[alice, bob])
+    ThreadFactory(participants=[alice, mallory])  # no message yet
+    strangers = ThreadFactory(participants=[bob, mallory])
+    mine = []
+    for index, thread in enumerate(quiet):
+        mine.append(MessageFactory(thread=thread, sender=alice, text=f"quiet {index}"))
+        MessageFactory(thread=strangers, sender=bob, text="not for alice")
+    for index in range(12):
+        mine.append(MessageFactory(thread=busy, sender=(alice, bob)[index % 2], text=f"b{index}"))
+    mine.append(MessageFactory(thread=quiet[2], sender=friends[2], text="quiet again"))
+    MessageFactory(thread=strangers, sender=mallory, text="not for alice either")
+    mine.append(MessageFactory(thread=busy, sender=bob, text="newest"))
+    alice_client.delete(f"/api/threads/{busy.pk}/messages/{mine[7].pk}/")  # stays, as deleted
+
+    seen, offset = [], 0
+    while True:
+        data = alice_client.get("/api/messages/", {"limit": 3, "offset": offset}).data
+        assert data["count"] == len(mine)
+        seen += [message["id"] for message in data["results"]]
+        if data["next"] is None:
+            break
+        offset += 3
+
+    assert seen == sorted((message.pk for message in mine), reverse=True)
+    assert [m["text"] for m in alice_client.get("/api/messages/").data["results"][:2]] == [
+        "newest",
+        "quiet again",
+    ]
+
+
+@pytest.mark.parametrize("count", [1, 50])
+def test_all_my_messages_queries_do_not_grow(
+    alice_client, alice, bob, mallory, thread, django_assert_max_num_queries, count
+):
+    from threads.tests.factories import ThreadFactory
+
+    other = ThreadFactory(participants=[alice, mallory])
+    for index in range(count):
+        MessageFactory(thread=(thread, other)[index % 2], sender=alice)
+
+    with django_assert_max_num_queries(4):  # the page, its count, its reactions, the user
+        response = alice_client.get("/api/messages/", {"limit": 100})
+
+    assert response.data["count"] == count
+    assert len(response.data["results"]) == count
+
+
 def test_search_skips_deleted_messages(alice_client, alice, thread):
     gone = MessageFactory(thread=thread, sender=alice, text="oops password123")
     alice_client.delete(f"/api/threads/{thread.pk}/messages/{gone.pk}/")
