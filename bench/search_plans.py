@@ -8,9 +8,7 @@ with PGOPTIONS='-c plan_cache_mode=force_generic_plan' to compare the planner's 
 """
 
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 DATABASE = os.environ.get("BENCH_POSTGRES_DB", "chat_bench")
@@ -25,6 +23,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from bench.timing import median_seconds  # noqa: E402
 from threads import queries  # noqa: E402
 from threads.models import Thread  # noqa: E402
 from users.models import User  # noqa: E402
@@ -41,14 +40,7 @@ patterns = {
 
 
 def timed(call, n=40):
-    for _ in range(8):
-        call()  # past psycopg's prepare threshold
-    samples = []
-    for _ in range(n):
-        began = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - began) * 1e6)
-    return statistics.median(samples)
+    return median_seconds(call, calls=n, warm_up=8) * 1e6
 
 
 def measure(pattern: str) -> dict[str, float]:

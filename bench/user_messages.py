@@ -9,25 +9,12 @@ the bench data set's heavy user (5,000 threads) and light user (5), in-process
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-def median_ms(call, calls: int) -> float:
-    for _ in range(3):
-        call()  # past psycopg's prepare threshold, caches warm
-    samples = []
-    for _ in range(calls):
-        began = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - began) * 1000)
-    return statistics.median(samples)
 
 
 def main() -> None:
@@ -48,6 +35,7 @@ def main() -> None:
     import django
 
     django.setup()
+    from bench.timing import median_seconds
     from threads import queries
     from users.models import User
 
@@ -63,7 +51,8 @@ def main() -> None:
             "count": partial(queries.user_messages_count, user_id=user, pattern=None),
         }
         shown = "  ".join(
-            f"{name}: {median_ms(call, args.calls):7.1f} ms" for name, call in figures.items()
+            f"{name}: {median_seconds(call, calls=args.calls, warm_up=3) * 1000:7.1f} ms"
+            for name, call in figures.items()
         )
         print(f"{args.database} {who:28} {shown}")
 
