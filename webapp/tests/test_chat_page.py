@@ -349,6 +349,28 @@ def test_a_refused_send_can_be_taken_back_to_edit_or_discarded(chat_server, brow
     assert shows(alice, "bob_refused", ["hello"])
 
 
+def test_the_keyboard_stays_on_a_message_not_sent_while_another_is_retried(chat_server, browser):
+    alice, bob = two_people(browser, chat_server, "alice_keeps_out", "bob_kept_out", "hello")
+    by_role(alice, "button", "Block bob_kept_out").click()
+    wait_until(alice, lambda d: by_role(d, "button", "Unblock bob_kept_out"))
+    open_conversation(bob, "alice_keeps_out")
+    log = by_role(bob, "log", "Conversation with alice_keeps_out")
+    send(bob, "refused")
+    wait_until(bob, lambda d: log.find_element("css selector", ".pending.failed"))
+
+    go_offline(bob, True)
+    send(bob, "on a bad network")  # tried again and again, then given up
+    refused = log.find_element("css selector", ".pending.failed")
+    discard = within(bob, refused, "button", "Discard")
+    bob.execute_script("arguments[0].focus()", discard)
+    wait_until(
+        bob, lambda d: len(log.find_elements("css selector", ".pending.failed")) == 2, timeout=30
+    )
+
+    assert bob.switch_to.active_element == discard
+    go_offline(bob, False)
+
+
 def test_an_over_long_message_is_refused_before_sending_and_kept(chat_server, browser):
     register(chat_server, "bob_long_text")
     alice = browser()

@@ -832,37 +832,49 @@ export class Conversation {
     this.input.focus();
   }
 
+  // Each message on its way is drawn again only when its own state changes: the others
+  // keep their nodes, so the keyboard stays on one's Retry while another is retried, and
+  // a screen reader hears each "Not sent" once.
   showPending() {
-    for (const element of this.log.querySelectorAll(".pending")) element.remove();
+    const drawn = new Map([...this.log.querySelectorAll(".pending")].map((element) => [element.dataset.clientId, element]));
     for (const sending of this.pending.values()) {
       if (sending.threadId !== this.threadId) continue;
-      const status =
-        sending.state === "sending"
-          ? h("span", { class: "receipt" }, "Sending…")
-          : h(
-              "p",
-              { class: "error", role: "alert" },
-              `Not sent: ${sending.error} `,
-              h("button", { type: "button", class: "small", onclick: () => this.retry(sending) }, "Retry"),
-              " ",
-              h("button", { type: "button", class: "small secondary", onclick: () => this.takeBack(sending) }, "Edit"),
-              " ",
-              h("button", { type: "button", class: "small secondary", onclick: () => this.discard(sending) }, "Discard"),
-            );
-      this.log.append(
-        h(
-          "li",
-          { class: `message mine pending ${sending.state}` },
-          h(
-            "div",
-            { class: "bubble" },
-            sending.text ? h("p", { class: "text" }, sending.text) : null,
-            sending.attachments.length ? h("p", { class: "meta" }, `📎 ${sending.attachments.map((file) => file.name).join(", ")}`) : null,
-          ),
-          status,
-        ),
-      );
+      const look = `${sending.state}\n${sending.error}`;
+      const element = drawn.get(sending.clientId);
+      drawn.delete(sending.clientId);
+      if (element?.dataset.look === look) continue;
+      const fresh = this.pendingElement(sending, look);
+      if (element) element.replaceWith(fresh);
+      else this.log.append(fresh);
     }
+    for (const element of drawn.values()) element.remove();
+  }
+
+  pendingElement(sending, look) {
+    const status =
+      sending.state === "sending"
+        ? h("span", { class: "receipt" }, "Sending…")
+        : h(
+            "p",
+            { class: "error", role: "alert" },
+            `Not sent: ${sending.error} `,
+            h("button", { type: "button", class: "small", onclick: () => this.retry(sending) }, "Retry"),
+            " ",
+            h("button", { type: "button", class: "small secondary", onclick: () => this.takeBack(sending) }, "Edit"),
+            " ",
+            h("button", { type: "button", class: "small secondary", onclick: () => this.discard(sending) }, "Discard"),
+          );
+    return h(
+      "li",
+      { class: `message mine pending ${sending.state}`, dataset: { clientId: sending.clientId, look } },
+      h(
+        "div",
+        { class: "bubble" },
+        sending.text ? h("p", { class: "text" }, sending.text) : null,
+        sending.attachments.length ? h("p", { class: "meta" }, `📎 ${sending.attachments.map((file) => file.name).join(", ")}`) : null,
+      ),
+      status,
+    );
   }
 
   async search() {
