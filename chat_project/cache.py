@@ -63,36 +63,37 @@ class RedisCache(DjangoRedisCache):
                 client = _clients[key] = self._class(self._servers, **self._options)
             return client
 
-    def window_hit(
-        self, key: str, *, now: float, length: int, most: int
-    ) -> tuple[bool, list[float]]:
-        """Counts a hit at time `now` in the sliding window `key` of `length` seconds
-        unless `most` hits already lie in it, in one round trip, atomically (concurrent
-        requests from several processes cannot both take the last place). Returns whether
-        it was counted and, when it was not, the times of the hits in the window, newest
-        first."""
+    def window_hit(self, key: str, *, length: int, most: int) -> tuple[bool, float, list[float]]:
+        """Counts a hit now in the sliding window `key` of `length` seconds unless `most`
+        hits already lie in it, in one round trip, atomically (concurrent requests from
+        several processes cannot both take the last place), by Redis's clock. Returns
+        whether it was counted, the time it was counted at (Redis's), and, when it was not,
+        the times of the hits in the window, newest first."""
         redis_key = self.make_and_validate_key(f"window:{key}")
         script = self._cache.script(_WINDOW_HIT)
-        answer = script(keys=[redis_key], args=[now, length, most, f"{now}:{uuid.uuid4().hex}"])
-        counted = answer[0] == 1
-        return counted, [] if counted else [float(time) for time in answer[1:]]
+        counted, now, *hits = script(keys=[redis_key], args=[length, most, uuid.uuid4().hex])
+        return counted == 1, float(now), [float(time) for time in hits]
 
 
 # One hit in a sliding window, atomically: forget the hits older than the window, then
-# count this one unless the window is full. KEYS[1]: the window (a sorted set of hits
-# scored by time); ARGV: now, the window's length in seconds, the most hits it may hold,
-# and a name for this hit. Returns {1} when the hit was counted, else {0} followed by the
-# times of the hits in the window, newest first.
+# count this one unless the window is full. The time is Redis's own, so servers whose
+# clocks differ still share one window. KEYS[1]: the window (a sorted set of hits scored
+# by time); ARGV: the window's length in seconds, the most hits it may hold, and a name
+# for this hit. Returns {1, now} when the hit was counted, else {0, now} followed by the
+# times of the hits in the window, newest first; times as text (Lua numbers would reach
+# Python as integers).
 _WINDOW_HIT = """
-local now, length, most = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local length, most = tonumber(ARGV[1]), tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - length)
 if redis.call('ZCARD', KEYS[1]) >= most then
     local hits = redis.call('ZREVRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-    local times = {0}
-    for i = 2, #hits, 2 do times[#times + 1] = hits[i] end
-    return times
+    local answer = {0, clock[1] .. '.' .. string.format('%06d', clock[2])}
+    for i = 2, #hits, 2 do answer[#answer + 1] = hits[i] end
+    return answer
 end
-redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], math.ceil(length * 1000))
-return {1}
+return {1, clock[1] .. '.' .. string.format('%06d', clock[2])}
 """

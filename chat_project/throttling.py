@@ -43,15 +43,15 @@ class _SettingsRateThrottle(SimpleRateThrottle):
 
     def _allow_in_redis(self, request, view) -> bool:
         """DRF's `allow_request`, with the history kept in Redis and checked and counted in
-        one atomic step. `history` is only read back when refused, for `wait`."""
+        one atomic step, by Redis's clock. `history` is only read back when refused, for
+        `wait`."""
         if self.rate is None:
             return True
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        self.now = self.timer()
-        counted, self.history = caches["default"].window_hit(
-            self.key, now=self.now, length=self.duration, most=self.num_requests
+        counted, self.now, self.history = caches["default"].window_hit(
+            self.key, length=self.duration, most=self.num_requests
         )
         return counted
 

@@ -17,7 +17,10 @@ class Thread(models.Model):
     `thread_counters_rebuild`).
 
     `last_message` and `message_count` are kept exact by the services in the same
-    transaction as the change that moves them, so reads never aggregate a history.
+    transaction as the change that moves them, so reads never aggregate a history:
+    `last_message` is always the thread's newest message, deleted ones included (the
+    list of all a user's messages relies on it to skip the threads that cannot hold
+    them), and rows changed outside the services need `thread_counters_rebuild`.
     """
 
     participants = models.ManyToManyField(

@@ -2,9 +2,12 @@
 process), an explicit CACHE_URL over it, and requests let through when it is down."""
 
 import logging
+import os
 import socket
+import uuid
 
 import pytest
+import redis
 from django.test import override_settings
 
 from chat_project import throttling
@@ -109,3 +112,62 @@ def test_logins_go_through_when_the_cache_is_down(anon_client, alice):
         ]
 
     assert statuses == [200, 200]
+
+
+# The counters in a real Redis: the local one's database 14, which no other check uses
+# (TEST_REDIS_URL names another); these tests are skipped where none runs.
+TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+@pytest.fixture
+def redis_counters():
+    """The throttle counters in Redis, under a key prefix of this test's own, deleted
+    afterwards: the Redis client and the prefix."""
+    client = redis.Redis.from_url(TEST_REDIS, socket_connect_timeout=1, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip(f"needs Redis at {TEST_REDIS}")
+    prefix = f"test-throttle-{uuid.uuid4().hex}"
+    cache = {"BACKEND": "chat_project.cache.RedisCache", "LOCATION": TEST_REDIS}
+    try:
+        with override_settings(CACHES={"default": {**cache, "KEY_PREFIX": prefix}}):
+            yield client, prefix
+    finally:
+        for key in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(key)
+        client.close()
+
+
+@pytest.fixture(params=["process memory", "Redis"])
+def counters(request):
+    """The throttle counters in each place they can live: None for the process's memory,
+    else as `redis_counters`."""
+    return None if request.param == "process memory" else request.getfixturevalue("redis_counters")
+
+
+def test_the_limit_is_the_same_wherever_the_counters_live(alice_client, alice, thread, counters):
+    url = f"/api/threads/{thread.pk}/mark_read"
+
+    with rates(write="3/minute"):
+        responses = [alice_client.patch(url, {}) for _ in range(5)]
+
+    assert [response.status_code for response in responses] == [200, 200, 200, 429, 429]
+    assert 55 <= int(responses[3]["Retry-After"]) <= 60
+    if counters is not None:
+        client, prefix = counters
+        window = f"{prefix}:1:window:throttle_write_{alice.pk}"
+        assert client.zcard(window) == 3  # the refused requests are not counted
+        assert 0 < client.pttl(window) <= 60_000  # gone once the window has passed
+
+
+def test_counting_goes_on_after_redis_forgets_its_scripts(alice_client, thread, redis_counters):
+    client, _ = redis_counters
+    url = f"/api/threads/{thread.pk}/mark_read"
+
+    with rates(write="2/minute"):
+        first = alice_client.patch(url, {}).status_code
+        client.script_flush()  # as after a restart of Redis, which keeps nothing on disk
+        rest = [alice_client.patch(url, {}).status_code for _ in range(2)]
+
+    assert [first, *rest] == [200, 200, 429]
