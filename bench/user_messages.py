@@ -51,7 +51,7 @@ def main() -> None:
             "count": partial(queries.user_messages_count, user_id=user, pattern=None),
         }
         shown = "  ".join(
-            f"{name}: {median_seconds(call, calls=args.calls, warm_up=3) * 1000:7.1f} ms"
+            f"{name}: {median_seconds(call, calls=args.calls, warm_up=8) * 1000:7.1f} ms"
             for name, call in figures.items()
         )
         print(f"{args.database} {who:28} {shown}")

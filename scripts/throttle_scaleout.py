@@ -106,10 +106,10 @@ def run_servers(
     attempts: int,
     ports: list[int],
     redis_client: redis.Redis | None = None,
-) -> tuple[int, list[int], list[int], int | None]:
-    """The writer's id and statuses of `attempts` edits across the servers, the statuses
-    of another writer's `attempts` edits sent all at once; with `redis_client`, also how
-    many connections Redis received for as many edits again, x 3."""
+) -> tuple[int, list[int], list[int] | None, int | None]:
+    """The writer's id and statuses of `attempts` edits across the servers; with
+    `redis_client`, also the statuses of another writer's `attempts` edits sent all at
+    once, and how many connections Redis received for as many edits again, x 3."""
     servers = []
     try:
         for name, port in zip("AB", ports, strict=True):
@@ -117,9 +117,9 @@ def run_servers(
             servers.append(start_server(env, port=port, log=log))
         bases = [f"http://127.0.0.1:{port}" for port in ports]
         writer, statuses = edits_across(bases, label, attempts)
-        _, burst = edits_across(bases, f"{label}-burst", attempts, at_once=True)
-        opened = None
+        burst = opened = None
         if redis_client is not None:
+            _, burst = edits_across(bases, f"{label}-burst", attempts, at_once=True)
             before = connections_received(redis_client)
             edits_across(bases, f"{label}-more", attempts * 3)
             opened = connections_received(redis_client) - before
