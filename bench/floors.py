@@ -287,14 +287,26 @@ def message_list(request: HttpRequest, thread: int) -> HttpResponse:
     )
 
 
-# The post's change-log entries, one per participant: each person's next cursor (their
+# What a post must change besides the message: the thread's last message, activity and
+# count and both memberships' activity and unread counts (the thread list reads them),
+# and the change-log entries, one per participant: each person's next cursor (their
 # inbox row, locked until the commit), then the entries. On PostgreSQL in the post's one
 # statement, as the API's; on SQLite in its transaction.
 POST_POSTGRESQL = """
 WITH message AS (
     INSERT INTO threads_message (thread_id, sender_id, text, created, is_read)
     SELECT p.thread_id, p.user_id, %(text)s, %(now)s, false FROM threads_participant p
-    WHERE p.thread_id = %(thread)s AND p.user_id = %(user)s RETURNING id
+    WHERE p.thread_id = %(thread)s AND p.user_id = %(user)s RETURNING id, created
+),
+thread AS (
+    UPDATE threads_thread t SET updated = m.created, last_message_id = m.id,
+        message_count = t.message_count + 1
+    FROM message m WHERE t.id = %(thread)s
+),
+members AS (
+    UPDATE threads_participant p SET updated = m.created,
+        unread_count = p.unread_count + CASE WHEN p.user_id = %(user)s THEN 0 ELSE 1 END
+    FROM message m WHERE p.thread_id = %(thread)s
 ),
 cursors AS (
     INSERT INTO threads_inbox (user_id, thread_count, change_cursor, pruned_cursor)
@@ -310,7 +322,11 @@ logged AS (
 )
 SELECT id FROM message
 """
-LOG_SQLITE = [
+AFTER_INSERT_SQLITE = [
+    "UPDATE threads_thread SET updated = %(now)s, last_message_id = %(id)s, "
+    "message_count = message_count + 1 WHERE id = %(thread)s",
+    "UPDATE threads_participant SET updated = %(now)s, unread_count = unread_count + "
+    "CASE WHEN user_id = %(user)s THEN 0 ELSE 1 END WHERE thread_id = %(thread)s",
     "INSERT INTO threads_inbox (user_id, thread_count, change_cursor, pruned_cursor) "
     "SELECT user_id, 0, 1, 0 FROM threads_participant WHERE thread_id = %(thread)s "
     "ON CONFLICT (user_id) DO UPDATE SET change_cursor = threads_inbox.change_cursor + 1",
@@ -324,8 +340,9 @@ LOG_SQLITE = [
 @csrf_exempt
 def message_post(request: HttpRequest, thread: int) -> HttpResponse:
     """POST /api/threads/<id>/messages: the message stored if the requester takes part in
-    the thread (one INSERT ... SELECT from their membership), 404 otherwise, and its entry
-    in both participants' change logs, in the same transaction."""
+    the thread (one INSERT ... SELECT from their membership), 404 otherwise, the thread's
+    and memberships' read state moved and its entry in both participants' change logs, in
+    the same transaction."""
     user = _requester(request)
     if user is None:
         return _unauthorized()
@@ -346,7 +363,7 @@ def message_post(request: HttpRequest, thread: int) -> HttpResponse:
             )
             if rows:
                 with connection.cursor() as cursor:
-                    for sql in LOG_SQLITE:
+                    for sql in AFTER_INSERT_SQLITE:
                         cursor.execute(sql, {**params, "id": rows[0][0]})
     if not rows:
         return _not_found()
@@ -379,21 +396,41 @@ def unread_total(request: HttpRequest) -> HttpResponse:
     return _json({"unread_count": total})
 
 
+_MARK_READ = (
+    "UPDATE threads_message SET is_read = %(true)s WHERE thread_id = %(thread)s "
+    "AND sender_id <> %(user)s AND NOT is_read AND deleted IS NULL AND EXISTS("
+    "SELECT 1 FROM threads_participant p WHERE p.thread_id = %(thread)s AND p.user_id = %(user)s)"
+)
+_READ_ALL = (
+    "UPDATE threads_participant SET unread_count = 0 "
+    "WHERE thread_id = %(thread)s AND user_id = %(user)s"
+)
+# PostgreSQL: both in one statement (one round trip, atomic), as the API's post is.
+_MARK_READ_POSTGRESQL = f"""
+WITH marked AS ({_MARK_READ} RETURNING 1),
+counter AS ({_READ_ALL} AND EXISTS(SELECT 1 FROM marked))
+SELECT COUNT(*) FROM marked
+"""
+
+
 @csrf_exempt
 def mark_read(request: HttpRequest, thread: int) -> HttpResponse:
     """PATCH /api/threads/<id>/mark_read: mark read what the other participant sent, if the
-    requester takes part in the thread (one UPDATE)."""
+    requester takes part in the thread, and, when that marked anything, zero the
+    requester's unread counter, atomically."""
     user = _requester(request)
     if user is None:
         return _unauthorized()
-    with _connection().cursor() as cursor:
-        cursor.execute(
-            "UPDATE threads_message SET is_read = %s WHERE thread_id = %s AND sender_id <> %s "
-            "AND NOT is_read AND deleted IS NULL AND EXISTS(SELECT 1 FROM threads_participant p "
-            "WHERE p.thread_id = %s AND p.user_id = %s)",
-            [True, thread, user, thread, user],
-        )
-        marked = cursor.rowcount
+    params = {"true": True, "thread": thread, "user": user}
+    connection = _connection()
+    if connection.vendor == "postgresql":
+        [(marked,)] = _rows(_MARK_READ_POSTGRESQL, params)
+    else:
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            cursor.execute(_MARK_READ, params)
+            marked = cursor.rowcount
+            if marked:
+                cursor.execute(_READ_ALL, params)
     return _json({"marked": marked})
 
 

@@ -78,7 +78,7 @@ def test_the_thread_list_floor_answers_the_api_rows(alice, bob, history, limit):
 
 
 @bench_urls
-def test_the_other_floors(alice_client, thread, history):
+def test_the_other_floors(alice_client, bob, thread, history):
     assert (
         alice_client.get("/bench-floor/unread/").json()
         == alice_client.get("/api/threads/unread_count/").json()
@@ -98,6 +98,12 @@ def test_the_other_floors(alice_client, thread, history):
         )
     )
     assert logged.count() == 2
+    # The thread's and both memberships' read state moved, as the API's post moves them.
+    [alices] = alice_client.get("/api/threads/").json()["results"]
+    [bobs] = client_for(bob).get("/api/threads/").json()["results"]
+    assert alices["last_message"]["id"] == bobs["last_message"]["id"] == posted.json()["id"]
+    assert (alices["unread_count"], bobs["unread_count"]) == (0, 4)  # alice's three, and this
+    assert alice_client.get(f"/api/threads/{thread.pk}/messages/").json()["count"] == 8
 
 
 @bench_urls
