@@ -110,6 +110,33 @@ async def test_an_event_the_layer_dropped_arrives_at_the_next_recheck(pair, monk
     assert event["message"] == dropped["id"]
 
 
+async def test_rechecks_read_the_log_only_when_it_holds_something_missed(
+    pair, monkeypatch, settings
+):
+    alice, bob, _, thread = pair
+    settings.WEBSOCKET_RECHECK_SECONDS = 0.1
+    bobs = await connect_since(bob)
+    await post(alice, thread, "heard live")
+    await received(bobs, 1)
+    pages_read = []
+    changes_for = consumers.changes_for
+
+    def counted(user, *, since, limit):
+        if since is not None:  # a page of the log, not just its newest cursor
+            pages_read.append(since)
+        return changes_for(user, since=since, limit=limit)
+
+    monkeypatch.setattr(consumers, "changes_for", counted)
+    assert await bobs.receive_nothing(timeout=0.6)  # five or so rechecks, nothing missed
+    assert pages_read == []
+
+    monkeypatch.setattr(events, "deliver", lambda *args, **kwargs: None)
+    dropped = await post(alice, thread, "dropped")
+    (event,) = await received(bobs, 1)
+    assert event["message"] == dropped["id"]
+    assert pages_read  # read at the recheck that found it missing
+
+
 async def test_events_that_overtook_each_other_are_sent_in_cursor_order(pair):
     alice, bob, _, thread = pair
     bobs = await connect_since(bob)
