@@ -36,6 +36,8 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         # string accepts any number) inside what the database's integers hold.
         self.offset = min(self.get_offset(request), count)
         self.count = count
+        if self.offset == count:
+            return []  # nothing there: no need to ask (a deep page costs the most to read)
         return fetch(limit=self.limit, offset=self.offset)
 
     def paginate_counted(self, request, *, fetch) -> list:
