@@ -31,6 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework_simplejwt.settings import api_settings
 
 from chat_project.renderers import json_bytes
+from threads.queries import POST_MOVES_READ_STATE
 from threads.selectors import attachment_row
 
 DEFAULT_LIMIT = 20
@@ -292,22 +293,13 @@ def message_list(request: HttpRequest, thread: int) -> HttpResponse:
 # and the change-log entries, one per participant: each person's next cursor (their
 # inbox row, locked until the commit), then the entries. On PostgreSQL in the post's one
 # statement, as the API's; on SQLite in its transaction.
-POST_POSTGRESQL = """
+POST_POSTGRESQL = f"""
 WITH message AS (
     INSERT INTO threads_message (thread_id, sender_id, text, created, is_read)
     SELECT p.thread_id, p.user_id, %(text)s, %(now)s, false FROM threads_participant p
     WHERE p.thread_id = %(thread)s AND p.user_id = %(user)s RETURNING id, created
 ),
-thread AS (
-    UPDATE threads_thread t SET updated = m.created, last_message_id = m.id,
-        message_count = t.message_count + 1
-    FROM message m WHERE t.id = %(thread)s
-),
-members AS (
-    UPDATE threads_participant p SET updated = m.created,
-        unread_count = p.unread_count + CASE WHEN p.user_id = %(user)s THEN 0 ELSE 1 END
-    FROM message m WHERE p.thread_id = %(thread)s
-),
+{POST_MOVES_READ_STATE},
 cursors AS (
     INSERT INTO threads_inbox (user_id, thread_count, change_cursor, pruned_cursor)
     SELECT p.user_id, 0, 1, 0 FROM threads_participant p, message m

@@ -458,6 +458,22 @@ class Posted:
     cursors: dict[int, int] | None = None
 
 
+# PostgreSQL: what a stored message moves, as two clauses of a WITH whose `message`
+# holds its id and created time: the thread's last message, activity and count, and both
+# memberships' activity and unread counts (the sender's own stays).
+POST_MOVES_READ_STATE = """
+thread AS (
+    UPDATE threads_thread t SET updated = m.created, last_message_id = m.id,
+        message_count = t.message_count + 1
+    FROM message m WHERE t.id = %(thread)s
+),
+members AS (
+    UPDATE threads_participant p SET updated = m.created,
+        unread_count = p.unread_count + CASE WHEN p.user_id = %(user)s THEN 0 ELSE 1 END
+    FROM message m WHERE p.thread_id = %(thread)s
+)"""
+
+
 # PostgreSQL: the whole post in one statement, its change-log entries included, so one
 # round trip, atomic without a transaction block of its own. The thread's row lock (FOR
 # UPDATE) is taken before the insert reads `target`; a post that waited for it sees the
@@ -476,16 +492,7 @@ message AS (
     ON CONFLICT (thread_id, sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
     RETURNING id, created
 ),
-thread AS (
-    UPDATE threads_thread t SET updated = m.created, last_message_id = m.id,
-        message_count = t.message_count + 1
-    FROM message m WHERE t.id = %(thread)s
-),
-members AS (
-    UPDATE threads_participant p SET updated = m.created,
-        unread_count = p.unread_count + CASE WHEN p.user_id = %(user)s THEN 0 ELSE 1 END
-    FROM message m WHERE p.thread_id = %(thread)s
-),
+{POST_MOVES_READ_STATE},
 cursors AS (
     INSERT INTO threads_inbox (user_id, thread_count, change_cursor, pruned_cursor)
     SELECT p.user_id, 0, 1, 0 FROM threads_participant p, message m
