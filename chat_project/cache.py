@@ -85,15 +85,16 @@ class RedisCache(DjangoRedisCache):
 _WINDOW_HIT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local stamp = clock[1] .. '.' .. string.format('%06d', clock[2])
 local length, most = tonumber(ARGV[1]), tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - length)
 if redis.call('ZCARD', KEYS[1]) >= most then
     local hits = redis.call('ZREVRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-    local answer = {0, clock[1] .. '.' .. string.format('%06d', clock[2])}
+    local answer = {0, stamp}
     for i = 2, #hits, 2 do answer[#answer + 1] = hits[i] end
     return answer
 end
 redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], math.ceil(length * 1000))
-return {1, clock[1] .. '.' .. string.format('%06d', clock[2])}
+return {1, stamp}
 """
