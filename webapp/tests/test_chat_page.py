@@ -808,7 +808,8 @@ def test_the_keyboard_stays_on_the_reaction_on_offer_when_the_same_one_arrives(
     chat_server, browser
 ):
     alice, bob = two_people(browser, chat_server, "alice_offered", "bob_same", "pizza?")
-    open_conversation(bob, "alice_offered")
+    open_conversation(bob, "alice_offered")  # bob reads it: alice's receipt turns to Read
+    wait_until(alice, lambda d: "Read" in by_role(d, "log", "Conversation with bob_same").text)
 
     def control(driver, other: str, name: str):
         return within(driver, message_item(driver, other, "pizza?"), "button", name)
