@@ -31,7 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework_simplejwt.settings import api_settings
 
 from chat_project.renderers import json_bytes
-from threads.queries import POST_MOVES_READ_STATE
+from threads.queries import POST_MOVES_READ_STATE, POST_MOVES_READ_STATE_IN_TURN
 from threads.selectors import attachment_row
 
 DEFAULT_LIMIT = 20
@@ -315,10 +315,7 @@ logged AS (
 SELECT id FROM message
 """
 AFTER_INSERT_SQLITE = [
-    "UPDATE threads_thread SET updated = %(now)s, last_message_id = %(id)s, "
-    "message_count = message_count + 1 WHERE id = %(thread)s",
-    "UPDATE threads_participant SET updated = %(now)s, unread_count = unread_count + "
-    "CASE WHEN user_id = %(user)s THEN 0 ELSE 1 END WHERE thread_id = %(thread)s",
+    *POST_MOVES_READ_STATE_IN_TURN,
     "INSERT INTO threads_inbox (user_id, thread_count, change_cursor, pruned_cursor) "
     "SELECT user_id, 0, 1, 0 FROM threads_participant WHERE thread_id = %(thread)s "
     "ON CONFLICT (user_id) DO UPDATE SET change_cursor = threads_inbox.change_cursor + 1",
@@ -356,7 +353,7 @@ def message_post(request: HttpRequest, thread: int) -> HttpResponse:
             if rows:
                 with connection.cursor() as cursor:
                     for sql in AFTER_INSERT_SQLITE:
-                        cursor.execute(sql, {**params, "id": rows[0][0]})
+                        cursor.execute(sql, {**params, "id": rows[0][0], "created": now})
     if not rows:
         return _not_found()
     return _json(

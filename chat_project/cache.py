@@ -25,16 +25,14 @@ class SharedRedisCacheClient(RedisCacheClient):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._clients: dict = {}
-        self._scripts: dict[int, dict] = {}
+        self._scripts: dict = {}
 
     def script(self, source: str):
         """`source` as a redis-py Script on the primary's client (EVALSHA, loading the
-        script on first use), registered once per client."""
-        client = self.get_client(write=True)
-        scripts = self._scripts.setdefault(id(client), {})
-        if source not in scripts:
-            scripts[source] = client.register_script(source)
-        return scripts[source]
+        script on first use), registered once."""
+        if source not in self._scripts:
+            self._scripts[source] = self.get_client(write=True).register_script(source)
+        return self._scripts[source]
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)

@@ -474,6 +474,17 @@ members AS (
 )"""
 
 
+# The same, as statements run in turn after the message `%(id)s`, created at
+# `%(created)s`, is stored (SQLite, which has no writes inside WITH).
+POST_MOVES_READ_STATE_IN_TURN = [
+    "UPDATE threads_thread SET updated = %(created)s, last_message_id = %(id)s, "
+    "message_count = message_count + 1 WHERE id = %(thread)s",
+    "UPDATE threads_participant SET updated = %(created)s, unread_count = "
+    "unread_count + CASE WHEN user_id = %(user)s THEN 0 ELSE 1 END "
+    "WHERE thread_id = %(thread)s",
+]
+
+
 # PostgreSQL: the whole post in one statement, its change-log entries included, so one
 # round trip, atomic without a transaction block of its own. The thread's row lock (FOR
 # UPDATE) is taken before the insert reads `target`; a post that waited for it sees the
@@ -577,17 +588,8 @@ def _post_in_turn(params: dict, now: datetime) -> Posted:
             values,
         )
         (values["id"],) = cursor.fetchone()
-        cursor.execute(
-            "UPDATE threads_thread SET updated = %(created)s, last_message_id = %(id)s, "
-            "message_count = message_count + 1 WHERE id = %(thread)s",
-            values,
-        )
-        cursor.execute(
-            "UPDATE threads_participant SET updated = %(created)s, unread_count = "
-            "unread_count + CASE WHEN user_id = %(user)s THEN 0 ELSE 1 END "
-            "WHERE thread_id = %(thread)s",
-            values,
-        )
+        for sql in POST_MOVES_READ_STATE_IN_TURN:
+            cursor.execute(sql, values)
     people = Thread.participant_ids_in(target.pair_key)
     entries = [
         ChangeEntry(user_id, params["kind"], params["thread"], values["id"], None)
