@@ -41,7 +41,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 from functools import partial
 from urllib.parse import parse_qs
@@ -53,13 +52,12 @@ from channels.layers import get_channel_layer
 from channels.utils import await_many_dispatch
 from django.conf import settings
 from django.db import Error as DatabaseError
-from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
 from chat_project import metrics, request_context
 from chat_project.exceptions import ChatError
 from chat_project.ids import MAX_ID
 from chat_project.logs import FailureLog
-from threads import events
+from threads import events, rechecks
 from threads.errors import (
     NotACursor,
     NotAThreadId,
@@ -70,8 +68,7 @@ from threads.errors import (
 )
 from threads.selectors import changes_for, typing_recipient_for
 from threads.serializers import SyncQuerySerializer
-from users.authentication import check_token_user, user_for_access_token
-from users.queries import user_by_id
+from users.authentication import user_for_access_token
 
 # Close codes (listed in the README, "Real-time events").
 UNAUTHORIZED = 4401  # no valid token, it expired, or the account lost its access
@@ -86,7 +83,6 @@ MAX_CONNECTION_SECONDS = 24 * 3600
 
 logger = logging.getLogger(__name__)
 lost_subscriptions = FailureLog(logger, "Channel layer unreachable", "sockets closed with 1012")
-skipped_rechecks = FailureLog(logger, "Database unreachable", "account rechecks skipped")
 failed_catch_ups = FailureLog(logger, "Database unreachable", "sockets closed with 1012")
 _recovered_at_gap = metrics.changes_recovered.labels("gap")
 _recovered_at_recheck = metrics.changes_recovered.labels("recheck")
@@ -120,28 +116,6 @@ def since_of(scope) -> int | None:
     return params.validated_data["since"]
 
 
-def account_still_valid(user_id: int, token) -> bool:
-    """Whether the account `token` was issued to still exists and passes the token checks
-    (active, password unchanged since the token was issued)."""
-    user = user_by_id(user_id)
-    if user is None:
-        return False
-    try:
-        check_token_user(user, token)
-    except AuthenticationFailed:
-        return False
-    return True
-
-
-def account_recheck(user, token) -> int | None:
-    """A socket's periodic recheck, in one trip to the database: None if the account lost
-    its access (`account_still_valid`), else the cursor of its newest change, so that the
-    log is read only when it holds something the socket has not sent."""
-    if not account_still_valid(user.pk, token):
-        return None
-    return changes_for(user, since=None, limit=0).cursor
-
-
 class EventConsumer(AsyncJsonWebsocketConsumer):
     user = None
     subscribed = False  # in its user's group
@@ -173,7 +147,9 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                 await await_many_dispatch([receive, self.layer_receive], self.dispatch)
         finally:
             # Here, not in `disconnect`, which Channels skips when a handler fails or the
-            # server cancels the connection: the gauge would count that socket forever.
+            # server cancels the connection: that socket would be rechecked, and counted
+            # by the gauge, forever.
+            rechecks.forget(self)
             if self.counted_open:
                 self.counted_open = False
                 metrics.websocket_connections.dec()
@@ -278,9 +254,9 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         # The connection ends with its token, and earlier with the account's access:
         # at once through threads/signals.py, or at the next recheck.
         lifetime = min(max(0.0, token["exp"] - time.time()), MAX_CONNECTION_SECONDS)
-        loop = asyncio.get_running_loop()
-        self.expiry = loop.call_later(lifetime, self.expire)
-        self.recheck = loop.create_task(self.recheck_account(token))
+        self.expiry = asyncio.get_running_loop().call_later(lifetime, self.expire)
+        self.token = token
+        rechecks.watch(self)
 
     def expire(self) -> None:
         asyncio.get_running_loop().create_task(
@@ -304,7 +280,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                 return False
             except DatabaseError as error:
                 if not database_down_closes:
-                    skipped_rechecks.failed(error)
+                    rechecks.skipped_rechecks.failed(error)
                     return True
                 failed_catch_ups.failed(error)
                 await self.close(code=SERVICE_RESTART, reason="Events interrupted: reconnect.")
@@ -317,34 +293,25 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             if not page.has_more:
                 return True
 
-    async def recheck_account(self, token) -> None:
-        """Every WEBSOCKET_RECHECK_SECONDS, close with 4401 if the account is gone,
-        inactive or has a new password: changes that skipped the model's save (a queryset
-        update) or whose event the channel layer could not carry. A database that does not
-        answer skips a recheck, never closes the socket. Then send what the log holds that
-        this socket has not heard (a change whose event the layer dropped)."""
-        # The first wait is a random part of the interval: sockets that reconnect together
-        # (after a restart) spread their rechecks instead of querying in step.
-        wait = random.uniform(0, settings.WEBSOCKET_RECHECK_SECONDS)  # noqa: S311
-        while True:
-            await asyncio.sleep(wait)
-            wait = settings.WEBSOCKET_RECHECK_SECONDS
-            try:
-                newest = await database_sync_to_async(account_recheck)(self.user, token)
-            except DatabaseError as error:
-                skipped_rechecks.failed(error)
-                continue
-            if newest is None:
-                await self.close(code=UNAUTHORIZED, reason="The session ended.")
-                return
-            if newest == self.cursor:
-                continue  # nothing was missed
-            async with self.sending:
-                caught_up = not self.closing and await self.catch_up(
-                    database_down_closes=False, recovered=_recovered_at_recheck
-                )
-                if not caught_up:
-                    return
+    def rechecked(self, newest: int | None) -> None:
+        """What this socket's periodic recheck found (threads/rechecks.py): None if the
+        account is gone, inactive or has a new password (changes that skipped the model's
+        save, a queryset update, or whose event the channel layer could not carry): close
+        with 4401. Else the cursor of the account's newest change: send what the log holds
+        that this socket has not sent (a change whose event the layer dropped)."""
+        if self.closing or (newest is not None and newest <= self.cursor):
+            return
+        if self.recheck is not None and not self.recheck.done():
+            return  # the last recheck's catch-up is still sending
+        self.recheck = asyncio.get_running_loop().create_task(self.follow_recheck(newest))
+
+    async def follow_recheck(self, newest: int | None) -> None:
+        if newest is None:
+            await self.close(code=UNAUTHORIZED, reason="The session ended.")
+            return
+        async with self.sending:
+            if not self.closing:
+                await self.catch_up(database_down_closes=False, recovered=_recovered_at_recheck)
 
     async def disconnect(self, code: int) -> None:
         for pending in (self.expiry, self.recheck):

@@ -30,6 +30,7 @@ from chat_project.asgi import application
 from chat_project.logs import FailureLog
 from conftest import client_for
 from threads import consumers, events
+from threads import rechecks as threads_rechecks
 from threads.models import Message
 from threads.services import message_send
 from threads.tests.factories import ThreadFactory
@@ -566,17 +567,18 @@ RECHECK = 0.05
 
 @pytest.fixture
 def rechecks(monkeypatch, settings):
-    """Sockets recheck their account every RECHECK seconds; counts the rechecks."""
+    """Sockets recheck their account every RECHECK seconds; lists the accounts rechecked
+    by each trip to the database."""
     settings.WEBSOCKET_RECHECK_SECONDS = RECHECK
-    calls = []
+    trips = []
 
-    def counted(user_id, token):
-        calls.append(user_id)
-        return account_still_valid(user_id, token)
+    def counted(checks):
+        trips.append([user_id for user_id, _ in checks])
+        return accounts_recheck(checks)
 
-    account_still_valid = consumers.account_still_valid
-    monkeypatch.setattr(consumers, "account_still_valid", counted)
-    return calls
+    accounts_recheck = threads_rechecks.accounts_recheck
+    monkeypatch.setattr(threads_rechecks, "accounts_recheck", counted)
+    return trips
 
 
 def deactivate(user):
@@ -612,16 +614,29 @@ async def test_an_unchanged_account_stays_connected_across_rechecks(pair, rechec
     await alices.disconnect()
 
 
+async def test_sockets_due_together_are_rechecked_in_one_trip_to_the_database(
+    pair, rechecks, monkeypatch
+):
+    alice, bob, mallory, _ = pair
+    monkeypatch.setattr(threads_rechecks, "SLOTS", 1)  # every socket falls due together
+    sockets = [await connect(person) for person in (alice, bob, mallory, alice)]
+
+    assert await socket_quiet_for(sockets[0], 6 * RECHECK)
+    assert sorted(max(rechecks, key=len)) == sorted([alice.pk, bob.pk, mallory.pk, alice.pk])
+    for socket in sockets:
+        await socket.disconnect()
+
+
 async def test_a_database_outage_during_a_recheck_keeps_the_socket_and_logs_one_line(
     pair, rechecks, monkeypatch, caplog
 ):
     alice, *_ = pair
     alices = await connect(alice)
 
-    def database_down(user_id, token):
+    def database_down(checks):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(consumers, "account_still_valid", database_down)
+    monkeypatch.setattr(threads_rechecks, "accounts_recheck", database_down)
     assert await socket_quiet_for(alices, 6 * RECHECK)
     assert [record.getMessage()[:41] for record in warnings(caplog)] == [
         "Database unreachable: 1 account rechecks "

@@ -10,7 +10,7 @@ from django.db import OperationalError
 
 from chat_project.asgi import application
 from chat_project.logs import FailureLog
-from threads import consumers, events
+from threads import consumers, events, rechecks
 from threads.models import Change, Inbox
 from threads.tests.test_realtime import QUIET, access_token, call, fresh_channel_layer, pair
 
@@ -250,8 +250,8 @@ async def test_a_log_that_cannot_be_read_at_a_recheck_keeps_the_socket_open(
 ):
     alice, bob, _, thread = pair
     settings.WEBSOCKET_RECHECK_SECONDS = 0.1
-    skipped = FailureLog(consumers.logger, "Database unreachable", "account rechecks skipped")
-    monkeypatch.setattr(consumers, "skipped_rechecks", skipped)  # its own count
+    skipped = FailureLog(rechecks.logger, "Database unreachable", "account rechecks skipped")
+    monkeypatch.setattr(rechecks, "skipped_rechecks", skipped)  # its own count
     bobs = await connect_since(bob)
     monkeypatch.setattr(events, "deliver", lambda *args, **kwargs: None)
     dropped = await post(alice, thread, "dropped while the database is away")
