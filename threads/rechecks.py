@@ -7,9 +7,10 @@ change whose event the channel layer dropped is sent late, never lost. The socke
 process whose rechecks fall due within the same slot (a SLOTS-th of the interval) are
 rechecked together, in one trip to the database: a trip per socket cost a process's idle
 sockets more CPU than everything else they need (docs/performance.md, "The sockets'
-rechecks"). A socket is rechecked at most one slot early, and a new one at most one slot
-late. A database that does not answer skips a round, with one log line per burst; it
-never closes a socket.
+rechecks"). A socket is rechecked at most one slot early, and never later than the
+interval after it connected or was last rechecked (on an event loop that keeps up). A
+database that does not answer skips a round, with one log line per burst; it never
+closes a socket.
 """
 
 import asyncio
@@ -69,9 +70,10 @@ class Rechecks:
     def watch(self, socket) -> None:
         # The first recheck comes after a random part of the interval: sockets that
         # reconnect together (after a restart) spread their rechecks instead of querying
-        # in step.
+        # in step. A slot short of the whole, since it may come a slot late.
         interval = settings.WEBSOCKET_RECHECK_SECONDS
-        self.due[socket] = time.monotonic() + random.uniform(0, interval)  # noqa: S311
+        first = random.uniform(0, interval - interval / SLOTS)  # noqa: S311
+        self.due[socket] = time.monotonic() + first
         if self.runner is None:
             self.runner = asyncio.get_running_loop().create_task(self.run())
 
