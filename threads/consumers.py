@@ -39,6 +39,7 @@ Origin check, and clients without an Origin header (apps, scripts) are welcome.
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import time
@@ -194,6 +195,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         if self.closing:
             return
         self.closing = True
+        rechecks.forget(self)  # nothing more to send it
         metrics.websocket_closes.labels(str(code or 1000)).inc()
         await super().close(code=code, reason=reason)
 
@@ -256,6 +258,9 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         lifetime = min(max(0.0, token["exp"] - time.time()), MAX_CONNECTION_SECONDS)
         self.expiry = asyncio.get_running_loop().call_later(lifetime, self.expire)
         self.token = token
+        # What a recheck finds is handled in this socket's context (its request id and
+        # user in the log lines), not in that of the process's rechecks.
+        self.context = contextvars.copy_context()
         rechecks.watch(self)
 
     def expire(self) -> None:
@@ -302,8 +307,12 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         if self.closing or (newest is not None and newest <= self.cursor):
             return
         if self.recheck is not None and not self.recheck.done():
-            return  # the last recheck's catch-up is still sending
-        self.recheck = asyncio.get_running_loop().create_task(self.follow_recheck(newest))
+            if newest is not None:
+                return  # the last recheck's catch-up is still sending
+            self.recheck.cancel()  # the access is gone: nothing more to send
+        self.recheck = asyncio.get_running_loop().create_task(
+            self.follow_recheck(newest), context=self.context.copy()
+        )
 
     async def follow_recheck(self, newest: int | None) -> None:
         if newest is None:
@@ -314,6 +323,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                 await self.catch_up(database_down_closes=False, recovered=_recovered_at_recheck)
 
     async def disconnect(self, code: int) -> None:
+        rechecks.forget(self)  # before anything awaits: a round may end meanwhile
         for pending in (self.expiry, self.recheck):
             if pending is not None:
                 pending.cancel()

@@ -5,15 +5,16 @@ account still has access (it exists, is active, and its password has not changed
 the socket's token was issued), and where the account's change log stands, so that a
 change whose event the channel layer dropped is sent late, never lost. The sockets of one
 process whose rechecks fall due within the same slot (a SLOTS-th of the interval) are
-rechecked together, in one trip to the database: a trip per socket cost a process's idle
-sockets more CPU than everything else they need (docs/performance.md, "The sockets'
-rechecks"). A socket is rechecked at most one slot early, and never later than the
+rechecked together, in one trip to the database: a trip per socket cost an idle process
+with a thousand sockets more CPU than everything else they need (docs/performance.md,
+"The sockets' rechecks"). A socket is rechecked at most one slot early, and never later than the
 interval after it connected or was last rechecked (on an event loop that keeps up). A
 database that does not answer skips a round, with one log line per burst; it never
 closes a socket.
 """
 
 import asyncio
+import contextvars
 import logging
 import random
 import time
@@ -66,6 +67,7 @@ class Rechecks:
     def __init__(self) -> None:
         self.due: dict = {}  # socket: time.monotonic() of its next recheck
         self.runner: asyncio.Task | None = None
+        self.defect_logged_at: float | None = None
 
     def watch(self, socket) -> None:
         # The first recheck comes after a random part of the interval: sockets that
@@ -75,7 +77,10 @@ class Rechecks:
         first = random.uniform(0, interval - interval / SLOTS)  # noqa: S311
         self.due[socket] = time.monotonic() + first
         if self.runner is None:
-            self.runner = asyncio.get_running_loop().create_task(self.run())
+            # In a context of its own: not that of the socket that happened to start it.
+            self.runner = asyncio.get_running_loop().create_task(
+                self.run(), context=contextvars.Context()
+            )
 
     def forget(self, socket) -> None:
         self.due.pop(socket, None)
@@ -94,13 +99,18 @@ class Rechecks:
                 await asyncio.sleep(min(first - now, slot))
                 continue
             batch = [socket for socket, due in self.due.items() if due < now + slot]
+            # The whole batch is due again together, at one interval from now: sockets
+            # that share a round keep sharing it.
             for socket in batch:
                 self.due[socket] = now + interval
             try:
                 await self.recheck(batch)
             except Exception:
-                # A defect, not an outage: say so, and keep rechecking the other rounds.
-                logger.exception("Account rechecks failed")
+                # A defect, not an outage: say so, with its traceback, once per interval
+                # at most, and keep rechecking.
+                if self.defect_logged_at is None or now - self.defect_logged_at >= interval:
+                    self.defect_logged_at = now
+                    logger.exception("Account rechecks failed")
 
     async def recheck(self, batch: list) -> None:
         checks = [(socket.user.pk, socket.token) for socket in batch]

@@ -627,6 +627,59 @@ async def test_sockets_due_together_are_rechecked_in_one_trip_to_the_database(
         await socket.disconnect()
 
 
+async def test_each_socket_of_a_batch_gets_its_own_outcome(pair, rechecks, monkeypatch):
+    alice, bob, mallory, _ = pair
+    monkeypatch.setattr(threads_rechecks, "SLOTS", 1)  # every socket falls due together
+    monkeypatch.setattr(threads_rechecks, "ACCOUNTS_PER_QUERY", 1)  # a query per account
+    mallorys, alices, bobs = [await connect(person) for person in (mallory, alice, bob)]
+
+    await database_sync_to_async(deactivate)(mallory)
+
+    assert (await mallorys.receive_output(timeout=1))["code"] == 4401
+    assert await socket_quiet_for(alices, 6 * RECHECK)
+    assert await socket_quiet_for(bobs, RECHECK)
+    await alices.disconnect()
+    await bobs.disconnect()
+
+
+async def test_a_socket_opened_after_the_last_one_closed_is_rechecked(pair, rechecks):
+    alice, *_ = pair
+    first = await connect(alice)
+    assert await socket_quiet_for(first, 2 * RECHECK)
+    await first.disconnect()
+
+    again = await connect(alice)
+    await database_sync_to_async(deactivate)(alice)
+
+    assert (await again.receive_output(timeout=1))["code"] == 4401
+
+
+async def test_a_socket_its_client_closed_is_rechecked_no_more(pair, rechecks, monkeypatch):
+    alice, bob, *_ = pair
+    bobs = await connect(bob)  # keeps the rechecks going
+    alices = await connect(alice)
+    assert await socket_quiet_for(alices, 2 * RECHECK)
+    layer = get_channel_layer()
+    group_discard = layer.group_discard
+    leaving = asyncio.Event()
+
+    async def slow_group_discard(group, channel):  # a Redis round trip, stretched
+        leaving.set()
+        await asyncio.sleep(6 * RECHECK)
+        await group_discard(group, channel)
+
+    monkeypatch.setattr(layer, "group_discard", slow_group_discard)
+    await alices.send_input({"type": "websocket.disconnect", "code": 1000})
+    await leaving.wait()
+    rechecks.clear()
+    assert await socket_quiet_for(bobs, 6 * RECHECK)
+
+    assert rechecks  # bob's went on
+    assert all(alice.pk not in trip for trip in rechecks)
+    await alices.wait()
+    await bobs.disconnect()
+
+
 async def test_a_database_outage_during_a_recheck_keeps_the_socket_and_logs_one_line(
     pair, rechecks, monkeypatch, caplog
 ):

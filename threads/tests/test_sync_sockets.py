@@ -8,6 +8,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import OperationalError
 
+from chat_project import request_context
 from chat_project.asgi import application
 from chat_project.logs import FailureLog
 from threads import consumers, events, rechecks
@@ -135,6 +136,33 @@ async def test_rechecks_read_the_log_only_when_it_holds_something_missed(
     (event,) = await received(bobs, 1)
     assert event["message"] == dropped["id"]
     assert pages_read  # read at the recheck that found it missing
+
+
+async def test_what_a_recheck_finds_for_a_socket_is_logged_as_that_sockets(
+    pair, monkeypatch, settings
+):
+    alice, bob, _, thread = pair
+    settings.WEBSOCKET_RECHECK_SECONDS = 0.1
+    alices = await connect_since(alice)  # the first socket: its connecting starts the rechecks
+    bobs = await connect_since(bob)
+    monkeypatch.setattr(events, "deliver", lambda *args, **kwargs: None)
+    logged_as = []
+    changes_for = consumers.changes_for
+
+    def noted(user, *, since, limit):
+        if since is not None:  # a recheck's catch-up, from the log
+            context = request_context.current()
+            logged_as.append((user.pk, context and context.user_id))
+        return changes_for(user, since=since, limit=limit)
+
+    monkeypatch.setattr(consumers, "changes_for", noted)
+    await post(alice, thread, "dropped")
+    await received(bobs, 1)
+    await received(alices, 1)
+
+    assert sorted(logged_as) == [(alice.pk, alice.pk), (bob.pk, bob.pk)]
+    await alices.disconnect()
+    await bobs.disconnect()
 
 
 async def test_events_that_overtook_each_other_are_sent_in_cursor_order(pair):
