@@ -215,8 +215,12 @@ def test_two_people_talk_live(chat_server, browser, photo):
     wait_until(alice, lambda d: "photo.png (ready)" in by_role(d, "list", "Files to send").text)
     send(alice, "The place")
     picture = wait_until(bob, lambda d: by_role(d, "image", "photo.png"))
-    assert picture.get_attribute("naturalWidth") not in (None, "0")
     assert picture.size == {"width": 192, "height": 120}  # its proportions, kept before it loads
+    # Shown once it loads (it may be drawn before its bytes arrive, on a busy machine).
+    wait_until(
+        bob,
+        lambda d: by_role(d, "image", "photo.png").get_attribute("naturalWidth") not in (None, "0"),
+    )
 
     # Text is shown as text, never run or rendered as HTML
     hostile = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"><b>bold</b>'
