@@ -304,38 +304,56 @@ def _theirs(pattern: str | None) -> str:
     return narrowing
 
 
-# PostgreSQL: the newest messages of all the user's threads, without reading the rest.
-# The newest `reach` (offset + limit) of them lie among the newest `reach` of each of the
-# `reach` threads whose last message is the newest: each of those threads holds a message
-# newer than every message of the threads after them. So the page reads at most reach x
-# reach rows through the (thread, -id) index, however long the history is and wherever
-# its ids fall among everyone else's. (The plain ORDER BY m.id walked every message of
-# the site newer than the user's own; `+ 0` keeps the planner from doing the same with
-# the threads' last-message index.) SQLite has no LATERAL and keeps the plain statement.
-_MESSAGE_OWN_COLUMNS = ", ".join(
-    column.replace("m.", "x.") for column in MESSAGE_COLUMNS.values() if column.startswith("m.")
-)
-_NEWEST_OF_THE_USER = f"""
-SELECT {_MESSAGE_SELECT}
-FROM (
+# The newest messages of all the user's threads, without reading the rest. The newest
+# `reach` (offset + limit) of them lie among the newest `reach` of each of the `reach`
+# threads whose last message is the newest: each of those threads holds a message newer
+# than every message of the threads after them. So the page reads at most reach x reach
+# rows through the (thread, -id) index, however long the history is and wherever its ids
+# fall among everyone else's. (The plain ORDER BY m.id walked every message of the site
+# newer than the user's own; `+ 0` keeps the planner from doing the same with the
+# threads' last-message index.) PostgreSQL takes each thread's newest `reach` with
+# LATERAL; SQLite, which has none, joins each thread's messages from the id of its
+# `reach`-th newest on.
+_RECENT_THREADS = """
     SELECT t.id FROM threads_participant me JOIN threads_thread t ON t.id = me.thread_id
     WHERE me.user_id = %(user)s AND t.last_message_id IS NOT NULL
     ORDER BY t.last_message_id + 0 DESC LIMIT %(reach)s
-) recent
+"""
+_MESSAGE_OWN_COLUMNS = ", ".join(
+    column.replace("m.", "x.") for column in MESSAGE_COLUMNS.values() if column.startswith("m.")
+)
+_NEWEST_OF_THE_USER = {
+    "postgresql": f"""
+SELECT {_MESSAGE_SELECT}
+FROM ({_RECENT_THREADS}) recent
 CROSS JOIN LATERAL (
     SELECT {_MESSAGE_OWN_COLUMNS} FROM threads_message x
     WHERE x.thread_id = recent.id ORDER BY x.id DESC LIMIT %(reach)s
 ) m
 JOIN users_user su ON su.id = m.sender_id
 ORDER BY m.id DESC LIMIT %(limit)s OFFSET %(offset)s
-"""
+""",
+    "sqlite": f"""
+SELECT {_MESSAGE_SELECT}
+FROM (
+    SELECT recent.id, COALESCE((
+        SELECT x.id FROM threads_message x WHERE x.thread_id = recent.id
+        ORDER BY x.id DESC LIMIT 1 OFFSET %(reach)s - 1
+    ), 0) AS oldest
+    FROM ({_RECENT_THREADS}) recent
+) recent
+JOIN threads_message m ON m.thread_id = recent.id AND m.id >= recent.oldest
+JOIN users_user su ON su.id = m.sender_id
+ORDER BY m.id DESC LIMIT %(limit)s OFFSET %(offset)s
+""",
+}
 
 
 def user_messages(*, user_id: int, pattern: str | None, limit: int, offset: int) -> list[dict]:
     """A page of the messages in all the user's threads (only those matching `pattern`, if
     given), newest first, as records."""
-    if pattern is None and connection.vendor == "postgresql":
-        sql = _NEWEST_OF_THE_USER
+    if pattern is None:
+        sql = _NEWEST_OF_THE_USER[connection.vendor]
     else:
         sql = (
             f"SELECT {_MESSAGE_SELECT} FROM {_MESSAGE_FROM} {_theirs(pattern)} "

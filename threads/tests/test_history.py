@@ -217,6 +217,35 @@ def test_all_my_messages_page_by_page_newest_first(alice_client, alice, bob, mal
     ]
 
 
+@pytest.mark.parametrize("newest_three", ["one in each thread", "all in one thread"])
+def test_a_page_of_all_my_messages_holds_the_newest_wherever_they_lie(
+    alice_client, alice, newest_three
+):
+    """A page of n takes the newest n of up to n threads: here exactly n threads, or n
+    messages of one thread."""
+    from threads.tests.factories import ThreadFactory
+    from users.tests.factories import UserFactory
+
+    first, *others = [ThreadFactory(participants=[alice, UserFactory()]) for _ in range(3)]
+    older = [MessageFactory(thread=first, sender=alice) for _ in range(3)]
+    if newest_three == "one in each thread":
+        newest = [MessageFactory(thread=thread, sender=alice) for thread in others + [first]]
+    else:
+        newest = [MessageFactory(thread=others[0], sender=alice) for _ in range(3)]
+
+    pages = [
+        [
+            row["id"]
+            for row in alice_client.get("/api/messages/", {"limit": 3, "offset": at}).data[
+                "results"
+            ]
+        ]
+        for at in (0, 3)
+    ]
+
+    assert pages == [[m.pk for m in reversed(newest)], [m.pk for m in reversed(older)]]
+
+
 @pytest.mark.parametrize("count", [1, 50])
 def test_all_my_messages_queries_do_not_grow(
     alice_client, alice, bob, mallory, thread, django_assert_max_num_queries, count
