@@ -1,5 +1,7 @@
 """Fixtures shared by every app's tests: API clients and the people in the stories."""
 
+import glob
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -59,6 +61,20 @@ def django_db_setup(django_db_setup, django_db_blocker):
                     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
         connections.close_all()
+
+
+def pytest_sessionfinish(session):
+    """Remove this process's SQLite test database's -wal and -shm files, which outlive it
+    when threads still held a connection as Django deleted it (see `django_db_setup`):
+    each run would leave a few megabytes in the project folder."""
+    from django.conf import settings
+
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if not name:
+        return
+    for leftover in glob.glob(glob.escape(name) + "*-wal") + glob.glob(glob.escape(name) + "*-shm"):
+        if not os.path.exists(leftover[: -len("-wal")]):
+            os.remove(leftover)
 
 
 @pytest.fixture
