@@ -51,6 +51,32 @@ class SingleLineFilter(logging.Filter):
         return True
 
 
+class BurstFilter(logging.Filter):
+    """Let one record of a kind (its message template) through per FAILURE_LOG_INTERVAL in
+    this process; the next one that passes says how many it stands for. While the
+    database is down psycopg_pool logs every failed reconnect attempt, several a second
+    per process: the outage and its cause are worth a line now and then, not one per
+    attempt."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.kinds: dict[object, tuple[float, int]] = {}  # template: (passed at, held)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self.lock:
+            now = monotonic()
+            passed_at, held = self.kinds.get(record.msg, (None, 0))
+            if passed_at is not None and now - passed_at < FAILURE_LOG_INTERVAL:
+                self.kinds[record.msg] = (passed_at, held + 1)
+                return False
+            self.kinds[record.msg] = (now, 0)
+        if held:
+            record.msg = f"{record.getMessage()} ({held} more like it since the last report)"
+            record.args = None
+        return True
+
+
 def log_format(value: str | None) -> str:
     """LOG_FORMAT's value, checked: "text" (the default) or "json"."""
     value = (value or "text").strip().lower()

@@ -481,6 +481,7 @@ LOGGING = {
     "filters": {
         "client_error": {"()": "chat_project.logs.ClientErrorFilter"},
         "single_line": {"()": "chat_project.logs.SingleLineFilter"},
+        "bursts": {"()": "chat_project.logs.BurstFilter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
@@ -492,7 +493,8 @@ LOGGING = {
         # logger Django logs 4xx answers on is named.
         "django.request": {"filters": ["client_error"]},
         **{name: {"filters": ["client_error"]} for name in SUSPICIOUS_REQUEST_LOGGERS},
-        # The connection pool's reconnect attempts during a database outage, one line each.
-        "psycopg.pool": {"filters": ["single_line"]},
+        # The connection pool's reconnect attempts during a database outage: one line per
+        # burst, with the cause (refused, password, ...), on one line.
+        "psycopg.pool": {"filters": ["bursts", "single_line"]},
     },
 }

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 import pytest
 from django.test import Client
 
-from chat_project.logs import TextFormatter, log_format
+from chat_project import logs
+from chat_project.logs import BurstFilter, TextFormatter, log_format
 from threads import views as threads_views
 
 pytestmark = pytest.mark.django_db
@@ -75,21 +76,55 @@ def test_an_expected_client_error_logs_one_warning_without_traceback(
     assert path in record.getMessage()
 
 
-def test_the_connection_pools_reconnect_attempts_are_logged_one_line_each(caplog):
-    # psycopg's errors span lines; in an outage the pool logs one per reconnect attempt.
-    error = (
-        'connection failed: connection to server at "127.0.0.1", port 5432 failed: '
-        "Connection refused\n\tIs the server running on that host and accepting TCP/IP "
-        "connections?"
-    )
+RECONNECT_FAILED = (
+    'connection failed: connection to server at "127.0.0.1", port 5432 failed: '
+    "Connection refused\n\tIs the server running on that host and accepting TCP/IP "
+    "connections?"
+)
 
-    with caplog.at_level(logging.WARNING, logger="psycopg.pool"):
-        logging.getLogger("psycopg.pool").warning("error connecting in %r: %s", "pool-1", error)
+
+@pytest.fixture
+def pool_log(caplog, monkeypatch):
+    """Logs as psycopg_pool does on a failed reconnect attempt, at a given second of this
+    process's clock, through the filters settings.LOGGING gives its logger (their state
+    fresh). What comes through is in `caplog.records`."""
+    pool_logger = logging.getLogger("psycopg.pool")
+    for log_filter in pool_logger.filters:
+        if isinstance(log_filter, BurstFilter):
+            monkeypatch.setattr(log_filter, "kinds", {})
+    clock = [1000.0]
+    monkeypatch.setattr(logs, "monotonic", lambda: clock[0])
+
+    def attempt_failed(at: float) -> None:
+        clock[0] = 1000.0 + at
+        with caplog.at_level(logging.WARNING, logger="psycopg.pool"):
+            pool_logger.warning("error connecting in %r: %s", "pool-1", RECONNECT_FAILED)
+
+    return attempt_failed
+
+
+def test_a_failed_reconnect_attempt_is_logged_on_one_line(pool_log, caplog):
+    # psycopg's errors span lines.
+    pool_log(at=0)
 
     [record] = caplog.records
     assert "\n" not in record.getMessage()
     assert record.getMessage().endswith(
         "Is the server running on that host and accepting TCP/IP connections?"
+    )
+
+
+def test_an_outages_reconnect_attempts_are_logged_once_per_burst_with_their_number(
+    pool_log, caplog
+):
+    for second in (0, 1, 2, 3, 9):  # the pool retries several times a second
+        pool_log(at=second)
+    pool_log(at=10.5)
+
+    first, second = caplog.records
+    assert "more like it" not in first.getMessage()
+    assert second.getMessage().endswith(
+        "accepting TCP/IP connections? (4 more like it since the last report)"
     )
 
 
