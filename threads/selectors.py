@@ -332,9 +332,11 @@ class UserMessages:
     def __init__(self, user: AbstractBaseUser, *, search: str = "") -> None:
         self.user = user
         self.pattern = queries.text_pattern(search) if search else None
+        self.total: int | None = None  # once counted
 
     def count(self) -> int:
-        return queries.user_messages_count(user_id=self.user.pk, pattern=self.pattern)
+        self.total = queries.user_messages_count(user_id=self.user.pk, pattern=self.pattern)
+        return self.total
 
     def page(self, *, limit: int, offset: int) -> list[dict]:
         records = queries.user_messages(
@@ -343,7 +345,11 @@ class UserMessages:
         return message_rows(records, reader_id=self.user.pk)
 
     def __getitem__(self, page: slice) -> list[dict]:
-        # Sliced like a queryset, so DRF's paginator pages it as it pages querysets.
+        # Sliced like a queryset, so DRF's paginator pages it as it pages querysets. DRF
+        # asks for the page at offset == count too: nothing there, and no need to ask (a
+        # deep page costs the most to read).
+        if self.total is not None and page.start >= self.total:
+            return []
         return self.page(limit=page.stop - page.start, offset=page.start)
 
 

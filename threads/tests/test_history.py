@@ -263,6 +263,22 @@ def test_all_my_messages_queries_do_not_grow(
     assert len(response.data["results"]) == count
 
 
+@pytest.mark.parametrize("search", [None, "hello"])
+def test_the_page_just_past_the_end_of_all_my_messages_reads_no_message(
+    alice_client, alice, thread, django_assert_num_queries, search
+):
+    MessageFactory.create_batch(3, thread=thread, sender=alice, text="hello")
+    query = {"offset": 3, **({"search": search} if search else {})}
+
+    with django_assert_num_queries(2):  # the user, the count
+        response = alice_client.get("/api/messages/", query)
+
+    assert response.data["count"] == 3
+    assert response.data["results"] == []
+    assert response.data["next"] is None
+    assert response.data["previous"] is not None
+
+
 def test_search_skips_deleted_messages(alice_client, alice, thread):
     gone = MessageFactory(thread=thread, sender=alice, text="oops password123")
     alice_client.delete(f"/api/threads/{thread.pk}/messages/{gone.pk}/")
