@@ -352,9 +352,8 @@ ORDER BY m.id DESC LIMIT %(limit)s OFFSET %(offset)s
 def user_messages(*, user_id: int, pattern: str | None, limit: int, offset: int) -> list[dict]:
     """A page of the messages in all the user's threads (only those matching `pattern`, if
     given), newest first, as records."""
-    if pattern is None:
-        sql = _NEWEST_OF_THE_USER[connection.vendor]
-    else:
+    sql = _NEWEST_OF_THE_USER.get(connection.vendor) if pattern is None else None
+    if sql is None:
         sql = (
             f"SELECT {_MESSAGE_SELECT} FROM {_MESSAGE_FROM} {_theirs(pattern)} "
             "ORDER BY m.id DESC LIMIT %(limit)s OFFSET %(offset)s"
