@@ -52,25 +52,36 @@ class SingleLineFilter(logging.Filter):
 
 
 class BurstFilter(logging.Filter):
-    """Let one record of a kind (its message template) through per FAILURE_LOG_INTERVAL in
-    this process; the next one that passes says how many it stands for. While the
-    database is down psycopg_pool logs every failed reconnect attempt, several a second
-    per process: the outage and its cause are worth a line now and then, not one per
-    attempt."""
+    """Let one record of a kind (its message template and the errors it names) through
+    per FAILURE_LOG_INTERVAL in this process; the next one that passes says how many it
+    stands for. While the database is down psycopg_pool logs every failed reconnect
+    attempt, several a second per process: the outage and its cause are worth a line now
+    and then, not one per attempt."""
 
     def __init__(self) -> None:
         super().__init__()
         self.lock = threading.Lock()
-        self.kinds: dict[object, tuple[float, int]] = {}  # template: (passed at, held)
+        self.kinds: dict[tuple, tuple[float, int]] = {}  # kind: (passed at, held)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # A kind is the template and the errors it names, by class and SQLSTATE: a refused
+        # connection, a wrong password (28P01) and too many clients (53300) each get their
+        # line. (The whole message would make a kind of each connection's repr.)
+        kind = (
+            record.msg,
+            *(
+                (type(arg).__name__, getattr(arg, "sqlstate", None))
+                for arg in record.args or ()
+                if isinstance(arg, BaseException)
+            ),
+        )
         with self.lock:
             now = monotonic()
-            passed_at, held = self.kinds.get(record.msg, (None, 0))
+            passed_at, held = self.kinds.get(kind, (None, 0))
             if passed_at is not None and now - passed_at < FAILURE_LOG_INTERVAL:
-                self.kinds[record.msg] = (passed_at, held + 1)
+                self.kinds[kind] = (passed_at, held + 1)
                 return False
-            self.kinds[record.msg] = (now, 0)
+            self.kinds[kind] = (now, 0)
         if held:
             record.msg = f"{record.getMessage()} ({held} more like it since the last report)"
             record.args = None

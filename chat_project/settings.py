@@ -494,7 +494,8 @@ LOGGING = {
         "django.request": {"filters": ["client_error"]},
         **{name: {"filters": ["client_error"]} for name in SUSPICIOUS_REQUEST_LOGGERS},
         # The connection pool's reconnect attempts during a database outage: one line per
-        # burst, with the cause (refused, password, ...), on one line.
+        # burst and cause (refused, password, ...), on one line. In this order: the
+        # bursts are told apart by their template, which single_line replaces.
         "psycopg.pool": {"filters": ["bursts", "single_line"]},
     },
 }

@@ -8,6 +8,7 @@ import io
 import logging
 from datetime import datetime, timedelta
 
+import psycopg
 import pytest
 from django.test import Client
 
@@ -95,10 +96,10 @@ def pool_log(caplog, monkeypatch):
     clock = [1000.0]
     monkeypatch.setattr(logs, "monotonic", lambda: clock[0])
 
-    def attempt_failed(at: float) -> None:
+    def attempt_failed(at: float, error: Exception | str = RECONNECT_FAILED) -> None:
         clock[0] = 1000.0 + at
         with caplog.at_level(logging.WARNING, logger="psycopg.pool"):
-            pool_logger.warning("error connecting in %r: %s", "pool-1", RECONNECT_FAILED)
+            pool_logger.warning("error connecting in %r: %s", "pool-1", error)
 
     return attempt_failed
 
@@ -126,6 +127,20 @@ def test_an_outages_reconnect_attempts_are_logged_once_per_burst_with_their_numb
     assert second.getMessage().endswith(
         "accepting TCP/IP connections? (4 more like it since the last report)"
     )
+
+
+def test_each_cause_of_failed_reconnect_attempts_gets_its_line(pool_log, caplog):
+    refused = psycopg.OperationalError("connection failed: Connection refused")
+    wrong_password = psycopg.errors.InvalidPassword("password authentication failed")
+
+    pool_log(at=0, error=refused)
+    pool_log(at=1, error=wrong_password)
+    pool_log(at=2, error=refused)
+    pool_log(at=3, error=wrong_password)
+
+    refused_line, wrong_password_line = caplog.records
+    assert refused_line.getMessage().endswith("Connection refused")
+    assert wrong_password_line.getMessage().endswith("password authentication failed")
 
 
 @pytest.fixture
