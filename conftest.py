@@ -63,14 +63,16 @@ def django_db_setup(django_db_setup, django_db_blocker):
         connections.close_all()
 
 
+@pytest.hookimpl(trylast=True)  # after the session's fixtures, an interrupted run's too
 def pytest_sessionfinish(session):
     """Remove this process's SQLite test database's -wal and -shm files, which outlive it
     when threads still held a connection as Django deleted it (see `django_db_setup`):
     each run would leave a few megabytes in the project folder."""
     from django.conf import settings
 
-    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
-    if not name:
+    database = settings.DATABASES["default"]
+    name = database.get("TEST", {}).get("NAME")
+    if database["ENGINE"] != "django.db.backends.sqlite3" or not name:
         return
     for leftover in glob.glob(glob.escape(name) + "*-wal") + glob.glob(glob.escape(name) + "*-shm"):
         if not os.path.exists(leftover[: -len("-wal")]):
