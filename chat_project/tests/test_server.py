@@ -142,7 +142,9 @@ def call(port: int, method: str, path: str, data=None, headers=None) -> tuple[in
         headers={"Content-Type": "application/json", **(headers or {})},
     )
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback)
+        # Generous: a registration hashes a password, slow on a machine busy with the
+        # rest of the suite (5 s was missed once in CI); a hang still fails.
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
             return response.status, dict(response.headers), json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), json.loads(error.read() or b"{}")
