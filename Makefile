@@ -15,11 +15,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall only when the pins change. Every package, transitive ones included, is pinned
-# with its hashes (compiled by `make lock`), so every install is the same tree. Modules are
-# byte-compiled when first imported, not all at install: 40% of the install's time here,
-# mostly for modules nothing imports.
+# with its hashes (compiled by `make lock`), so every install is the same tree.
 $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --no-compile --require-hashes -r requirements.txt -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.txt -r requirements-dev.txt
 	@touch $@
 
 install: $(VENV)/.installed  ## Create .venv and install the locked requirements
